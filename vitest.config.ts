@@ -1,0 +1,30 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+
+// Two projects: tests that run inside workerd (the Worker runtime, with the real local R2 and Cache API),
+// and tests that run in Node (CLI, interop with the native xdelta3 binary, end-to-end against `wrangler dev`).
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        plugins: [cloudflareTest({ main: "./src/index.ts", wrangler: { configPath: "./wrangler.toml" } })],
+        test: {
+          name: "workerd",
+          include: ["src/**/*.test.ts", "test/workerd/**/*.test.ts"],
+          exclude: ["**/*.node.test.ts"],
+          testTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: "node",
+          environment: "node",
+          include: ["src/**/*.node.test.ts", "test/node/**/*.test.ts", "test/e2e/**/*.test.ts"],
+          testTimeout: 600_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
