@@ -1,0 +1,60 @@
+// Errors are values with S3 codes; they become XML in one place (s3/xml.ts / the handler).
+
+/** S3 error codes we answer, with AWS's HTTP status for each. */
+export const S3_ERROR_STATUS = {
+  AccessDenied: 403,
+  AuthorizationHeaderMalformed: 400,
+  AuthorizationQueryParametersError: 400,
+  BadDigest: 400,
+  BucketAlreadyExists: 409,
+  BucketAlreadyOwnedByYou: 409,
+  BucketNotEmpty: 409,
+  EntityTooLarge: 400,
+  EntityTooSmall: 400,
+  ExpiredToken: 400,
+  IncompleteBody: 400,
+  InternalError: 500,
+  InvalidAccessKeyId: 403,
+  InvalidArgument: 400,
+  InvalidBucketName: 400,
+  InvalidDigest: 400,
+  InvalidObjectState: 403,
+  InvalidPart: 400,
+  InvalidPartOrder: 400,
+  InvalidRange: 416,
+  InvalidRequest: 400,
+  KeyTooLongError: 400,
+  MalformedXML: 400,
+  MetadataTooLarge: 400,
+  MethodNotAllowed: 405,
+  MissingContentLength: 411,
+  MissingSecurityHeader: 400,
+  NoSuchBucket: 404,
+  NoSuchKey: 404,
+  NoSuchUpload: 404,
+  NotImplemented: 501,
+  NotModified: 304,
+  PreconditionFailed: 412,
+  RequestTimeTooSkewed: 403,
+  ServiceUnavailable: 503,
+  SignatureDoesNotMatch: 403,
+  SlowDown: 503,
+  XAmzContentSHA256Mismatch: 400,
+} as const;
+
+export type S3ErrorCode = keyof typeof S3_ERROR_STATUS;
+
+export class S3Error extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: S3ErrorCode,
+    message: string,
+    /** Extra elements for the XML body (e.g. StringToSign, BucketName, Key), already safe to show. */
+    readonly details: Record<string, string> = {},
+    status?: number,
+  ) {
+    super(message);
+    this.name = "S3Error";
+    this.status = status ?? S3_ERROR_STATUS[code];
+  }
+}
