@@ -1,0 +1,115 @@
+// The engine's contract with the S3 protocol layer. The engine never sees HTTP: it takes keys, streams and
+// typed options and returns typed results; it throws S3Error values (src/s3/errors.ts) for S3-visible failures.
+// One Engine instance serves one S3 bucket (one Backend); the protocol layer maps bucket names to engines.
+
+/** How an object is stored. Header `x-amz-storage-type` shows Reference | Delta | Direct (seed names). */
+export type StorageType = "reference" | "delta" | "passthrough";
+
+export type ChecksumAlgorithm = "crc32" | "crc32c" | "crc64nvme" | "sha1" | "sha256";
+
+/** HTTP headers that S3 keeps with an object and returns on GET/HEAD. */
+export interface ObjectHttpHeaders {
+  contentType?: string;
+  contentEncoding?: string;
+  contentDisposition?: string;
+  contentLanguage?: string;
+  cacheControl?: string;
+  expires?: string;
+}
+
+/** What a client sees of an object (original size/ETag, never the stored variant's). */
+export interface ObjectInfo {
+  /** The user's key. */
+  key: string;
+  /** Original (logical) size in bytes. */
+  size: number;
+  /** Unquoted ETag: MD5 hex of the original bytes, or "<hex>-<parts>" for multipart uploads. */
+  etag: string;
+  lastModified: Date;
+  http: ObjectHttpHeaders;
+  /** Client metadata (`x-amz-meta-<k>`), keys without the prefix. */
+  userMetadata: Record<string, string>;
+  storageType: StorageType;
+  /** Bytes the stored variant occupies in the backend (delta size for deltas). */
+  storedSize: number;
+  /** Flexible checksums of the original bytes, base64 as S3 returns them. */
+  checksums: Partial<Record<ChecksumAlgorithm, string>>;
+  /** SHA-256 hex of the original bytes, when known. */
+  sha256?: string;
+}
+
+/** An inclusive byte range [start, end] already validated against the object size. */
+export interface ResolvedRange {
+  start: number;
+  end: number;
+}
+
+export interface OpenedObject {
+  info: ObjectInfo;
+  /**
+   * The original bytes (or the range of them). For a delta this rebuilds through the streaming codec and
+   * verifies SHA-256; a mismatch errors the stream before it completes, so wrong bytes are never delivered whole.
+   */
+  read(range?: ResolvedRange): Promise<ReadableStream<Uint8Array>>;
+}
+
+export interface PutInput {
+  body: ReadableStream<Uint8Array> | Uint8Array;
+  /** Exact body length in bytes (already decoded from aws-chunked). */
+  size: number;
+  http?: ObjectHttpHeaders;
+  userMetadata?: Record<string, string>;
+  /** Checksums to store with the object (already verified by the protocol layer). */
+  checksums?: Partial<Record<ChecksumAlgorithm, string>>;
+  /** A multipart ETag ("<hex>-<n>") to keep instead of the MD5 of the body. */
+  multipartEtag?: string;
+}
+
+export interface PutResult {
+  etag: string;
+  storageType: StorageType;
+  storedSize: number;
+  size: number;
+}
+
+export interface ListInput {
+  prefix?: string;
+  delimiter?: string;
+  startAfter?: string;
+  /** Opaque token from a previous ListResult.nextCursor. */
+  cursor?: string;
+  /** 0..1000; objects and common prefixes count together, as in S3. */
+  maxKeys: number;
+}
+
+export interface ListedObject {
+  key: string;
+  size: number;
+  etag: string;
+  lastModified: Date;
+  storageType: StorageType;
+}
+
+export interface ListResult {
+  objects: ListedObject[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  nextCursor?: string;
+}
+
+export interface DeleteOutcome {
+  key: string;
+  error?: { code: string; message: string };
+}
+
+export interface ObjectEngine {
+  /** Resolve a user key to its stored variant. null when absent. */
+  open(key: string): Promise<OpenedObject | null>;
+  put(key: string, input: PutInput): Promise<PutResult>;
+  /** Delete a user key (absent is fine); removes the deltaspace's reference when nothing depends on it. */
+  delete(key: string): Promise<void>;
+  deleteMany(keys: string[]): Promise<DeleteOutcome[]>;
+  list(input: ListInput): Promise<ListResult>;
+  /** True when the bucket holds no user-visible object (for DeleteBucket). */
+  isEmpty(): Promise<boolean>;
+}
