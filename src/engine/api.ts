@@ -63,6 +63,19 @@ export interface PutInput {
   checksums?: Partial<Record<ChecksumAlgorithm, string>>;
   /** A multipart ETag ("<hex>-<n>") to keep instead of the MD5 of the body. */
   multipartEtag?: string;
+  /**
+   * The same bytes as `body`, already stored and re-readable (a completed multipart upload's staged parts).
+   * When given, the engine may read this (as often as it needs, or by range) instead of staging `body`
+   * itself; `body` is then left unread, which costs nothing (it only opens parts when pulled).
+   */
+  source?: ReReadableBody;
+}
+
+/** Bytes that can be read again: whole as a fresh stream each time, or by range. */
+export interface ReReadableBody {
+  readonly size: number;
+  stream(): ReadableStream<Uint8Array>;
+  read(offset: number, length: number): Promise<Uint8Array>;
 }
 
 export interface PutResult {
