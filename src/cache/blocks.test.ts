@@ -1,0 +1,144 @@
+// The reference block cache against workerd's real local Cache API and R2 binding.
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { CountingBackend } from "../storage/counting";
+import { R2Backend } from "../storage/r2";
+import { ReferenceBlockCache } from "./blocks";
+import { backendRangeReader } from "./origin";
+
+const MiB = 1024 * 1024;
+
+function pseudoRandomBytes(size: number, seed: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** Byte equality without vitest's element-by-element deep diff (which takes minutes on MiB-sized arrays). */
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** A reference stored in the real local R2, its identity, and a backend that counts R2 calls. */
+async function storeReference(size: number, seed: number) {
+  const bytes = pseudoRandomBytes(size, seed);
+  const key = `cache-test/${seed}/reference.bin`;
+  const backend = new CountingBackend(new R2Backend(env.BUCKET, "BUCKET"));
+  await env.BUCKET.put(key, bytes);
+  const ref = { sha256: await sha256Hex(bytes), size };
+  return { bytes, key, backend, ref, origin: backendRangeReader(backend, key) };
+}
+
+describe("reference block cache", () => {
+  it("fills on a cold read, then serves a second request from the cache with no R2 reads", async () => {
+    const { bytes, backend, ref, origin } = await storeReference(5 * MiB + 123, 1);
+    const cold = new ReferenceBlockCache({ blockSize: MiB });
+    expect(sameBytes(await cold.reader(ref, origin)(0, ref.size), bytes)).toBe(true);
+    expect(cold.stats).toMatchObject({ hits: 0, misses: 6, evictions: 0, originBytes: ref.size });
+    expect(backend.counts.get).toBe(6);
+
+    const warm = new ReferenceBlockCache({ blockSize: MiB });
+    expect(sameBytes(await warm.reader(ref, origin)(0, ref.size), bytes)).toBe(true);
+    expect(warm.stats).toMatchObject({ hits: 6, misses: 0, originBytes: 0 });
+    expect(backend.counts.get).toBe(6);
+  });
+
+  it("returns exactly the reference bytes for reads that span block boundaries", async () => {
+    const { bytes, ref, origin } = await storeReference(3 * 65536 + 777, 2);
+    const cache = new ReferenceBlockCache({ blockSize: 65536 });
+    const read = cache.reader(ref, origin);
+    const cases: Array<[number, number]> = [
+      [0, 1],
+      [65535, 2],
+      [65536 - 10, 65536 + 20],
+      [1000, 3 * 65536 - 500],
+      [3 * 65536, 777],
+      [ref.size - 1, 1],
+      [12345, 0],
+    ];
+    for (const [offset, length] of cases) {
+      expect(sameBytes(await read(offset, length), bytes.subarray(offset, offset + length)), `read ${offset}+${length}`).toBe(true);
+    }
+  });
+
+  it("keeps the last block so sequential small reads inside it cost one cache lookup", async () => {
+    const { bytes, ref, origin } = await storeReference(2 * 65536, 3);
+    const cache = new ReferenceBlockCache({ blockSize: 65536 });
+    const read = cache.reader(ref, origin);
+    for (let offset = 0; offset < ref.size; offset += 4096) {
+      expect(sameBytes(await read(offset, 4096), bytes.subarray(offset, offset + 4096))).toBe(true);
+    }
+    expect(cache.stats.hits + cache.stats.misses).toBe(2);
+  });
+
+  it("evicts a tampered entry and re-reads the block from R2 instead of serving it", async () => {
+    const { bytes, backend, ref, origin } = await storeReference(2 * 65536, 4);
+    const fill = new ReferenceBlockCache({ blockSize: 65536 });
+    await fill.reader(ref, origin)(0, ref.size);
+    const key = fill.blockKey(ref, 1);
+    const genuine = await caches.default.match(key);
+    const hash = genuine!.headers.get("x-dg-block-sha256")!;
+    await genuine!.arrayBuffer();
+    const forged = pseudoRandomBytes(65536, 99);
+    await caches.default.put(key, new Response(forged, { headers: { "x-dg-block-sha256": hash, "cache-control": "max-age=3600" } }));
+    const getsBefore = backend.counts.get;
+
+    const cache = new ReferenceBlockCache({ blockSize: 65536 });
+    expect(sameBytes(await cache.reader(ref, origin)(0, ref.size), bytes)).toBe(true);
+    expect(cache.stats).toMatchObject({ hits: 1, misses: 1, evictions: 1 });
+    expect(backend.counts.get).toBe(getsBefore + 1);
+
+    const after = new ReferenceBlockCache({ blockSize: 65536 });
+    expect(sameBytes(await after.reader(ref, origin)(65536, 65536), bytes.subarray(65536))).toBe(true);
+    expect(after.stats).toMatchObject({ hits: 1, misses: 0, evictions: 0 });
+  });
+
+  it("does not trust an entry that carries no block hash", async () => {
+    const { bytes, ref, origin } = await storeReference(65536, 5);
+    const cache = new ReferenceBlockCache({ blockSize: 65536 });
+    await caches.default.put(cache.blockKey(ref, 0), new Response(pseudoRandomBytes(65536, 7), { headers: { "cache-control": "max-age=3600" } }));
+    expect(sameBytes(await cache.reader(ref, origin)(0, 65536), bytes)).toBe(true);
+    expect(cache.stats).toMatchObject({ hits: 0, misses: 1, evictions: 1 });
+  });
+
+  it("keys blocks by block size, so a different block size never reads another layout's entries", async () => {
+    const { bytes, ref, origin } = await storeReference(4 * 65536, 6);
+    await new ReferenceBlockCache({ blockSize: 65536 }).reader(ref, origin)(0, ref.size);
+    const bigger = new ReferenceBlockCache({ blockSize: 2 * 65536 });
+    expect(sameBytes(await bigger.reader(ref, origin)(0, ref.size), bytes)).toBe(true);
+    expect(bigger.stats).toMatchObject({ hits: 0, misses: 2 });
+  });
+
+  it("refuses reads outside the reference and malformed reference ids", async () => {
+    const { ref, origin } = await storeReference(65536, 8);
+    const read = new ReferenceBlockCache({ blockSize: 65536 }).reader(ref, origin);
+    await expect(read(65000, 1000)).rejects.toThrow(RangeError);
+    await expect(read(-1, 10)).rejects.toThrow(RangeError);
+    expect(() => new ReferenceBlockCache().reader({ sha256: "abc", size: 1 }, origin)).toThrow(RangeError);
+  });
+
+  it("lets a fill complete in the background through waitUntil", async () => {
+    const { bytes, ref, origin } = await storeReference(65536, 9);
+    const pending: Promise<unknown>[] = [];
+    const cache = new ReferenceBlockCache({ blockSize: 65536, waitUntil: (p) => pending.push(p) });
+    expect(sameBytes(await cache.reader(ref, origin)(0, 65536), bytes)).toBe(true);
+    expect(pending).toHaveLength(1);
+    await Promise.all(pending);
+    const warm = new ReferenceBlockCache({ blockSize: 65536 });
+    await warm.reader(ref, origin)(0, 65536);
+    expect(warm.stats.hits).toBe(1);
+  });
+});

@@ -1,0 +1,143 @@
+// Reference block cache over the Workers Cache API (`caches.default`).
+//
+// A deltaspace's reference.bin is read by range on every delta encode and decode. This keeps it at the edge in
+// fixed-size blocks keyed by the reference's SHA-256 + block size + block index. The key is content addressed:
+// a new reference has a new SHA-256, so an entry can never be stale and is never invalidated, only aged out.
+// Each entry carries the SHA-256 of its own bytes; a block whose bytes no longer match is evicted and re-read
+// from the origin, so a corrupted cache entry never reaches the codec.
+import type { SourceReader } from "../codec/api";
+
+export interface BlockCacheOptions {
+  /** Bytes per cached block (default 4 MiB). Larger blocks mean fewer Cache API calls per request. */
+  blockSize?: number;
+  /** Seconds an entry may live in the cache (default 30 days; entries are immutable, so long is safe). */
+  ttlSeconds?: number;
+  /** The cache to use (default `caches.default`). */
+  cache?: Cache;
+  /** Origin of the synthetic cache-key URLs. Must be http(s); never fetched. */
+  keyOrigin?: string;
+  /**
+   * Lets a fill finish after the response (`ctx.waitUntil`). Without it a fill is awaited before the read returns,
+   * which costs latency on a miss but keeps tests deterministic.
+   */
+  waitUntil?: (promise: Promise<unknown>) => void;
+}
+
+export interface BlockCacheStats {
+  hits: number;
+  misses: number;
+  /** Entries deleted because their bytes did not match the hash stored with them. */
+  evictions: number;
+  /** Bytes read from the origin (the backend) to fill misses. */
+  originBytes: number;
+}
+
+export const DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024;
+export const DEFAULT_TTL_SECONDS = 30 * 24 * 3600;
+const HASH_HEADER = "x-dg-block-sha256";
+
+/** The identity of a reference: its SHA-256 (hex) and its size in bytes. */
+export interface ReferenceId {
+  sha256: string;
+  size: number;
+}
+
+export class ReferenceBlockCache {
+  readonly blockSize: number;
+  readonly ttlSeconds: number;
+  readonly stats: BlockCacheStats = { hits: 0, misses: 0, evictions: 0, originBytes: 0 };
+  private readonly keyOrigin: string;
+
+  constructor(private readonly options: BlockCacheOptions = {}) {
+    this.blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
+    this.ttlSeconds = options.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+    this.keyOrigin = options.keyOrigin ?? "https://reference-cache.deltaglider.invalid";
+    if (!Number.isSafeInteger(this.blockSize) || this.blockSize < 4096) throw new RangeError("blockSize must be ≥ 4096");
+    if (!/^https?:\/\/[^/]+$/.test(this.keyOrigin)) {
+      throw new RangeError("keyOrigin must be an http(s) origin without a path");
+    }
+  }
+
+  private get cache(): Cache {
+    return this.options.cache ?? caches.default;
+  }
+
+  /** The cache key of one block. Block size is part of it so a config change never mixes layouts. */
+  blockKey(ref: ReferenceId, index: number): string {
+    return `${this.keyOrigin}/ref/${ref.sha256}/${this.blockSize}/${index}`;
+  }
+
+  /**
+   * A SourceReader over the reference that serves blocks from the cache and fills misses from `origin`
+   * (a range reader of the stored reference, e.g. `backendRangeReader(backend, "prefix/reference.bin")`).
+   * The reader keeps the last block it used, so the codec's sequential small reads cost one cache lookup per block.
+   */
+  reader(ref: ReferenceId, origin: SourceReader): SourceReader {
+    if (!/^[0-9a-f]{64}$/.test(ref.sha256)) throw new RangeError("reference sha256 must be 64 lower-case hex digits");
+    let last: { index: number; bytes: Uint8Array } | undefined;
+    const block = async (index: number) => {
+      if (last?.index !== index) last = { index, bytes: await this.loadBlock(ref, index, origin) };
+      return last.bytes;
+    };
+    return async (offset, length) => {
+      if (offset < 0 || length < 0 || offset + length > ref.size) {
+        throw new RangeError(`read ${offset}+${length} outside reference of ${ref.size} bytes`);
+      }
+      const out = new Uint8Array(length);
+      let done = 0;
+      while (done < length) {
+        const position = offset + done;
+        const index = Math.floor(position / this.blockSize);
+        const bytes = await block(index);
+        const within = position - index * this.blockSize;
+        const take = Math.min(length - done, bytes.length - within);
+        out.set(bytes.subarray(within, within + take), done);
+        done += take;
+      }
+      return out;
+    };
+  }
+
+  /** Bytes of block `index`: from the cache when present and intact, else from the origin (then cached). */
+  private async loadBlock(ref: ReferenceId, index: number, origin: SourceReader): Promise<Uint8Array> {
+    const key = this.blockKey(ref, index);
+    const cached = await this.cache.match(key);
+    if (cached) {
+      const bytes = new Uint8Array(await cached.arrayBuffer());
+      const expected = cached.headers.get(HASH_HEADER);
+      if (expected && bytes.length === this.blockLength(ref, index) && (await sha256Hex(bytes)) === expected) {
+        this.stats.hits++;
+        return bytes;
+      }
+      this.stats.evictions++;
+      await this.cache.delete(key);
+    }
+    this.stats.misses++;
+    const start = index * this.blockSize;
+    const bytes = await origin(start, this.blockLength(ref, index));
+    this.stats.originBytes += bytes.length;
+    const fill = this.store(key, bytes);
+    if (this.options.waitUntil) this.options.waitUntil(fill);
+    else await fill;
+    return bytes;
+  }
+
+  private blockLength(ref: ReferenceId, index: number): number {
+    return Math.max(0, Math.min(this.blockSize, ref.size - index * this.blockSize));
+  }
+
+  private async store(key: string, bytes: Uint8Array): Promise<void> {
+    const headers = {
+      "content-type": "application/octet-stream",
+      "content-length": String(bytes.length),
+      "cache-control": `public, max-age=${this.ttlSeconds}, immutable`,
+      [HASH_HEADER]: await sha256Hex(bytes),
+    };
+    await this.cache.put(key, new Response(bytes, { headers }));
+  }
+}
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -1,0 +1,21 @@
+import { describe, expect, it } from "vitest";
+import { parseCacheConfig } from "./config";
+
+describe("cache settings", () => {
+  it("defaults to an enabled cache of 4 MiB blocks kept 30 days", () => {
+    expect(parseCacheConfig({})).toEqual({ enabled: true, blockSize: 4 * 1024 * 1024, ttlSeconds: 2592000 });
+  });
+
+  it("accepts byte counts with K/M suffixes and switches", () => {
+    expect(parseCacheConfig({ DG_CACHE_ENABLED: "false", DG_CACHE_BLOCK_SIZE: "8M", DG_CACHE_TTL_SECONDS: "3600" }))
+      .toEqual({ enabled: false, blockSize: 8 * 1024 * 1024, ttlSeconds: 3600 });
+    expect(parseCacheConfig({ DG_CACHE_BLOCK_SIZE: "512KiB" }).blockSize).toBe(512 * 1024);
+  });
+
+  it("names the variable in the error for a bad value", () => {
+    expect(() => parseCacheConfig({ DG_CACHE_BLOCK_SIZE: "lots" })).toThrow(/DG_CACHE_BLOCK_SIZE/);
+    expect(() => parseCacheConfig({ DG_CACHE_BLOCK_SIZE: "1K" })).toThrow(/DG_CACHE_BLOCK_SIZE/);
+    expect(() => parseCacheConfig({ DG_CACHE_ENABLED: "maybe" })).toThrow(/DG_CACHE_ENABLED/);
+    expect(() => parseCacheConfig({ DG_CACHE_TTL_SECONDS: "-5" })).toThrow(/DG_CACHE_TTL_SECONDS/);
+  });
+});
