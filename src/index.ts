@@ -1,6 +1,102 @@
-export interface Env { BUCKET: R2Bucket }
+// Worker entry: build configuration, buckets and engines once per isolate from env, then hand each request on:
+// `/_/…` to the operator endpoints, everything else to the S3 pipeline (src/s3/handler.ts).
+import { ConfigError, configFrom, type Config } from "./config";
+import { BucketRegistry, type BucketEntry } from "./buckets/registry";
+import type { ObjectEngine } from "./engine/api";
+import { S3Error } from "./s3/errors";
+import { acceptWithoutAuthentication, handleS3, type S3Services } from "./s3/handler";
+import { addressOf } from "./s3/classify";
+import { errorResponse } from "./s3/xml";
+import type { EngineConfig } from "./engine/config";
+import type { Backend } from "./storage/backend";
+
+/** Until the delta engine lands in src/engine/, object operations answer NotImplemented. */
+function createEngine(_backend: Backend, _config: EngineConfig): ObjectEngine {
+  throw new S3Error("NotImplemented", "the object engine is not wired yet");
+}
+
+export interface Env {
+  /** The R2 bucket behind S3 bucket `default` (and, by default, behind buckets made by CreateBucket). */
+  BUCKET: R2Bucket;
+  [variable: string]: unknown;
+}
+
+export const VERSION = "0.1.0";
+
+const services = new WeakMap<object, S3Services>();
+
+/** Parsed once per env object, i.e. once per isolate: no request pays for configuration parsing. */
+function servicesFor(env: Env): S3Services {
+  let built = services.get(env);
+  if (!built) {
+    const config = configFrom(env);
+    built = {
+      config,
+      buckets: new BucketRegistry(config, env),
+      engineFor: engineCache(config),
+      authorize: acceptWithoutAuthentication,
+    };
+    services.set(env, built);
+  }
+  return built;
+}
+
+/** One engine per configured bucket, kept for the isolate's life; runtime buckets get one per request. */
+function engineCache(config: Config): (bucket: BucketEntry) => ObjectEngine {
+  const engines = new Map<string, ObjectEngine>();
+  return (bucket) => {
+    if (bucket.origin !== "configured") return createEngine(bucket.backend, config.engine);
+    let engine = engines.get(bucket.name);
+    if (!engine) {
+      engine = createEngine(bucket.backend, config.engine);
+      engines.set(bucket.name, engine);
+    }
+    return engine;
+  };
+}
+
+function isOperatorPath(url: URL, config: Config | undefined): boolean {
+  if (!url.pathname.startsWith("/_/")) return false;
+  // `bucket.domain/_/x` is an object key in a virtual-hosted bucket, not an operator endpoint.
+  return !config || addressOf(url, { virtualHostDomains: config.virtualHostDomains }).bucket === "_";
+}
+
+function health(env: Env): Response {
+  try {
+    const config = configFrom(env);
+    return Response.json({
+      status: "ok",
+      version: VERSION,
+      region: config.region,
+      buckets: config.buckets.map((b) => b.name),
+      runtimeBuckets: config.runtimeBuckets !== null,
+    });
+  } catch (error) {
+    return Response.json({ status: "error", error: (error as Error).message }, { status: 500 });
+  }
+}
+
+function configErrorResponse(request: Request, error: ConfigError): Response {
+  console.error(error.message);
+  const s3Error = new S3Error("InternalError", `The proxy is misconfigured: ${error.message}`);
+  return errorResponse(s3Error, new URL(request.url).pathname, crypto.randomUUID(), request.method);
+}
+
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {
-    return new Response("ok");
+    const url = new URL(request.url);
+    let built: S3Services;
+    try {
+      built = servicesFor(env);
+    } catch (error) {
+      if (url.pathname === "/_/health") return health(env);
+      if (error instanceof ConfigError) return configErrorResponse(request, error);
+      throw error;
+    }
+    if (isOperatorPath(url, built.config)) {
+      if (url.pathname === "/_/health") return health(env);
+      return Response.json({ error: `no operator endpoint ${url.pathname}` }, { status: 404 });
+    }
+    return handleS3(request, built);
   },
 } satisfies ExportedHandler<Env>;

@@ -1,0 +1,11 @@
+// Types of the Worker's bindings and main module for `cloudflare:workers` (`env`, `exports`) in code and tests.
+// (`wrangler types` would generate the same; this file keeps typechecking working on a fresh clone.)
+declare namespace Cloudflare {
+  interface Env {
+    /** R2 bucket behind S3 bucket `default` (wrangler.toml [[r2_buckets]] binding "BUCKET"). */
+    BUCKET: R2Bucket;
+  }
+  interface GlobalProps {
+    mainModule: typeof import("./index");
+  }
+}

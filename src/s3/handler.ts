@@ -1,0 +1,145 @@
+// The S3 request pipeline, one direction: classify → authorize/verify → operation → Response.
+// Every failure becomes S3 XML here (Code, Message, Resource, RequestId = the x-amz-request-id header).
+import type { Config } from "../config";
+import type { BucketEntry, BucketRegistry } from "../buckets/registry";
+import type { ObjectEngine } from "../engine/api";
+import { classify, type S3Op } from "./classify";
+import { S3Error } from "./errors";
+import { errorResponse } from "./xml";
+import type { OpContext, VerifiedBody } from "./ops/context";
+import { getObject } from "./ops/object-read";
+import { copyObject, putObject } from "./ops/object-write";
+import { deleteObject, deleteObjects } from "./ops/delete";
+import { listObjectsV1, listObjectsV2 } from "./ops/list";
+import {
+  createBucket, deleteBucket, getBucketAcl, getBucketLocation, getBucketVersioning, getObjectAcl, headBucket,
+  listBuckets,
+} from "./ops/bucket";
+import { multipartOp } from "./ops/multipart";
+
+/** The authentication step: proves the request may run `op`, and hands on its (decoded, verified) body. */
+export interface Authorization extends VerifiedBody {
+  /** Filters ListBuckets to the buckets this principal may see. */
+  mayList?(bucket: string): boolean;
+}
+export type Authorizer = (request: Request, op: S3Op) => Promise<Authorization>;
+
+export interface S3Services {
+  config: Config;
+  buckets: BucketRegistry;
+  engineFor(bucket: BucketEntry): ObjectEngine;
+  authorize: Authorizer;
+}
+
+export async function handleS3(request: Request, services: S3Services): Promise<Response> {
+  const requestId = newRequestId();
+  const url = new URL(request.url);
+  let verified: Authorization | undefined;
+  let response: Response;
+  try {
+    const op = classify(request, { virtualHostDomains: services.config.virtualHostDomains });
+    verified = await services.authorize(request, op);
+    const ctx: OpContext = { ...services, request, url, verified, requestId };
+    response = await runOp(ctx, op, verified);
+  } catch (error) {
+    response = errorResponse(asS3Error(error, verified), resourceOf(url), requestId, request.method);
+    if (response.status === 416) addUnsatisfiedRange(response, error);
+  }
+  return withRequestId(response, requestId);
+}
+
+/** Exhaustive over S3Op: adding an operation to classify.ts without handling it here does not compile. */
+function runOp(ctx: OpContext, op: S3Op, auth: Authorization): Promise<Response> {
+  switch (op.kind) {
+    case "ListBuckets": return listBuckets(ctx, auth.mayList);
+    case "CreateBucket": return createBucket(ctx, op.bucket);
+    case "HeadBucket": return headBucket(ctx, op.bucket);
+    case "DeleteBucket": return deleteBucket(ctx, op.bucket);
+    case "GetBucketLocation": return getBucketLocation(ctx, op.bucket);
+    case "GetBucketVersioning": return getBucketVersioning(ctx, op.bucket);
+    case "GetBucketAcl": return getBucketAcl(ctx, op.bucket);
+    case "ListObjectsV2": return listObjectsV2(ctx, op.bucket);
+    case "ListObjects": return listObjectsV1(ctx, op.bucket);
+    case "DeleteObjects": return deleteObjects(ctx, op.bucket);
+    case "GetObject": return getObject(ctx, op.bucket, op.key, "GET");
+    case "HeadObject": return getObject(ctx, op.bucket, op.key, "HEAD");
+    case "PutObject": return putObject(ctx, op.bucket, op.key);
+    case "CopyObject": return copyObject(ctx, op.bucket, op.key, op.source);
+    case "DeleteObject": return deleteObject(ctx, op.bucket, op.key);
+    case "GetObjectAcl": return getObjectAcl(ctx, op.bucket, op.key);
+    case "CreateMultipartUpload":
+    case "UploadPart":
+    case "UploadPartCopy":
+    case "CompleteMultipartUpload":
+    case "AbortMultipartUpload":
+    case "ListParts":
+    case "ListMultipartUploads":
+      return multipartOp(ctx, op);
+    case "Unsupported":
+      throw new S3Error("NotImplemented", `A header or query you provided implies functionality that is not implemented (${op.name}).`);
+    default:
+      return assertNever(op);
+  }
+}
+
+function assertNever(op: never): never {
+  throw new Error(`unhandled S3 operation ${JSON.stringify(op)}`);
+}
+
+/**
+ * A storage or stream failure caused by a bad body (bad checksum, short body) surfaces from R2 as a generic
+ * error; the verifier remembers the S3 reason. Anything else unexpected is an InternalError (and is logged).
+ */
+function asS3Error(error: unknown, verified: Authorization | undefined): S3Error {
+  if (error instanceof S3Error) return error;
+  const bodyError = verified?.bodyError();
+  if (bodyError) return bodyError;
+  console.error("S3 request failed:", error);
+  return new S3Error("InternalError", "We encountered an internal error. Please try again.");
+}
+
+function resourceOf(url: URL): string {
+  return url.pathname;
+}
+
+function addUnsatisfiedRange(response: Response, error: unknown): void {
+  const size = error instanceof S3Error ? error.details.ActualObjectSize : undefined;
+  if (size !== undefined) response.headers.set("content-range", `bytes */${size}`);
+}
+
+function withRequestId(response: Response, requestId: string): Response {
+  try {
+    setIdentity(response.headers, requestId);
+    return response;
+  } catch {
+    // A Response passed through from fetch() has immutable headers: re-wrap it once.
+    const mutable = new Response(response.body, response);
+    setIdentity(mutable.headers, requestId);
+    return mutable;
+  }
+}
+
+function setIdentity(headers: Headers, requestId: string): void {
+  headers.set("x-amz-request-id", requestId);
+  headers.set("x-amz-id-2", requestId);
+  headers.set("server", "DeltaGlider");
+}
+
+function newRequestId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("").toUpperCase();
+}
+
+/**
+ * Used until the authentication layer (src/s3/auth) is wired: no signature check, the body as sent with its
+ * Content-Length. It never decodes aws-chunked framing; that is the auth layer's job.
+ */
+export const acceptWithoutAuthentication: Authorizer = async (request) => {
+  const length = request.headers.get("content-length");
+  return {
+    body: request.body,
+    bodyLength: length !== null && /^\d+$/.test(length) ? Number(length) : request.body ? null : 0,
+    checksums: {},
+    bodyError: () => undefined,
+  };
+};

@@ -1,0 +1,29 @@
+// What every S3 operation module gets: the request, its verified body, the bucket registry and engines.
+import type { Config } from "../../config";
+import type { BucketEntry, BucketRegistry } from "../../buckets/registry";
+import type { ChecksumAlgorithm, ObjectEngine } from "../../engine/api";
+import type { S3Error } from "../errors";
+
+/** The body as the authentication step hands it on (aws-chunked decoded, checksums verified as it streams). */
+export interface VerifiedBody {
+  body: ReadableStream<Uint8Array> | null;
+  /** Decoded length; null when the client sent none. */
+  bodyLength: number | null;
+  /** Flexible checksums the client sent (a trailer value appears once the body has been read). */
+  checksums: Partial<Record<ChecksumAlgorithm, string>>;
+  /** The S3Error the body stream failed with, if any (storage may wrap it into its own error). */
+  bodyError(): S3Error | undefined;
+}
+
+export interface OpContext {
+  request: Request;
+  url: URL;
+  verified: VerifiedBody;
+  config: Config;
+  buckets: BucketRegistry;
+  engineFor(bucket: BucketEntry): ObjectEngine;
+  requestId: string;
+}
+
+/** Canonical owner shown in listings and ACLs (single-tenant proxy: one owner owns everything). */
+export const OWNER = { ID: "deltaglider", DisplayName: "deltaglider" } as const;
