@@ -37,3 +37,18 @@ describe("counting backend", () => {
     expect(parseCounts("get=x,bogus=4,head=2")).toMatchObject({ head: 2, get: 0 });
   });
 });
+
+describe("isolate-wide operation totals", () => {
+  it("adds the operations of every counted backend into one record an endpoint can report", async () => {
+    const { countedBackend, isolateCounts, operationCountsResponse } = await import("./counting");
+    const before = { ...isolateCounts };
+    const a = countedBackend(new R2Backend(env.BUCKET, "BUCKET"));
+    const b = countedBackend(new R2Backend(env.BUCKET, "BUCKET"));
+    await a.head("counting/none");
+    await b.get("counting/none");
+    await b.head("counting/none");
+    const reported = (await operationCountsResponse().json()) as Record<string, number>;
+    expect(reported.head - before.head).toBe(2);
+    expect(reported.get - before.get).toBe(1);
+  });
+});

@@ -33,10 +33,29 @@ export function parseCounts(text: string): OperationCounts {
   return counts;
 }
 
-export class CountingBackend implements Backend {
-  readonly counts: OperationCounts = emptyCounts();
+/**
+ * Totals across the isolate, for benchmarks: `countedBackend()` wraps backends so they all add into this one
+ * record, and an operator endpoint can return it (`operationCountsResponse`). A single sequential client
+ * reads it before and after a request; the difference is that request's storage operations.
+ */
+export const isolateCounts: OperationCounts = emptyCounts();
 
-  constructor(private readonly inner: Backend) {}
+/** Wraps a backend so its operations add into `isolateCounts`. */
+export function countedBackend(inner: Backend): CountingBackend {
+  return new CountingBackend(inner, isolateCounts);
+}
+
+/** JSON body of the isolate's totals (`{"head":1,"get":2,...}`); makes no storage call itself. */
+export function operationCountsResponse(): Response {
+  return Response.json(isolateCounts, { headers: { "cache-control": "no-store" } });
+}
+
+export class CountingBackend implements Backend {
+  /** @param counts where to add; pass a shared record to total several backends. */
+  constructor(
+    private readonly inner: Backend,
+    readonly counts: OperationCounts = emptyCounts(),
+  ) {}
 
   get name(): string {
     return this.inner.name;
