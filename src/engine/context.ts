@@ -1,0 +1,52 @@
+// What every engine operation needs: the backend, the resolved config and the codec.
+import type { CodecOptions, SourceInfo } from "../codec/api";
+import type { Backend, StoredObject } from "../storage/backend";
+import type { EngineConfig } from "./config";
+import { sidecarKey } from "./deltaspace";
+import { decodeSidecar, encodeSidecar, type DgRecord } from "./metadata";
+
+/** The streaming codec as the engine uses it (bound to a compiled WASM module). */
+export interface DeltaCodec {
+  /** Delta of `target` against `source`, as a stream. */
+  encode(source: SourceInfo, target: ReadableStream<Uint8Array>, options: CodecOptions): ReadableStream<Uint8Array>;
+  /** The target rebuilt from `source` + `delta`, as a stream. */
+  decode(source: SourceInfo, delta: ReadableStream<Uint8Array>, options: CodecOptions): ReadableStream<Uint8Array>;
+}
+
+export interface EngineContext {
+  backend: Backend;
+  config: EngineConfig;
+  /** Absent: no delta work is possible (everything is stored passthrough; stored deltas cannot be read). */
+  codec?: DeltaCodec;
+}
+
+/** DeltaGlider stores every object with this backend Content-Type; the client's type is in metadata. */
+export const STORED_CONTENT_TYPE = "application/octet-stream";
+
+export async function writeSidecar(ctx: EngineContext, storedKey: string, record: DgRecord): Promise<void> {
+  if (!ctx.config.sidecars) return;
+  const json = encodeSidecar(record);
+  const bytes = new TextEncoder().encode(json);
+  await ctx.backend.put(sidecarKey(storedKey), bytes, bytes.byteLength, { contentType: "application/json" });
+}
+
+/** The record in `<stored key>.meta`, or null when there is none or it is unusable. */
+export async function readSidecar(ctx: EngineContext, storedKey: string): Promise<DgRecord | null> {
+  const object = await ctx.backend.get(sidecarKey(storedKey));
+  if (!object) return null;
+  if (object.size > 64 * 1024) {
+    await object.body.cancel().catch(() => {});
+    return null;
+  }
+  return decodeSidecar(await new Response(object.body).text());
+}
+
+/** Object metadata first (authoritative); the sidecar only when the metadata holds no DeltaGlider record. */
+export async function recordOf(
+  ctx: EngineContext,
+  stored: StoredObject,
+  decode: (meta: Record<string, string>) => DgRecord | null,
+  trySidecar: boolean,
+): Promise<DgRecord | null> {
+  return decode(stored.metadata) ?? (trySidecar ? await readSidecar(ctx, stored.key) : null);
+}

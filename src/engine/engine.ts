@@ -1,0 +1,69 @@
+// The delta engine: DeltaGlider semantics over one Backend (one S3 bucket). The protocol layer builds one
+// per bucket and calls it with keys, streams and typed options; it never sees HTTP.
+import type { DeleteOutcome, ListInput, ListResult, ObjectEngine, OpenedObject, PutInput, PutResult } from "./api";
+import type { Backend } from "../storage/backend";
+import { resolveEngineConfig, type EngineConfig } from "./config";
+import type { DeltaCodec, EngineContext } from "./context";
+import { STAGING_PREFIX } from "./deltaspace";
+import { openObject } from "./fetch";
+import { listObjects } from "./list";
+import { deleteObject, deleteObjects } from "./remove";
+import { storeObject } from "./store";
+
+export class DeltaEngine implements ObjectEngine {
+  private readonly ctx: EngineContext;
+
+  /**
+   * @param codec the streaming xdelta3 codec; without one, everything is stored passthrough and stored
+   *   deltas cannot be read (InternalError).
+   */
+  constructor(backend: Backend, config: EngineConfig | Partial<EngineConfig> = {}, codec?: DeltaCodec) {
+    this.ctx = { backend, config: resolveEngineConfig(config), codec };
+  }
+
+  get config(): EngineConfig {
+    return this.ctx.config;
+  }
+
+  open(key: string): Promise<OpenedObject | null> {
+    return openObject(this.ctx, key);
+  }
+
+  put(key: string, input: PutInput): Promise<PutResult> {
+    return storeObject(this.ctx, key, input);
+  }
+
+  delete(key: string): Promise<void> {
+    return deleteObject(this.ctx, key);
+  }
+
+  deleteMany(keys: string[]): Promise<DeleteOutcome[]> {
+    return deleteObjects(this.ctx, keys);
+  }
+
+  list(input: ListInput): Promise<ListResult> {
+    return listObjects(this.ctx, input);
+  }
+
+  async isEmpty(): Promise<boolean> {
+    const page = await this.list({ maxKeys: 1 });
+    return page.objects.length === 0;
+  }
+
+  /**
+   * Remove staged uploads and spilled delta parts older than `olderThanMs` (left behind by an isolate that
+   * died mid-PUT). For a scheduled handler. Returns how many objects were removed.
+   */
+  async sweepStaging(olderThanMs = 24 * 3600 * 1000, now = Date.now()): Promise<number> {
+    let removed = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await this.ctx.backend.list({ prefix: STAGING_PREFIX, cursor, limit: 1000 });
+      const stale = page.objects.filter((o) => now - o.lastModified.getTime() > olderThanMs).map((o) => o.key);
+      if (stale.length) await this.ctx.backend.delete(stale);
+      removed += stale.length;
+      cursor = page.cursor;
+    } while (cursor);
+    return removed;
+  }
+}

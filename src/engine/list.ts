@@ -1,0 +1,150 @@
+// Listing in user-key space over the stored layout: reference.bin, `.meta` sidecars and `.dg/` are hidden,
+// `.delta` is stripped, sizes and ETags are the originals' (from metadata, listed with includeMetadata).
+//
+// Paging: the continuation cursor is the last *stored* key (or common prefix) consumed, used as the
+// backend's start-after. Cursors in stored-key space never skip or repeat an entry, even where stripping
+// `.delta` reorders keys (`a.zip.b` < `a.zip.delta` in the store, but `a.zip` < `a.zip.b` for the client):
+// such a pair may then appear in neighbouring pages in stored order.
+import type { ListInput, ListResult, ListedObject } from "./api";
+import { S3Error } from "../s3/errors";
+import type { StoredObject } from "../storage/backend";
+import { readSidecar, type EngineContext } from "./context";
+import { classifyStoredKey, compareKeys, INTERNAL_PREFIX, sidecarKey } from "./deltaspace";
+import { clientEtag, decodeMetadata, type DgRecord } from "./metadata";
+
+const BACKEND_PAGE = 1000;
+
+type Entry =
+  | { type: "object"; userKey: string; position: string; object: ListedObject }
+  | { type: "prefix"; userKey: string; position: string };
+
+export async function listObjects(ctx: EngineContext, input: ListInput): Promise<ListResult> {
+  const maxKeys = Math.max(0, Math.min(1000, Math.floor(input.maxKeys)));
+  const prefix = input.prefix ?? "";
+  const delimiter = input.delimiter || undefined;
+  const cursor = input.cursor !== undefined ? decodeCursor(input.cursor) : undefined;
+  // S3 ignores start-after once a continuation token is given.
+  const userAfter = cursor === undefined ? input.startAfter || undefined : undefined;
+  if (maxKeys === 0) return { objects: [], commonPrefixes: [], isTruncated: false };
+
+  const taken: Entry[] = [];
+  let position = cursor ?? (userAfter && compareKeys(userAfter, prefix) > 0 ? userAfter : undefined);
+  let truncated = false;
+  for (;;) {
+    const page = await ctx.backend.list({ prefix, delimiter, startAfter: position, limit: BACKEND_PAGE, includeMetadata: true });
+    const items = await pageEntries(ctx, page.objects, page.commonPrefixes, { prefix, userAfter, skipPrefix: position });
+    let index = 0;
+    for (; index < items.length && taken.length < maxKeys; index++) taken.push(items[index]);
+    if (taken.length === maxKeys) {
+      // Truncated if a visible entry remains in this page, or the backend has more (possibly all hidden).
+      truncated = index < items.length || page.truncated;
+      position = taken[taken.length - 1].position;
+      break;
+    }
+    const last = lastPosition(page.objects, page.commonPrefixes);
+    if (!page.truncated || last === undefined) break;
+    position = last;
+  }
+
+  taken.sort((a, b) => compareKeys(a.userKey, b.userKey));
+  return {
+    objects: dedupe(taken.flatMap((e) => (e.type === "object" ? [e.object] : []))),
+    commonPrefixes: taken.flatMap((e) => (e.type === "prefix" ? [e.userKey] : [])),
+    isTruncated: truncated,
+    nextCursor: truncated && position !== undefined ? encodeCursor(position) : undefined,
+  };
+}
+
+/** The page's visible entries in stored-key order, each remembering its stored position. */
+async function pageEntries(
+  ctx: EngineContext,
+  objects: StoredObject[],
+  commonPrefixes: string[],
+  filter: { prefix: string; userAfter?: string; skipPrefix?: string },
+): Promise<Entry[]> {
+  const storedKeys = new Set(objects.map((o) => o.key));
+  const entries: Entry[] = [];
+  for (const commonPrefix of commonPrefixes) {
+    // Resuming after a common prefix: the backend lists it again (its keys sort after the prefix itself).
+    if (commonPrefix === filter.skipPrefix || commonPrefix.startsWith(INTERNAL_PREFIX)) continue;
+    if (filter.userAfter && compareKeys(commonPrefix, filter.userAfter) <= 0) continue;
+    entries.push({ type: "prefix", userKey: commonPrefix, position: commonPrefix });
+  }
+  const listed = await Promise.all(objects.map((object) => listedObject(ctx, object, storedKeys)));
+  for (const object of listed) {
+    if (!object) continue;
+    if (!object.key.startsWith(filter.prefix)) continue; // `a.zip.delta` under prefix `a.zip.d`
+    if (filter.userAfter && compareKeys(object.key, filter.userAfter) <= 0) continue;
+    entries.push({ type: "object", userKey: object.key, position: object.position, object: object.listed });
+  }
+  return entries.sort((a, b) => compareKeys(a.position, b.position));
+}
+
+async function listedObject(
+  ctx: EngineContext, stored: StoredObject, storedKeys: Set<string>,
+): Promise<{ key: string; position: string; listed: ListedObject } | null> {
+  const kind = classifyStoredKey(stored.key);
+  if (kind.kind === "internal") return null;
+  const isDelta = kind.kind === "delta";
+  let record: DgRecord | null = decodeMetadata(stored.metadata);
+  // Stripped metadata: the sidecar, when there is one (for plain objects only if it is in this page).
+  if (!record && (isDelta || (ctx.config.sidecars && storedKeys.has(sidecarKey(stored.key))))) {
+    record = await readSidecar(ctx, stored.key);
+  }
+  if (record && !isDelta && record.size && record.size !== stored.size) record = null;
+  const listed: ListedObject = record
+    ? {
+        key: kind.userKey,
+        size: isDelta && record.size !== undefined ? record.size : stored.size,
+        etag: clientEtag(record, isDelta ? undefined : stored.etag),
+        lastModified: record.createdAt ?? stored.lastModified,
+        storageType: isDelta ? "delta" : "passthrough",
+      }
+    : { key: kind.userKey, size: stored.size, etag: stored.etag, lastModified: stored.lastModified, storageType: isDelta ? "delta" : "passthrough" };
+  return { key: kind.userKey, position: stored.key, listed };
+}
+
+/** Both variants of one key exist only mid-overwrite; keep the newer. Input is sorted by key. */
+function dedupe(objects: ListedObject[]): ListedObject[] {
+  const out: ListedObject[] = [];
+  for (const object of objects) {
+    const previous = out[out.length - 1];
+    if (previous && previous.key === object.key) {
+      if (object.lastModified > previous.lastModified) out[out.length - 1] = object;
+    } else out.push(object);
+  }
+  return out;
+}
+
+function lastPosition(objects: StoredObject[], commonPrefixes: string[]): string | undefined {
+  const candidates = [objects[objects.length - 1]?.key, commonPrefixes[commonPrefixes.length - 1]].filter((k): k is string => k !== undefined);
+  return candidates.sort(compareKeys).pop();
+}
+
+const CURSOR_VERSION = "1:";
+
+function encodeCursor(position: string): string {
+  return base64Url(new TextEncoder().encode(CURSOR_VERSION + position));
+}
+
+function decodeCursor(cursor: string): string {
+  try {
+    const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(fromBase64Url(cursor));
+    if (!text.startsWith(CURSOR_VERSION)) throw new Error("version");
+    return text.slice(CURSOR_VERSION.length);
+  } catch {
+    throw new S3Error("InvalidArgument", "The continuation token provided is incorrect.");
+  }
+}
+
+function base64Url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function fromBase64Url(text: string): Uint8Array {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new Error("not base64url");
+  const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
+}

@@ -1,0 +1,265 @@
+// DeltaGlider `dg-*` metadata: written as the superset both DeltaGlider readers accept (format doc §1.2/§2),
+// read with every legacy alias (dashed, bare, underscored). Also the `.meta` JSON sidecar, which carries the
+// same record in the seed's field names and is the fallback when object metadata was stripped.
+import type { ChecksumAlgorithm, ObjectHttpHeaders, StorageType } from "./api";
+import { REFERENCE_NAME } from "./deltaspace";
+
+/** One stored object's DeltaGlider record (what we write, and what a reader understood). */
+export interface DgRecord {
+  kind: StorageType;
+  tool: string;
+  /** Last key segment of the user object; `__reference__` for a reference. */
+  originalName: string;
+  /** Lower-hex SHA-256 of the original bytes. */
+  sha256: string;
+  /** Original size in bytes (absent on Python references). */
+  size?: number;
+  /** Lower-hex MD5 of the original bytes (Python never writes it). */
+  md5?: string;
+  /** `"<hex>-<n>"` for multipart objects (stored quoted, as DeltaGlider does). */
+  multipartEtag?: string;
+  createdAt?: Date;
+  note?: string;
+  /** Reference only: the user key that seeded it. */
+  sourceName?: string;
+  /** Delta only: bucket-relative reference key (`<deltaspace>/reference.bin`). */
+  refKey?: string;
+  refSha256?: string;
+  deltaSize?: number;
+  deltaCmd?: string;
+  http: ObjectHttpHeaders;
+  userMetadata: Record<string, string>;
+  checksums: Partial<Record<ChecksumAlgorithm, string>>;
+}
+
+export const REFERENCE_ORIGINAL_NAME = "__reference__";
+
+const HTTP_KEYS: Array<[keyof ObjectHttpHeaders, string]> = [
+  ["contentType", "content-type"],
+  ["contentEncoding", "content-encoding"],
+  ["contentDisposition", "content-disposition"],
+  ["contentLanguage", "content-language"],
+  ["cacheControl", "cache-control"],
+  ["expires", "expires"],
+];
+
+const CHECKSUM_ALGORITHMS: ChecksumAlgorithm[] = ["crc32", "crc32c", "crc64nvme", "sha1", "sha256"];
+
+const USER_PREFIX = "user-";
+const CHECKSUM_PREFIX = "dg-checksum-";
+
+// ---------------------------------------------------------------------------------------------- writing
+
+/** The customMetadata map for a stored object. Superset: dg-ref-path AND dg-ref-key, dg-md5, dg-file-size. */
+export function encodeMetadata(record: DgRecord): Record<string, string> {
+  const meta: Record<string, string> = {
+    "dg-tool": record.tool,
+    "dg-original-name": record.originalName,
+    "dg-file-sha256": record.sha256,
+    "dg-file-size": String(record.size ?? 0),
+    "dg-created-at": formatCreatedAt(record.createdAt ?? new Date()),
+    "dg-note": record.note ?? defaultNote(record.kind),
+  };
+  if (record.md5) meta["dg-md5"] = record.md5;
+  if (record.multipartEtag) meta["dg-multipart-etag"] = `"${record.multipartEtag}"`;
+  if (record.kind === "reference" && record.sourceName !== undefined) meta["dg-source-name"] = record.sourceName;
+  if (record.kind === "delta") {
+    meta["dg-ref-path"] = REFERENCE_NAME;
+    meta["dg-ref-key"] = record.refKey ?? REFERENCE_NAME;
+    meta["dg-ref-sha256"] = record.refSha256 ?? "";
+    meta["dg-delta-size"] = String(record.deltaSize ?? 0);
+    if (record.deltaCmd) meta["dg-delta-cmd"] = record.deltaCmd;
+  }
+  // Python CLI routes objects without this to its delta parser.
+  if (record.kind === "passthrough") meta["dg-compression"] = "none";
+  for (const [field, key] of HTTP_KEYS) {
+    const value = record.http[field];
+    if (value) meta[key] = value;
+  }
+  for (const algorithm of CHECKSUM_ALGORITHMS) {
+    const value = record.checksums[algorithm];
+    if (value) meta[CHECKSUM_PREFIX + algorithm] = value;
+  }
+  for (const [key, value] of Object.entries(record.userMetadata)) meta[USER_PREFIX + key.toLowerCase()] = value;
+  return meta;
+}
+
+function defaultNote(kind: StorageType): string {
+  return kind;
+}
+
+/** DeltaGlider proxy format: `YYYY-MM-DDTHH:MM:SS.ffffffZ` (microseconds). */
+export function formatCreatedAt(date: Date): string {
+  return date.toISOString().replace(/Z$/, "000Z");
+}
+
+/** `xdelta3 -e -9 -s reference.bin X X.delta` — informational only, as in DeltaGlider. */
+export function deltaCommand(name: string): string {
+  return `xdelta3 -e -9 -s ${REFERENCE_NAME} ${name} ${name}.delta`;
+}
+
+/** Total bytes of the user-visible metadata, counted as AWS counts it (keys + values, UTF-8). */
+export function userMetadataBytes(userMetadata: Record<string, string>): number {
+  const encoder = new TextEncoder();
+  let total = 0;
+  for (const [key, value] of Object.entries(userMetadata)) total += encoder.encode(key).length + encoder.encode(value).length;
+  return total;
+}
+
+// ---------------------------------------------------------------------------------------------- reading
+
+/**
+ * Understand a stored object's metadata. Returns null for "unmanaged" (no usable dg-* record: tool,
+ * original name and SHA-256 are required, as in DeltaGlider).
+ */
+export function decodeMetadata(meta: Record<string, string>): DgRecord | null {
+  const lower = lowerKeys(meta);
+  const tool = pick(lower, "tool");
+  const originalName = pick(lower, "original-name") ?? pick(lower, "source-name");
+  const sha256 = pick(lower, "file-sha256")?.toLowerCase();
+  if (!tool || !originalName || !sha256) return null;
+
+  const note = pick(lower, "note");
+  const refPath = pick(lower, "ref-path") ?? pick(lower, "ref-key");
+  const kind = classify(note, refPath);
+  const record: DgRecord = {
+    kind,
+    tool,
+    originalName,
+    sha256,
+    size: parseSize(pick(lower, "file-size")),
+    md5: pick(lower, "md5")?.toLowerCase() || undefined,
+    multipartEtag: unquote(pick(lower, "multipart-etag")),
+    createdAt: parseCreatedAt(pick(lower, "created-at")),
+    note,
+    sourceName: pick(lower, "source-name"),
+    refKey: refPath,
+    refSha256: pick(lower, "ref-sha256")?.toLowerCase() || undefined,
+    deltaSize: parseSize(pick(lower, "delta-size")),
+    deltaCmd: pick(lower, "delta-cmd"),
+    http: readHttp(lower),
+    userMetadata: {},
+    checksums: {},
+  };
+  for (const [key, value] of Object.entries(lower)) {
+    if (key.startsWith(USER_PREFIX)) record.userMetadata[key.slice(USER_PREFIX.length)] = value;
+    else if (key.startsWith(CHECKSUM_PREFIX)) {
+      const algorithm = key.slice(CHECKSUM_PREFIX.length) as ChecksumAlgorithm;
+      if (CHECKSUM_ALGORITHMS.includes(algorithm)) record.checksums[algorithm] = value;
+    }
+  }
+  return record;
+}
+
+/** Format doc §1.2: note=reference → reference; any ref path/key, note delta or zero-diff… → delta; else passthrough. */
+function classify(note: string | undefined, refPath: string | undefined): StorageType {
+  if (note === "reference") return "reference";
+  if (refPath || note === "delta" || note?.startsWith("zero-diff")) return "delta";
+  return "passthrough";
+}
+
+/** HTTP headers of an object the proxy did not write (or any metadata map). */
+export function readHttp(meta: Record<string, string>): ObjectHttpHeaders {
+  const http: ObjectHttpHeaders = {};
+  for (const [field, key] of HTTP_KEYS) {
+    if (meta[key]) http[field] = meta[key];
+  }
+  return http;
+}
+
+/** A field under any of the names DeltaGlider versions used: dg-x-y, x-y, dg_x_y, x_y. */
+function pick(meta: Record<string, string>, field: string): string | undefined {
+  const underscored = field.replace(/-/g, "_");
+  for (const name of [`dg-${field}`, field, `dg_${underscored}`, underscored]) {
+    const value = meta[name];
+    if (value !== undefined && value !== "") return value;
+  }
+  return undefined;
+}
+
+function lowerKeys(meta: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(meta)) out[key.toLowerCase()] = value;
+  return out;
+}
+
+function parseSize(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d+$/.test(value)) return undefined;
+  const size = Number(value);
+  return Number.isSafeInteger(size) ? size : undefined;
+}
+
+function unquote(value: string | undefined): string | undefined {
+  return value ? value.replace(/^"|"$/g, "") : undefined;
+}
+
+/** Accepts the proxy's microsecond form, Python's naive isoformat (+ optional Z), and plain ISO dates. */
+export function parseCreatedAt(value: string | undefined): Date | undefined {
+  if (!value) return undefined;
+  const match = /^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:?\d{2})?$/.exec(value.trim());
+  if (!match) return undefined;
+  const millis = (match[2] ?? "").padEnd(3, "0").slice(0, 3);
+  const date = new Date(`${match[1].replace(" ", "T")}.${millis}${match[3] ?? "Z"}`);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+// ---------------------------------------------------------------------------------------------- sidecars
+
+/** The `.meta` sidecar JSON: the seed's fields first, then what else we need to rebuild object metadata. */
+export function encodeSidecar(record: DgRecord): string {
+  const json: Record<string, unknown> = {
+    tool: record.tool,
+    original_name: record.originalName,
+    file_sha256: record.sha256,
+    file_size: record.size ?? 0,
+    md5: record.md5 ?? null,
+    created_at: formatCreatedAt(record.createdAt ?? new Date()),
+    content_type: record.http.contentType ?? null,
+    note: record.note ?? defaultNote(record.kind),
+  };
+  if (record.kind === "reference") json.source_name = record.sourceName ?? null;
+  if (record.kind === "delta") {
+    json.ref_key = record.refKey ?? REFERENCE_NAME;
+    json.ref_path = REFERENCE_NAME;
+    json.ref_sha256 = record.refSha256 ?? null;
+    json.delta_size = record.deltaSize ?? 0;
+    json.delta_cmd = record.deltaCmd ?? null;
+  }
+  if (record.multipartEtag) json.multipart_etag = record.multipartEtag;
+  const http = Object.fromEntries(HTTP_KEYS.filter(([f]) => f !== "contentType" && record.http[f]).map(([f, k]) => [k, record.http[f]]));
+  if (Object.keys(http).length) json.http = http;
+  if (Object.keys(record.userMetadata).length) json.user_metadata = record.userMetadata;
+  if (Object.keys(record.checksums).length) json.checksums = record.checksums;
+  return JSON.stringify(json, null, 2) + "\n";
+}
+
+/** Parse a sidecar; null when it is not valid JSON or lacks the required fields. */
+export function decodeSidecar(text: string): DgRecord | null {
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!json || typeof json !== "object" || Array.isArray(json)) return null;
+  const flat: Record<string, string> = {};
+  for (const [key, value] of Object.entries(json)) {
+    if (value === null || value === undefined) continue;
+    if (typeof value === "string" || typeof value === "number") flat[key] = String(value);
+  }
+  if (typeof flat.content_type === "string") flat["content-type"] = flat.content_type;
+  for (const [key, value] of objectEntries(json.http)) flat[key.toLowerCase()] = value;
+  for (const [key, value] of objectEntries(json.user_metadata)) flat[USER_PREFIX + key.toLowerCase()] = value;
+  for (const [key, value] of objectEntries(json.checksums)) flat[CHECKSUM_PREFIX + key] = value;
+  return decodeMetadata(flat);
+}
+
+function objectEntries(value: unknown): Array<[string, string]> {
+  if (!value || typeof value !== "object") return [];
+  return Object.entries(value as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === "string");
+}
+
+/** The ETag a client sees (unquoted): multipart ETag, else MD5, else a stable stand-in from the SHA-256. */
+export function clientEtag(record: DgRecord, fallback?: string): string {
+  return record.multipartEtag ?? record.md5 ?? fallback ?? record.sha256.slice(0, 32);
+}

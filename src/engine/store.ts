@@ -1,0 +1,197 @@
+// PUT path: accept the body (buffered or staged), decide delta vs passthrough, seed the deltaspace's
+// reference with a conditional create, encode with a size cap, write new-variant-first then delete the old.
+//
+// I/O per path (B = body size, D = delta size; "staged" = B > bodyBufferLimit):
+//   passthrough, buffered:  1 write B (+ sidecar)                     memory ≤ B
+//   passthrough, staged:    write B (staging), read B, write B         memory: stream chunks only
+//   delta, buffered:        reads of the reference by range (≤ its size), 1 write D (+ sidecar)
+//   delta, staged:          write B (staging), read B (encode), reference range reads, write D
+//   seeding upload:         + 1 write B (reference.bin); its self-delta is encoded from the body itself
+//   D > deltaBufferLimit:   + write D and read D (spilled parts), then the final write D
+import type { PutInput, PutResult } from "./api";
+import { S3Error } from "../s3/errors";
+import type { StoredObject } from "../storage/backend";
+import { acceptBody, backendSource, type BodySource } from "./body";
+import { STORED_CONTENT_TYPE, readSidecar, writeSidecar, type EngineContext } from "./context";
+import { DeltaBuffer } from "./delta-buffer";
+import { deltaKey, isEligibleName, parseUserKey, referenceKey, sidecarKey, type ParsedKey } from "./deltaspace";
+import {
+  REFERENCE_ORIGINAL_NAME, decodeMetadata, deltaCommand, encodeMetadata, userMetadataBytes, type DgRecord,
+} from "./metadata";
+
+/** AWS's limit on user-defined metadata (keys + values). */
+const MAX_USER_METADATA_BYTES = 2048;
+
+export async function storeObject(ctx: EngineContext, key: string, input: PutInput): Promise<PutResult> {
+  const parsed = parseUserKey(key);
+  const userMetadata = lowerCaseKeys(input.userMetadata ?? {});
+  if (userMetadataBytes(userMetadata) > MAX_USER_METADATA_BYTES) {
+    throw new S3Error("MetadataTooLarge", `Your metadata headers exceed the maximum allowed metadata size (${MAX_USER_METADATA_BYTES} bytes).`);
+  }
+  if (!Number.isSafeInteger(input.size) || input.size < 0) throw new S3Error("InvalidArgument", "The body size is invalid.");
+
+  const body = await acceptBody(ctx.backend, input.body, input.size, ctx.config.bodyBufferLimit, input.source);
+  try {
+    const base: DgRecord = {
+      kind: "passthrough",
+      tool: ctx.config.tool,
+      originalName: parsed.name,
+      sha256: body.sha256,
+      size: body.size,
+      md5: body.md5,
+      multipartEtag: input.multipartEtag,
+      createdAt: new Date(),
+      http: { ...(input.http ?? {}) },
+      userMetadata,
+      checksums: { ...(input.checksums ?? {}) },
+    };
+    if (wantsDelta(ctx, parsed, body.size)) {
+      const stored = await tryStoreDelta(ctx, parsed, body, base);
+      if (stored) return stored;
+    }
+    return await storePassthrough(ctx, parsed, body, base);
+  } finally {
+    await body.dispose().catch((error) => console.warn(`engine: could not remove staged upload: ${error}`));
+  }
+}
+
+function wantsDelta(ctx: EngineContext, parsed: ParsedKey, size: number): boolean {
+  const { config } = ctx;
+  return Boolean(ctx.codec) && config.compression && size > 0 && size <= config.maxDeltaObjectSize
+    && isEligibleName(parsed.name, config.deltaExtensions);
+}
+
+async function storePassthrough(ctx: EngineContext, parsed: ParsedKey, body: BodySource, base: DgRecord): Promise<PutResult> {
+  const record: DgRecord = { ...base, kind: "passthrough", note: "passthrough" };
+  const stored = await ctx.backend.put(parsed.key, await body.stream(), body.size, {
+    metadata: encodeMetadata(record),
+    contentType: STORED_CONTENT_TYPE,
+  });
+  if (!stored) throw new S3Error("InternalError", "The backend refused the write.");
+  // New variant first, then the old one: a concurrent GET never finds neither.
+  await ctx.backend.delete([deltaKey(parsed.key), sidecarKey(deltaKey(parsed.key))]);
+  await writeSidecar(ctx, parsed.key, record);
+  return { etag: base.multipartEtag ?? body.md5, storageType: "passthrough", storedSize: stored.size, size: body.size };
+}
+
+/** Store as a delta when it pays; null means "store passthrough instead". */
+async function tryStoreDelta(ctx: EngineContext, parsed: ParsedKey, body: BodySource, base: DgRecord): Promise<PutResult | null> {
+  const refKey = referenceKey(parsed.deltaspace);
+  const reference = await ensureReference(ctx, refKey, parsed, body, base);
+  if (!reference) return null;
+
+  const source = reference.seeded ? body.asSource() : backendSource(ctx.backend, refKey, reference.stored.etag, reference.stored.size);
+  const delta = await encodeWithinRatio(ctx, source, body);
+  if (!delta) return null;
+  try {
+    const record: DgRecord = {
+      ...base,
+      kind: "delta",
+      note: "delta",
+      refKey,
+      refSha256: reference.sha256,
+      deltaSize: delta.size,
+      deltaCmd: deltaCommand(parsed.name),
+    };
+    const storedKey = deltaKey(parsed.key);
+    const stored = await delta.writeTo(storedKey, { metadata: encodeMetadata(record), contentType: STORED_CONTENT_TYPE });
+    if (!stored) throw new S3Error("InternalError", "The backend refused the write.");
+
+    // The reference could have been collected by a concurrent DELETE of the deltaspace's last object while
+    // we encoded: then this delta is unreadable, so fall back to passthrough (which still has the bytes).
+    const still = await ctx.backend.head(refKey);
+    if (!still || still.etag !== reference.stored.etag) {
+      await ctx.backend.delete([storedKey]);
+      return null;
+    }
+    await ctx.backend.delete([parsed.key, sidecarKey(parsed.key)]);
+    await writeSidecar(ctx, storedKey, record);
+    return {
+      etag: base.multipartEtag ?? body.md5,
+      storageType: reference.seeded ? "reference" : "delta",
+      storedSize: stored.size,
+      size: body.size,
+    };
+  } finally {
+    await delta.discard();
+  }
+}
+
+interface ReferenceState {
+  stored: StoredObject;
+  sha256: string;
+  /** This PUT created it (so its bytes are the body's). */
+  seeded: boolean;
+}
+
+/**
+ * The deltaspace's reference, seeding it from this body when there is none. The create is conditional
+ * (only if absent), so concurrent first uploads in many isolates agree on one reference. null when the
+ * reference exists but its content hash is unknown (stripped metadata, no sidecar): no delta against it.
+ */
+async function ensureReference(
+  ctx: EngineContext, refKey: string, parsed: ParsedKey, body: BodySource, base: DgRecord,
+): Promise<ReferenceState | null> {
+  let existing = await ctx.backend.head(refKey);
+  if (!existing) {
+    const record: DgRecord = {
+      ...base,
+      kind: "reference",
+      note: "reference",
+      originalName: REFERENCE_ORIGINAL_NAME,
+      sourceName: parsed.key,
+      multipartEtag: undefined,
+      userMetadata: {},
+      checksums: {},
+      http: {},
+    };
+    const created = await ctx.backend.put(refKey, await body.stream(), body.size, {
+      metadata: encodeMetadata(record),
+      contentType: STORED_CONTENT_TYPE,
+      onlyIfAbsent: true,
+    });
+    if (created) {
+      await writeSidecar(ctx, refKey, record);
+      return { stored: created, sha256: body.sha256, seeded: true };
+    }
+    existing = await ctx.backend.head(refKey); // another upload won the race
+    if (!existing) return null;
+  }
+  const record = decodeMetadata(existing.metadata) ?? await readSidecar(ctx, refKey);
+  if (!record?.sha256) return null;
+  return { stored: existing, sha256: record.sha256, seeded: false };
+}
+
+/**
+ * Encode the body against the source; stop as soon as the delta reaches maxDeltaRatio × size (not worth
+ * keeping) and return null. A codec failure also means passthrough: the bytes are still stored, just not
+ * compressed.
+ */
+async function encodeWithinRatio(ctx: EngineContext, source: ReturnType<BodySource["asSource"]>, body: BodySource): Promise<DeltaBuffer | null> {
+  const limit = ctx.config.maxDeltaRatio * body.size;
+  const buffer = new DeltaBuffer(ctx.backend, ctx.config.deltaBufferLimit);
+  const reader = ctx.codec!.encode(source, await body.stream(), ctx.config.codec).getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (buffer.size + value.byteLength >= limit) {
+        await reader.cancel("delta too large").catch(() => {});
+        await buffer.discard();
+        return null;
+      }
+      await buffer.add(value);
+    }
+    return buffer;
+  } catch (error) {
+    await reader.cancel(error).catch(() => {});
+    await buffer.discard();
+    if (error instanceof S3Error && error.code !== "InternalError") throw error;
+    console.warn(`engine: delta encode failed, storing passthrough: ${error}`);
+    return null;
+  }
+}
+
+function lowerCaseKeys(record: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k.toLowerCase(), v]));
+}
