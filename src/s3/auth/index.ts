@@ -1,9 +1,8 @@
 // The authentication seam the S3 protocol layer calls between classifying a request and running the operation.
-// (Seam committed first with placeholder bodies; the real implementation follows in this folder.)
 // Everything a request must prove (who signed it, that it may touch this bucket, that its body is the body that
 // was signed and checksummed) is decided here; the protocol layer only sees a VerifiedRequest or an S3Error.
 import type { ChecksumAlgorithm } from "../../engine/api";
-import { S3Error } from "../errors";
+import type { S3Error } from "../errors";
 
 export type Access = "read-write" | "read-only";
 
@@ -68,27 +67,6 @@ export interface VerifiedRequest {
   bodyError(): S3Error | undefined;
 }
 
-/** Verify a request's signature, rights and payload. Throws S3Error for any refusal. */
-export async function verifyRequest(request: Request, config: AuthConfig, access: RequestAccess): Promise<VerifiedRequest> {
-  throw new S3Error("NotImplemented", "authentication is being built");
-}
-
-/** Parse DG_CREDENTIALS, DG_DEV_CREDENTIALS, DG_ANONYMOUS_READ_BUCKETS, DG_REGION, DG_CORS_ORIGINS. Throws Error naming the variable. */
-export function parseAuthConfig(env: Record<string, unknown>): AuthConfig {
-  return { keys: [], anonymousReadBuckets: [], regions: ["us-east-1"], cors: { origins: [], maxAgeSeconds: 3600 }, failClosed: true };
-}
-
-/** May this principal use this bucket this way? (e.g. to filter ListBuckets) */
-export function mayAccess(config: AuthConfig, principal: Principal, bucket: string, write: boolean): boolean {
-  return false;
-}
-
-/** Answer a CORS preflight (OPTIONS with Origin + Access-Control-Request-Method); null if this is not one. */
-export function corsPreflight(request: Request, config: AuthConfig): Response | null {
-  return null;
-}
-
-/** Add CORS headers to a response when the request's Origin is allowed. */
-export function withCors(response: Response, request: Request, config: AuthConfig): Response {
-  return response;
-}
+export { verifyRequest } from "./verify";
+export { parseAuthConfig, mayAccess, DEV_KEY, NO_CREDENTIALS_MESSAGE } from "./config";
+export { corsPreflight, withCors } from "./cors";
