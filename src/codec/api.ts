@@ -16,6 +16,26 @@ export interface CodecOptions {
   maxMemory?: number;
   /** Decode: refuse to produce more than this many bytes (decompression-bomb guard). */
   maxOutputSize?: number;
+  /** Decode: source cache block size in bytes when the source is larger than sourceWindow (power of two). */
+  blockSize?: number;
+  /** Encode: the target's size when known (e.g. Content-Length). Small targets then get a small input window
+   *  and hash table instead of inputWindow-sized ones, as the xdelta3 CLI does for files. */
+  targetSize?: number;
+  /** Called once when the job has finished successfully. */
+  onStats?: (stats: CodecStats) => void;
+}
+
+export interface CodecStats {
+  mode: "encode" | "decode";
+  /** Target bytes read (encode) or delta bytes read (decode). */
+  bytesIn: number;
+  /** Delta bytes written (encode) or target bytes written (decode). */
+  bytesOut: number;
+  /** Peak WASM linear memory of the job (it never shrinks, so this is its final size). */
+  wasmMemoryPeakBytes: number;
+  /** Range reads issued on the source and the bytes they returned. */
+  sourceReads: number;
+  sourceBytesRead: number;
 }
 
 export interface SourceInfo {

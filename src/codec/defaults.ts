@@ -1,0 +1,30 @@
+// Default codec settings. They are chosen together so that one job stays under its WASM memory cap
+// (measured numbers: docs/PERFORMANCE.md "Codec", budget: docs/ARCHITECTURE.md "Codec").
+
+const MiB = 1024 * 1024;
+
+/** Hard cap on one job's WASM linear memory. */
+export const DEFAULT_MAX_MEMORY = 64 * MiB;
+/** Sum of the caps of all codec jobs running at once in one isolate (the rest of 128 MB is for JS). */
+export const ISOLATE_CODEC_BUDGET = 64 * MiB;
+
+/** Encoder level (xdelta3 -N). */
+export const DEFAULT_LEVEL = 6;
+/** Secondary compressor: LZMA, as Debian's xdelta3 CLI (and so DeltaGlider) writes by default. */
+export const DEFAULT_SECONDARY = "lzma" as const;
+/** Encoder source window (-B). The decoder's default source cache is DEFAULT_DECODE_CACHE. */
+export const DEFAULT_SOURCE_WINDOW = 16 * MiB;
+/** Encoder input window (-W). */
+export const DEFAULT_INPUT_WINDOW = 4 * MiB;
+/** Decoder source cache. Deltas made with a larger -B still decode, but may re-read source blocks. */
+export const DEFAULT_DECODE_CACHE = 32 * MiB;
+/** Decoder cache block size when the source is larger than the cache. */
+export const DEFAULT_DECODE_BLOCK = 1 * MiB;
+/** Decode output cap when the caller gives none. */
+export const DEFAULT_MAX_OUTPUT = Number.MAX_SAFE_INTEGER;
+
+/** Size of the input chunks handed to the library and of the output slices handed to the consumer. */
+export const IO_CHUNK = 1 * MiB;
+/** Largest single source.read() the driver issues (a bigger source block is read in several ranges, so no
+ *  more than this much source sits in JS memory at once). */
+export const SOURCE_READ_CHUNK = 4 * MiB;
