@@ -1,0 +1,322 @@
+// `npm run bench`: the end-to-end benchmark. Runs the Worker locally (wrangler dev: local R2 + Cache API), uploads
+// the corpus (bench/corpus.ts) in release order into one deltaspace per series with @aws-sdk/client-s3, downloads
+// and verifies every object, and compares with native xdelta3 -9 / zstd -19 on the same files (bench/anchors.ts).
+//
+//   npm run bench [-- --series typescript-tar,biome-bin] [-- --no-docs] [-- --keep]
+//
+// Writes bench/results/<date>.json and replaces the table in the "## Benchmark" section of docs/PERFORMANCE.md.
+import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, tmpdir, totalmem } from "node:os";
+import { join } from "node:path";
+import type { Readable } from "node:stream";
+import { computeAnchors, type SeriesAnchor } from "./anchors.ts";
+import { BENCH_DIR, buildCorpus, type CorpusFile, type CorpusSeries } from "./corpus.ts";
+import { Inspector, type HeapUsage } from "./inspector.ts";
+import { renderMarkdown, updatePerformanceDoc } from "./report.ts";
+import { cpuMs, LocalWorker, r2BlobBytes, rssBytes } from "./worker.ts";
+
+const ROOT = join(BENCH_DIR, "..");
+const PORT = 8820;
+const INSPECTOR_PORT = 9320;
+const BUCKET = "default";
+const MiB = 1024 * 1024;
+/** Raw binaries are stored under `<name>.bin`; the bench adds `bin` to the delta-eligible extensions. */
+const DELTA_EXTENSIONS = "zip,tar,jar,war,ear,dmg,iso,sql,dump,bak,backup,bin";
+
+export interface RequestSample {
+  op: "PUT" | "GET" | "GET-range";
+  kind: "delta" | "direct";
+  cache?: "cold" | "warm";
+  key: string;
+  bytes: number;
+  ms: number;
+  mbps: number;
+  ttfbMs?: number;
+  cpuMs: number;
+  /** Largest JS heap used + ArrayBuffer backing store seen while the request ran (inspector). */
+  peakHeapBytes?: number;
+  peakHeap?: HeapUsage;
+  /** workerd resident set size right after the request. */
+  rssBytes: number;
+  /** Storage operations the Worker made for this request (needs the /_/ops endpoint; null without it). */
+  r2Ops: Record<string, number> | null;
+  storageType?: string;
+  verified?: boolean;
+  error?: string;
+}
+
+export interface SeriesResult {
+  id: string;
+  shape: string;
+  versions: string[];
+  logicalBytes: number;
+  storedBytes: number;
+  savingsPct: number;
+  xdelta3StoredBytes: number;
+  zstd19StoredBytes: number | null;
+  storedVsXdelta3: number;
+  storageTypes: string[];
+}
+
+interface Options {
+  series?: string[];
+  docs: boolean;
+  keep: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = { docs: true, keep: false };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--series") options.series = argv[++i].split(",");
+    else if (argv[i] === "--no-docs") options.docs = false;
+    else if (argv[i] === "--keep") options.keep = true;
+    else throw new Error(`unknown argument ${argv[i]}`);
+  }
+  return options;
+}
+
+const keyOf = (series: CorpusSeries, file: CorpusFile) => `${series.id}/${file.name}${series.shape === "bin" ? ".bin" : ""}`;
+// `.raw` is not delta-eligible, so these are passthrough objects of the same bytes: the "direct" baseline.
+const directKeyOf = (series: CorpusSeries, file: CorpusFile) => `direct/${series.id}/${file.name}.raw`;
+
+class Harness {
+  readonly client: S3Client;
+  inspector?: Inspector;
+  private lastHeaders: Record<string, string> = {};
+
+  constructor(readonly worker: LocalWorker) {
+    this.client = new S3Client({
+      endpoint: worker.endpoint,
+      region: "us-east-1",
+      forcePathStyle: true,
+      credentials: { accessKeyId: "deltaglider", secretAccessKey: "deltaglider-secret" },
+      // Plain signed bodies: the aws-chunked + trailer path is covered by the auth tests, not measured here.
+      requestChecksumCalculation: "WHEN_REQUIRED",
+      responseChecksumValidation: "WHEN_REQUIRED",
+      maxAttempts: 1,
+    });
+    this.client.middlewareStack.add(
+      (next) => async (args) => {
+        const out = await next(args);
+        this.lastHeaders = ((out.response as { headers?: Record<string, string> }).headers) ?? {};
+        return out;
+      },
+      { step: "deserialize", name: "captureHeaders" },
+    );
+  }
+
+  async start(): Promise<void> {
+    await this.worker.start();
+    this.inspector = await Inspector.connect(this.worker.options.inspectorPort).catch((e) => {
+      console.warn(`  (no inspector: ${(e as Error).message})`);
+      return undefined;
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.inspector?.close();
+    this.inspector = undefined;
+    await this.worker.stop();
+  }
+
+  private async opCounts(): Promise<Record<string, number> | null> {
+    try {
+      const res = await fetch(`${this.worker.endpoint}/_/ops`);
+      if (!res.ok) {
+        await res.arrayBuffer();
+        return null;
+      }
+      return (await res.json()) as Record<string, number>;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Runs one request with CPU, memory and storage-operation accounting around it. */
+  private async measure<T>(work: () => Promise<T>): Promise<{ result: T; ms: number; cpu: number; peak?: HeapUsage; rss: number; ops: Record<string, number> | null }> {
+    const pid = this.worker.workerdPid();
+    const opsBefore = await this.opCounts();
+    const cpuBefore = pid ? cpuMs(pid) : NaN;
+    const start = performance.now();
+    const sampled = this.inspector ? await this.inspector.sampleDuring(work) : { result: await work(), peak: undefined };
+    const ms = performance.now() - start;
+    const cpu = pid ? cpuMs(pid) - cpuBefore : NaN;
+    const opsAfter = await this.opCounts();
+    const ops = opsBefore && opsAfter ? Object.fromEntries(Object.keys(opsAfter).map((k) => [k, opsAfter[k] - (opsBefore[k] ?? 0)])) : null;
+    return { result: sampled.result, ms, cpu, peak: sampled.peak, rss: pid ? rssBytes(pid) : NaN, ops };
+  }
+
+  async put(key: string, file: CorpusFile, kind: "delta" | "direct"): Promise<RequestSample> {
+    const body = readFileSync(file.path);
+    const base = { op: "PUT" as const, kind, key, bytes: file.size };
+    try {
+      const m = await this.measure(() =>
+        this.client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body, ContentLength: body.length })),
+      );
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: BUCKET, Key: key }));
+      return { ...base, ...sampleOf(m, file.size), storageType: this.lastHeaders["x-amz-storage-type"], verified: head.ContentLength === file.size };
+    } catch (error) {
+      return { ...base, ms: NaN, mbps: NaN, cpuMs: NaN, rssBytes: NaN, r2Ops: null, error: String((error as Error).message ?? error) };
+    }
+  }
+
+  async get(key: string, file: CorpusFile, kind: "delta" | "direct", cache: "cold" | "warm", range?: { start: number; end: number }): Promise<RequestSample> {
+    const bytes = range ? range.end - range.start + 1 : file.size;
+    const base = { op: range ? ("GET-range" as const) : ("GET" as const), kind, cache, key, bytes };
+    try {
+      const m = await this.measure(async () => {
+        const start = performance.now();
+        const out = await this.client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key, Range: range ? `bytes=${range.start}-${range.end}` : undefined }));
+        const hash = createHash("sha256");
+        let ttfb: number | undefined;
+        let received = 0;
+        for await (const chunk of out.Body as Readable) {
+          ttfb ??= performance.now() - start;
+          hash.update(chunk as Buffer);
+          received += (chunk as Buffer).length;
+        }
+        return { ttfb, received, sha256: hash.digest("hex"), storageType: out.$metadata && this.lastHeaders["x-amz-storage-type"] };
+      });
+      const expected = range ? sliceSha256(file, range.start, range.end) : file.sha256;
+      return {
+        ...base, ...sampleOf(m, bytes), ttfbMs: m.result.ttfb, storageType: m.result.storageType,
+        verified: m.result.received === bytes && m.result.sha256 === expected,
+      };
+    } catch (error) {
+      return { ...base, ms: NaN, mbps: NaN, cpuMs: NaN, rssBytes: NaN, r2Ops: null, error: String((error as Error).message ?? error) };
+    }
+  }
+}
+
+function sampleOf(m: { ms: number; cpu: number; peak?: HeapUsage; rss: number; ops: Record<string, number> | null }, bytes: number) {
+  return {
+    ms: m.ms,
+    mbps: bytes / MiB / (m.ms / 1000),
+    cpuMs: m.cpu,
+    peakHeap: m.peak,
+    peakHeapBytes: m.peak ? m.peak.usedSize + m.peak.backingStorageSize : undefined,
+    rssBytes: m.rss,
+    r2Ops: m.ops,
+  };
+}
+
+function sliceSha256(file: CorpusFile, start: number, end: number): string {
+  return createHash("sha256").update(readFileSync(file.path).subarray(start, end + 1)).digest("hex");
+}
+
+function machine() {
+  const cpu = cpus();
+  let commit = "unknown";
+  try {
+    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
+  } catch {
+    // not a git checkout
+  }
+  return { cpu: cpu[0]?.model ?? "unknown", cores: cpu.length, memGiB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version, loadAvg: loadavg().map((x) => +x.toFixed(2)), commit };
+}
+
+function log(line: string) {
+  console.log(line);
+}
+
+async function main() {
+  const options = parseArgs(process.argv.slice(2));
+  log("corpus:");
+  let corpus = buildCorpus(log);
+  if (options.series) corpus = corpus.filter((s) => options.series!.includes(s.id));
+  if (corpus.length === 0) throw new Error("no series selected");
+  log("native anchors (xdelta3 -9, zstd -19; cached in bench/.cache):");
+  const anchors = computeAnchors(corpus, log);
+
+  const persistTo = mkdtempSync(join(tmpdir(), "dg-bench-"));
+  const worker = new LocalWorker({
+    root: ROOT, port: PORT, inspectorPort: INSPECTOR_PORT, persistTo,
+    vars: { DG_DELTA_EXTENSIONS: DELTA_EXTENSIONS, DG_COUNT_OPS: "true" },
+  });
+  const harness = new Harness(worker);
+  const samples: RequestSample[] = [];
+  const series: SeriesResult[] = [];
+  const record = (s: RequestSample) => {
+    samples.push(s);
+    const status = s.error ? `ERROR ${s.error}` : `${s.verified ? "ok" : "MISMATCH"} ${s.storageType ?? ""}`;
+    log(`  ${s.op.padEnd(9)} ${s.kind.padEnd(6)} ${(s.cache ?? "").padEnd(4)} ${s.key.padEnd(58)} ${(s.bytes / MiB).toFixed(1).padStart(6)} MiB ${s.ms.toFixed(0).padStart(6)} ms ${s.mbps.toFixed(1).padStart(6)} MB/s ${status}`);
+  };
+
+  try {
+    log(`worker: wrangler dev on :${PORT}, inspector :${INSPECTOR_PORT}, persist ${persistTo}`);
+    await harness.start();
+    for (const s of corpus) {
+      log(`upload ${s.id}`);
+      const before = r2BlobBytes(persistTo);
+      const types: string[] = [];
+      for (const file of s.files) {
+        const sample = await harness.put(keyOf(s, file), file, "delta");
+        record(sample);
+        types.push(sample.storageType ?? (sample.error ? "error" : "?"));
+      }
+      const stored = r2BlobBytes(persistTo) - before;
+      for (const file of s.files) record(await harness.put(directKeyOf(s, file), file, "direct"));
+      series.push(seriesResult(s, stored, types, anchors.find((a) => a.id === s.id)!));
+    }
+
+    for (const s of corpus) {
+      // A fresh workerd with an empty Cache API store: the first GET of the series is a cold one.
+      await harness.stop();
+      rmSync(join(persistTo, "v3", "cache"), { recursive: true, force: true });
+      await harness.start();
+      log(`download ${s.id}`);
+      const last = s.files[s.files.length - 1];
+      record(await harness.get(keyOf(s, last), last, "delta", "cold"));
+      record(await harness.get(directKeyOf(s, last), last, "direct", "cold"));
+      for (const file of s.files) {
+        await harness.get(keyOf(s, file), file, "delta", "warm");
+        record(await harness.get(keyOf(s, file), file, "delta", "warm"));
+        await harness.get(directKeyOf(s, file), file, "direct", "warm");
+        record(await harness.get(directKeyOf(s, file), file, "direct", "warm"));
+      }
+      // The last MiB of the largest version: a range GET must not rebuild the whole object.
+      const largest = s.files.reduce((a, b) => (b.size > a.size ? b : a));
+      const range = { start: Math.max(0, largest.size - MiB), end: largest.size - 1 };
+      record(await harness.get(keyOf(s, largest), largest, "delta", "warm", range));
+      record(await harness.get(directKeyOf(s, largest), largest, "direct", "warm", range));
+    }
+  } finally {
+    await harness.stop();
+    if (!options.keep) rmSync(persistTo, { recursive: true, force: true });
+  }
+
+  const date = new Date().toISOString();
+  const results = { date, machine: machine(), settings: { deltaExtensions: DELTA_EXTENSIONS, client: "@aws-sdk/client-s3 (path-style, WHEN_REQUIRED checksums)" }, series, anchors, samples };
+  const resultsDir = join(BENCH_DIR, "results");
+  mkdirSync(resultsDir, { recursive: true });
+  const file = join(resultsDir, `${date.slice(0, 10)}.json`);
+  writeFileSync(file, JSON.stringify(results, null, 2));
+  const markdown = renderMarkdown(results);
+  log(`\n${markdown}`);
+  log(`results: ${file}`);
+  if (options.docs) updatePerformanceDoc(join(ROOT, "docs", "PERFORMANCE.md"), markdown);
+}
+
+function seriesResult(s: CorpusSeries, stored: number, types: string[], anchor: SeriesAnchor): SeriesResult {
+  const logical = s.files.reduce((n, f) => n + f.size, 0);
+  return {
+    id: s.id,
+    shape: s.shape,
+    versions: s.files.map((f) => f.version),
+    logicalBytes: logical,
+    storedBytes: stored,
+    savingsPct: 100 * (1 - stored / logical),
+    xdelta3StoredBytes: anchor.xdelta3Stored,
+    zstd19StoredBytes: anchor.zstd19Stored,
+    storedVsXdelta3: stored / anchor.xdelta3Stored,
+    storageTypes: types,
+  };
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

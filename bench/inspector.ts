@@ -1,0 +1,98 @@
+// Isolate memory through the DevTools protocol of `wrangler dev --inspector-port`: `Runtime.getHeapUsage`
+// (JS heap + ArrayBuffer backing stores). One client only (the inspector refuses a second one), and no
+// `HeapProfiler.collectGarbage` (it hangs the connection). Figures include garbage not yet collected, so a
+// peak is an upper bound of what a request needed.
+import WebSocket from "ws";
+
+export interface HeapUsage {
+  usedSize: number;
+  totalSize: number;
+  embedderHeapUsedSize: number;
+  backingStorageSize: number;
+}
+
+export class Inspector {
+  private nextId = 1;
+  private pending = new Map<number, (result: unknown) => void>();
+
+  private constructor(private readonly socket: WebSocket) {
+    socket.on("message", (data) => {
+      const message = JSON.parse(data.toString());
+      const resolve = this.pending.get(message.id);
+      if (resolve) {
+        this.pending.delete(message.id);
+        resolve(message.result ?? message.error);
+      }
+    });
+  }
+
+  static async connect(port: number): Promise<Inspector> {
+    const deadline = Date.now() + 20_000;
+    let lastError: unknown;
+    while (Date.now() < deadline) {
+      try {
+        const targets = (await (await fetch(`http://127.0.0.1:${port}/json`)).json()) as Array<{ webSocketDebuggerUrl?: string }>;
+        const url = targets.find((t) => t.webSocketDebuggerUrl)?.webSocketDebuggerUrl;
+        if (url) {
+          const socket = new WebSocket(url);
+          await new Promise((resolve, reject) => {
+            socket.once("open", resolve);
+            socket.once("error", reject);
+          });
+          return new Inspector(socket);
+        }
+      } catch (error) {
+        lastError = error;
+      }
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    throw new Error(`inspector on port ${port} not reachable: ${String(lastError)}`);
+  }
+
+  private call(method: string, params: object = {}, timeoutMs = 5000): Promise<unknown> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        resolve(undefined);
+      }, timeoutMs);
+      this.pending.set(id, (result) => {
+        clearTimeout(timer);
+        resolve(result);
+      });
+      this.socket.send(JSON.stringify({ id, method, params }));
+    });
+  }
+
+  async heapUsage(): Promise<HeapUsage | undefined> {
+    const result = (await this.call("Runtime.getHeapUsage")) as HeapUsage | undefined;
+    return result && typeof result.usedSize === "number" ? result : undefined;
+  }
+
+  /** Samples heap usage every `intervalMs` while `work` runs; returns its result and the largest sample. */
+  async sampleDuring<T>(work: () => Promise<T>, intervalMs = 50): Promise<{ result: T; peak: HeapUsage | undefined }> {
+    let peak: HeapUsage | undefined;
+    let running = true;
+    const take = (u: HeapUsage | undefined) => {
+      if (u && (!peak || u.usedSize + u.backingStorageSize > peak.usedSize + peak.backingStorageSize)) peak = u;
+    };
+    const sampler = (async () => {
+      while (running) {
+        take(await this.heapUsage());
+        await new Promise((r) => setTimeout(r, intervalMs));
+      }
+    })();
+    try {
+      const result = await work();
+      take(await this.heapUsage());
+      return { result, peak };
+    } finally {
+      running = false;
+      await sampler;
+    }
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}

@@ -1,0 +1,120 @@
+// Turns a bench result into Markdown tables and puts them into the "## Benchmark" section of docs/PERFORMANCE.md.
+import { readFileSync, writeFileSync } from "node:fs";
+import type { SeriesAnchor } from "./anchors.ts";
+import type { RequestSample, SeriesResult } from "./bench.ts";
+
+export interface BenchResults {
+  date: string;
+  machine: { cpu: string; cores: number; memGiB: number; node: string; loadAvg: number[]; commit: string };
+  series: SeriesResult[];
+  anchors: SeriesAnchor[];
+  samples: RequestSample[];
+}
+
+const MiB = 1024 * 1024;
+const mib = (n: number) => (n / MiB).toFixed(1);
+const fixed = (n: number | undefined, digits = 1) => (n === undefined || !Number.isFinite(n) ? "–" : n.toFixed(digits));
+const median = (xs: number[]) => {
+  const v = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  return v.length ? v[Math.floor((v.length - 1) / 2)] : NaN;
+};
+
+type Filter = Partial<Pick<RequestSample, "op" | "kind" | "cache">>;
+const pick = (samples: RequestSample[], f: Filter) =>
+  samples.filter((s) => !s.error && (!f.op || s.op === f.op) && (!f.kind || s.kind === f.kind) && (!f.cache || s.cache === f.cache));
+
+/** Aggregate throughput: all bytes over all time, so big objects weigh what they cost. */
+const throughput = (xs: RequestSample[]) => {
+  const bytes = xs.reduce((n, s) => n + s.bytes, 0);
+  const ms = xs.reduce((n, s) => n + s.ms, 0);
+  return xs.length ? bytes / MiB / (ms / 1000) : NaN;
+};
+const cpuPerMiB = (xs: RequestSample[]) => {
+  const v = xs.filter((s) => Number.isFinite(s.cpuMs));
+  return v.length ? v.reduce((n, s) => n + s.cpuMs, 0) / (v.reduce((n, s) => n + s.bytes, 0) / MiB) : NaN;
+};
+const maxOf = (xs: Array<number | undefined>) => {
+  const v = xs.filter((x): x is number => x !== undefined && Number.isFinite(x));
+  return v.length ? Math.max(...v) : NaN;
+};
+const opsPerRequest = (xs: RequestSample[]) => {
+  const v = xs.filter((s) => s.r2Ops);
+  if (!v.length) return "–";
+  const mean = (k: string) => v.reduce((n, s) => n + (s.r2Ops![k] ?? 0), 0) / v.length;
+  const total = v.reduce((n, s) => n + Object.values(s.r2Ops!).reduce((a, b) => a + b, 0), 0) / v.length;
+  const parts = ["head", "get", "put", "list", "delete", "multipart"].filter((k) => mean(k) > 0).map((k) => `${k} ${fixed(mean(k))}`);
+  return `${fixed(total)} (${parts.join(", ") || "none"})`;
+};
+
+export function renderMarkdown(r: BenchResults): string {
+  const m = r.machine;
+  const lines: string[] = [];
+  lines.push(`Run \`npm run bench\` on ${r.date.slice(0, 16).replace("T", " ")} UTC, commit ${m.commit}: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB, Node ${m.node}, load average at the end ${m.loadAvg.join(" / ")}. Worker under \`wrangler dev\` (local R2 and Cache API), client @aws-sdk/client-s3. Timings on a shared machine are ±30 %; sizes are exact.`);
+  lines.push("");
+  lines.push("### Storage per series (versions uploaded in release order into one deltaspace)");
+  lines.push("");
+  lines.push("| series | shape | versions | logical MiB | stored MiB | savings | native xdelta3 -9 MiB | ours ÷ xdelta3 | zstd -19 patch-from MiB | stored as |");
+  lines.push("|---|---|---|---|---|---|---|---|---|---|");
+  let logical = 0, stored = 0, xd = 0, zs = 0;
+  for (const s of r.series) {
+    logical += s.logicalBytes; stored += s.storedBytes; xd += s.xdelta3StoredBytes; zs += s.zstd19StoredBytes ?? NaN;
+    lines.push(`| ${s.id} | ${s.shape} | ${s.versions.join(", ")} | ${mib(s.logicalBytes)} | ${mib(s.storedBytes)} | ${fixed(s.savingsPct)} % | ${mib(s.xdelta3StoredBytes)} | ${fixed(s.storedVsXdelta3, 2)} | ${s.zstd19StoredBytes === null ? "–" : mib(s.zstd19StoredBytes)} | ${s.storageTypes.join(", ")} |`);
+  }
+  lines.push(`| **all** | | | ${mib(logical)} | ${mib(stored)} | ${fixed(100 * (1 - stored / logical))} % | ${mib(xd)} | ${fixed(stored / xd, 2)} | ${Number.isFinite(zs) ? mib(zs) : "–"} | |`);
+  lines.push("");
+  lines.push("Stored = bytes of object bodies the local R2 holds for the series after its uploads (reference, deltas, passthroughs, sidecars). Native = reference + each `xdelta3 -e -9 -s reference version` delta (or the whole file where the delta is not < 0.75 of it).");
+  lines.push("");
+  lines.push("### Speed, memory and storage operations (same run)");
+  lines.push("");
+  lines.push("| measure | delta objects | direct objects | ratio |");
+  lines.push("|---|---|---|---|");
+  const row = (name: string, d: number, p: number, digits = 1) => lines.push(`| ${name} | ${fixed(d, digits)} | ${fixed(p, digits)} | ${fixed(d / p, 2)} |`);
+  const S = r.samples;
+  row("PUT MB/s", throughput(pick(S, { op: "PUT", kind: "delta" })), throughput(pick(S, { op: "PUT", kind: "direct" })));
+  row("GET MB/s, cold cache", throughput(pick(S, { op: "GET", kind: "delta", cache: "cold" })), throughput(pick(S, { op: "GET", kind: "direct", cache: "cold" })));
+  row("GET MB/s, warm cache", throughput(pick(S, { op: "GET", kind: "delta", cache: "warm" })), throughput(pick(S, { op: "GET", kind: "direct", cache: "warm" })));
+  row("GET time to first byte ms (median), cold", median(pick(S, { op: "GET", kind: "delta", cache: "cold" }).map((s) => s.ttfbMs ?? NaN)), median(pick(S, { op: "GET", kind: "direct", cache: "cold" }).map((s) => s.ttfbMs ?? NaN)), 0);
+  row("GET time to first byte ms (median), warm", median(pick(S, { op: "GET", kind: "delta", cache: "warm" }).map((s) => s.ttfbMs ?? NaN)), median(pick(S, { op: "GET", kind: "direct", cache: "warm" }).map((s) => s.ttfbMs ?? NaN)), 0);
+  row("GET last 1 MiB (Range) ms (median)", median(pick(S, { op: "GET-range", kind: "delta" }).map((s) => s.ms)), median(pick(S, { op: "GET-range", kind: "direct" }).map((s) => s.ms)), 0);
+  row("workerd CPU ms per MiB, PUT", cpuPerMiB(pick(S, { op: "PUT", kind: "delta" })), cpuPerMiB(pick(S, { op: "PUT", kind: "direct" })));
+  row("workerd CPU ms per MiB, GET warm", cpuPerMiB(pick(S, { op: "GET", kind: "delta", cache: "warm" })), cpuPerMiB(pick(S, { op: "GET", kind: "direct", cache: "warm" })));
+  row("peak isolate heap + buffers MiB, PUT (max)", maxOf(pick(S, { op: "PUT", kind: "delta" }).map((s) => s.peakHeapBytes)) / MiB, maxOf(pick(S, { op: "PUT", kind: "direct" }).map((s) => s.peakHeapBytes)) / MiB);
+  row("peak isolate heap + buffers MiB, GET (max)", maxOf(pick(S, { op: "GET", kind: "delta" }).map((s) => s.peakHeapBytes)) / MiB, maxOf(pick(S, { op: "GET", kind: "direct" }).map((s) => s.peakHeapBytes)) / MiB);
+  row("workerd RSS after request MiB (max)", maxOf(pick(S, { kind: "delta" }).map((s) => s.rssBytes)) / MiB, maxOf(pick(S, { kind: "direct" }).map((s) => s.rssBytes)) / MiB);
+  lines.push(`| storage ops per PUT (mean) | ${opsPerRequest(pick(S, { op: "PUT", kind: "delta" }))} | ${opsPerRequest(pick(S, { op: "PUT", kind: "direct" }))} | |`);
+  lines.push(`| storage ops per GET, warm (mean) | ${opsPerRequest(pick(S, { op: "GET", kind: "delta", cache: "warm" }))} | ${opsPerRequest(pick(S, { op: "GET", kind: "direct", cache: "warm" }))} | |`);
+  const failed = S.filter((s) => s.error || s.verified === false);
+  lines.push("");
+  lines.push(`Requests: ${S.length} measured, ${failed.length} failed or unverified${failed.length ? ` (first: ${failed[0].op} ${failed[0].key}: ${failed[0].error ?? "wrong bytes"})` : ""}. Every GET is checked against the file's SHA-256. Memory is \`Runtime.getHeapUsage\` (usedSize + backingStorageSize) sampled every 50 ms through the inspector, an upper bound (garbage included). "–" = not measurable in this run.`);
+  lines.push("");
+  lines.push("### Native anchors (per version, against the series' first version)");
+  lines.push("");
+  lines.push("| series | target | MiB | xdelta3 -9 delta | encode s | decode s | zstd -19 patch |");
+  lines.push("|---|---|---|---|---|---|---|");
+  for (const a of r.anchors) {
+    for (const p of a.pairs) {
+      const pct = (n: number | undefined) => (n === undefined ? "–" : `${((100 * n) / p.targetSize).toFixed(2)} %`);
+      lines.push(`| ${a.id} | ${p.target} | ${mib(p.targetSize)} | ${pct(p.xdelta3?.size)} | ${fixed((p.xdelta3?.encodeMs ?? NaN) / 1000, 2)} | ${fixed((p.xdelta3?.decodeMs ?? NaN) / 1000, 2)} | ${pct(p.zstd19?.size)} |`);
+    }
+  }
+  return lines.join("\n");
+}
+
+/** Replaces the body of "## Benchmark" (up to the next "## " heading) with an intro and the given tables. */
+export function updatePerformanceDoc(path: string, tables: string): void {
+  const doc = readFileSync(path, "utf8");
+  const start = doc.indexOf("\n## Benchmark\n");
+  if (start < 0) throw new Error(`${path} has no "## Benchmark" section`);
+  const bodyStart = start + "\n## Benchmark\n".length;
+  const next = doc.indexOf("\n## ", bodyStart);
+  const intro = [
+    "",
+    "`npm run bench` (bench/bench.ts) fetches a corpus of real consecutive npm releases (bench/corpus.ts: raw binaries,",
+    "uncompressed tars, stored and deflated zips), measures native `xdelta3 -e -9` and `zstd -19 --patch-from` on the same",
+    "files (bench/anchors.ts), then runs the Worker under `wrangler dev` and uploads/downloads everything through the S3",
+    "API. Raw JSON: `bench/results/<date>.json`. The tables below are rewritten by each run.",
+    "",
+  ].join("\n");
+  const updated = doc.slice(0, bodyStart) + intro + tables + "\n" + (next < 0 ? "" : doc.slice(next));
+  writeFileSync(path, updated);
+}
