@@ -1,0 +1,110 @@
+// The completed object as a re-readable source over its staged parts: a fresh stream of all parts in order
+// whenever asked (the engine may need the bytes twice, e.g. encode a delta and then store as-is when it does not
+// compress), and random access by range. Only one part's current chunk is in memory at a time.
+import type { ReReadableBody } from "../engine/api";
+import type { Backend } from "../storage/backend";
+import { S3Error } from "../s3/errors";
+import type { StagedPart } from "./parts";
+
+export class PartsSource implements ReReadableBody {
+  readonly size: number;
+  /** Start offset of each part within the assembled object. */
+  private readonly offsets: number[];
+
+  constructor(private readonly backend: Backend, private readonly parts: readonly StagedPart[]) {
+    let offset = 0;
+    this.offsets = parts.map((part) => {
+      const start = offset;
+      offset += part.size;
+      return start;
+    });
+    this.size = offset;
+  }
+
+  /** The whole object, parts read one after another as streams. */
+  stream(): ReadableStream<Uint8Array> {
+    return this.rangeStream(0, this.size);
+  }
+
+  /** Bytes [offset, offset + length) of the assembled object, reading only the parts that overlap. */
+  rangeStream(offset: number, length: number): ReadableStream<Uint8Array> {
+    const end = Math.min(this.size, offset + length);
+    const pieces = this.piecesOf(offset, end);
+    let index = 0;
+    let reader: ReadableStreamDefaultReader<Uint8Array> | null = null;
+    const open = (piece: Piece) => this.openPiece(piece);
+    return new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        for (;;) {
+          if (!reader) {
+            if (index >= pieces.length) {
+              controller.close();
+              return;
+            }
+            reader = (await open(pieces[index++])).getReader();
+          }
+          const { done, value } = await reader.read();
+          if (done) {
+            reader = null;
+            continue;
+          }
+          if (value.byteLength > 0) {
+            controller.enqueue(value);
+            return;
+          }
+        }
+      },
+      async cancel(reason) {
+        await reader?.cancel(reason);
+      },
+    }, { highWaterMark: 0 });
+  }
+
+  /** Random access for readers that want a block (e.g. a codec source window). */
+  async read(offset: number, length: number): Promise<Uint8Array> {
+    const end = Math.min(this.size, offset + length);
+    const out = new Uint8Array(Math.max(0, end - offset));
+    let filled = 0;
+    const reader = this.rangeStream(offset, out.byteLength).getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      out.set(value, filled);
+      filled += value.byteLength;
+    }
+    return out;
+  }
+
+  private piecesOf(start: number, end: number): Piece[] {
+    const pieces: Piece[] = [];
+    this.parts.forEach((part, i) => {
+      const partStart = this.offsets[i];
+      const partEnd = partStart + part.size;
+      if (partEnd <= start || partStart >= end || part.size === 0) return;
+      const from = Math.max(start, partStart) - partStart;
+      const to = Math.min(end, partEnd) - partStart;
+      pieces.push({ part, offset: from, length: to - from });
+    });
+    return pieces;
+  }
+
+  private async openPiece({ part, offset, length }: Piece): Promise<ReadableStream<Uint8Array>> {
+    const whole = offset === 0 && length === part.size;
+    const object = await this.backend.get(part.stagedKey, whole ? undefined : { offset, length });
+    // A part replaced or removed after Complete validated it must not be spliced in silently.
+    const current = object?.etag.replaceAll('"', "").toLowerCase();
+    if (!object || current !== part.etag || object.size !== part.size) {
+      await object?.body.cancel();
+      throw new S3Error("InvalidPart", `Part ${part.partNumber} changed or disappeared while the upload was being completed.`, {
+        PartNumber: String(part.partNumber),
+      });
+    }
+    return object.body;
+  }
+}
+
+interface Piece {
+  part: StagedPart;
+  offset: number;
+  length: number;
+}
