@@ -12,7 +12,8 @@ import { readSidecar, type EngineContext } from "./context";
 import { classifyStoredKey, compareKeys, INTERNAL_PREFIX, sidecarKey } from "./deltaspace";
 import { clientEtag, decodeMetadata, type DgRecord } from "./metadata";
 
-const BACKEND_PAGE = 1000;
+/** Backend page size: hidden sidecars roughly double the stored entries, so ask for a few times max-keys. */
+const backendPage = (maxKeys: number) => Math.min(1000, maxKeys * 3 + 10);
 
 type Entry =
   | { type: "object"; userKey: string; position: string; object: ListedObject }
@@ -31,7 +32,7 @@ export async function listObjects(ctx: EngineContext, input: ListInput): Promise
   let position = cursor ?? (userAfter && compareKeys(userAfter, prefix) > 0 ? userAfter : undefined);
   let truncated = false;
   for (;;) {
-    const page = await ctx.backend.list({ prefix, delimiter, startAfter: position, limit: BACKEND_PAGE, includeMetadata: true });
+    const page = await ctx.backend.list({ prefix, delimiter, startAfter: position, limit: backendPage(maxKeys), includeMetadata: true });
     const items = await pageEntries(ctx, page.objects, page.commonPrefixes, { prefix, userAfter, skipPrefix: position });
     let index = 0;
     for (; index < items.length && taken.length < maxKeys; index++) taken.push(items[index]);
