@@ -8,11 +8,20 @@ import { acceptWithoutAuthentication, handleS3, type S3Services } from "./s3/han
 import { addressOf } from "./s3/classify";
 import { errorResponse } from "./s3/xml";
 import type { EngineConfig } from "./engine/config";
+import type { DeltaCodec } from "./engine/context";
+import { DeltaEngine } from "./engine/engine";
+import { decode, encode } from "./codec/index";
+import { xdelta3Module } from "./codec/module";
 import type { Backend } from "./storage/backend";
 
-/** Until the delta engine lands in src/engine/, object operations answer NotImplemented. */
-function createEngine(_backend: Backend, _config: EngineConfig): ObjectEngine {
-  throw new S3Error("NotImplemented", "the object engine is not wired yet");
+/** The streaming xdelta3 codec bound to the Worker's compiled WASM module. */
+const codec: DeltaCodec = {
+  encode: (source, target, options) => encode(xdelta3Module, source, target, options),
+  decode: (source, delta, options) => decode(xdelta3Module, source, delta, options),
+};
+
+function createEngine(backend: Backend, config: EngineConfig): ObjectEngine {
+  return new DeltaEngine(backend, config, codec);
 }
 
 export interface Env {
