@@ -70,8 +70,8 @@ function parseKey(entry: unknown, index: number): AccessKey {
   const where = `DG_CREDENTIALS[${index}]`;
   if (typeof entry !== "object" || entry === null) throw new Error(`${where} must be an object.`);
   const e = entry as Record<string, unknown>;
-  if (typeof e.accessKeyId !== "string" || !/^[A-Za-z0-9._-]{3,128}$/.test(e.accessKeyId)) {
-    throw new Error(`${where}.accessKeyId must be 3-128 characters of letters, digits, ".", "_" or "-".`);
+  if (typeof e.accessKeyId !== "string" || !/^[A-Za-z0-9._-]{1,128}$/.test(e.accessKeyId)) {
+    throw new Error(`${where}.accessKeyId must be 1-128 characters of letters, digits, ".", "_" or "-".`);
   }
   if (typeof e.secretAccessKey !== "string" || e.secretAccessKey.length < 8) {
     throw new Error(`${where}.secretAccessKey (for ${e.accessKeyId}) must be a string of at least 8 characters.`);
