@@ -59,7 +59,7 @@ const awsNow = new Date(examples.credentials.now);
 describe("AWS's documented S3 SigV4 examples pass exactly", () => {
   for (const example of examples.single) {
     it(`${example.name}`, async () => {
-      const request = new Request(example.url, { method: example.method, headers: example.headers, body: example.body });
+      const request = new Request(example.url, { method: example.method, headers: example.headers as unknown as Record<string, string>, body: example.body });
       const verified = await verifyRequest(request, awsConfig, { bucket: "examplebucket", write: example.method === "PUT", now: awsNow });
       expect(verified.principal).toEqual({ accessKeyId: "AKIAIOSFODNN7EXAMPLE" });
       expect(new TextDecoder().decode(await readAll(verified.body))).toBe(example.body ?? "");
