@@ -12,7 +12,11 @@ const env = {
 };
 const args = [
   "dev", "--local", "--persist-to", ".wrangler/state", "--ip", process.env.HOST ?? "127.0.0.1", "--port", port,
-  "--show-interactive-dev-session=false", ...process.argv.slice(2),
+  "--show-interactive-dev-session=false",
+  // The documented local key deltaglider / deltaglider-secret. Only this script turns it on, so a deployed
+  // Worker never has it (see docs/CONFIGURATION.md, "Credentials and access").
+  "--var", "DG_DEV_CREDENTIALS:true",
+  ...process.argv.slice(2),
 ];
 const child = spawn("./node_modules/.bin/wrangler", args, { stdio: "inherit", env });
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
