@@ -9,16 +9,21 @@ import { openObject } from "./fetch";
 import { listObjects } from "./list";
 import { deleteObject, deleteObjects } from "./remove";
 import { storeObject } from "./store";
+import { wasmCodec } from "./wasm-codec";
 
 export class DeltaEngine implements ObjectEngine {
   private readonly ctx: EngineContext;
 
   /**
-   * @param codec the streaming xdelta3 codec; without one, everything is stored passthrough and stored
-   *   deltas cannot be read (InternalError).
+   * @param codec the compiled xdelta3 module (src/codec/module.ts) or a DeltaCodec; without one, everything
+   *   is stored passthrough and stored deltas cannot be read (InternalError).
    */
-  constructor(backend: Backend, config: EngineConfig | Partial<EngineConfig> = {}, codec?: DeltaCodec) {
-    this.ctx = { backend, config: resolveEngineConfig(config), codec };
+  constructor(backend: Backend, config: EngineConfig | Partial<EngineConfig> = {}, codec?: DeltaCodec | WebAssembly.Module) {
+    this.ctx = {
+      backend,
+      config: resolveEngineConfig(config),
+      codec: codec instanceof WebAssembly.Module ? wasmCodec(codec) : codec,
+    };
   }
 
   get config(): EngineConfig {

@@ -121,12 +121,48 @@ async function readDelta(
   }
   const source = backendSource(ctx.backend, refKey, reference.etag, reference.size);
   const rebuilt = ctx.codec.decode(source, delta.body, { ...ctx.config.codec, maxOutputSize: info.size });
-  return rebuilt.pipeThrough(verifyingSlice({
+  const verified = rebuilt.pipeThrough(verifyingSlice({
     size: info.size,
     sha256: record!.sha256,
     range,
     onMismatch: (what) => new S3Error("InternalError", `Rebuilt object failed its ${what} check; no wrong bytes are served.`, { Key: key }),
   }));
+  return primed(verified, key);
+}
+
+/**
+ * Wait for the first verified chunk before handing the stream out, so a corrupt delta or reference is a
+ * clean error before any response header (for objects up to one codec chunk: after full verification).
+ */
+async function primed(stream: ReadableStream<Uint8Array>, key: string): Promise<ReadableStream<Uint8Array>> {
+  const reader = stream.getReader();
+  let first: ReadableStreamReadResult<Uint8Array>;
+  try {
+    first = await reader.read();
+  } catch (error) {
+    if (error instanceof S3Error) throw error;
+    throw new S3Error("InternalError", `The stored delta of ${JSON.stringify(key)} could not be rebuilt: ${error instanceof Error ? error.message : error}`, { Key: key });
+  }
+  let pending: Uint8Array | undefined = first.done ? undefined : first.value;
+  let done = first.done;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (pending) {
+        controller.enqueue(pending);
+        pending = undefined;
+        return;
+      }
+      if (done) return controller.close();
+      const next = await reader.read();
+      if (next.done) {
+        done = true;
+        controller.close();
+      } else controller.enqueue(next.value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
 }
 
 /** The delta records the SHA-256 of the reference it was encoded against; the reference must still be that one. */

@@ -170,7 +170,7 @@ async function ensureReference(
 async function encodeWithinRatio(ctx: EngineContext, source: ReturnType<BodySource["asSource"]>, body: BodySource): Promise<DeltaBuffer | null> {
   const limit = ctx.config.maxDeltaRatio * body.size;
   const buffer = new DeltaBuffer(ctx.backend, ctx.config.deltaBufferLimit);
-  const reader = ctx.codec!.encode(source, await body.stream(), ctx.config.codec).getReader();
+  const reader = ctx.codec!.encode(source, await body.stream(), { ...ctx.config.codec, targetSize: body.size }).getReader();
   try {
     for (;;) {
       const { done, value } = await reader.read();
