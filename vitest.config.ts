@@ -7,10 +7,17 @@ export default defineConfig({
   test: {
     projects: [
       {
-        plugins: [cloudflareTest({ main: "./src/index.ts", wrangler: { configPath: "./wrangler.toml" } })],
+        plugins: [cloudflareTest({
+          main: "./src/index.ts",
+          wrangler: { configPath: "./wrangler.toml" },
+          // Tests sign requests with the documented local dev key (never enabled by wrangler.toml itself).
+          miniflare: { bindings: { DG_DEV_CREDENTIALS: "true" } },
+        })],
         test: {
           name: "workerd",
           include: ["src/**/*.test.ts", "test/workerd/**/*.test.ts"],
+          // Finds or starts the real S3 server (radosgw) for the remote-S3 backend tests; see the file.
+          globalSetup: ["./test/setup/remote-s3.ts"],
           exclude: ["**/*.node.test.ts"],
           testTimeout: 120_000,
         },
