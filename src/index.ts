@@ -4,8 +4,10 @@ import { ConfigError, configFrom, type Config } from "./config";
 import { BucketRegistry, type BucketEntry } from "./buckets/registry";
 import type { ObjectEngine } from "./engine/api";
 import { S3Error } from "./s3/errors";
-import { acceptWithoutAuthentication, handleS3, type S3Services } from "./s3/handler";
+import { handleS3, type S3Services } from "./s3/handler";
 import { addressOf } from "./s3/classify";
+import { corsPreflight, parseAuthConfig, withCors, type AuthConfig } from "./s3/auth/index";
+import { s3Authorizer } from "./s3/auth/authorizer";
 import { errorResponse } from "./s3/xml";
 import type { EngineConfig } from "./engine/config";
 import type { DeltaCodec } from "./engine/context";
@@ -30,25 +32,43 @@ export interface Env {
   [variable: string]: unknown;
 }
 
-export const VERSION = "0.1.0";
+// Not exported: workerd treats every named export of the main module as an entrypoint, and refuses a string.
+const VERSION = "0.1.0";
 
-const services = new WeakMap<object, S3Services>();
+interface WorkerServices extends S3Services {
+  auth: AuthConfig;
+}
+
+const services = new WeakMap<object, WorkerServices>();
 
 /** Parsed once per env object, i.e. once per isolate: no request pays for configuration parsing. */
-function servicesFor(env: Env): S3Services {
+function servicesFor(env: Env): WorkerServices {
   let built = services.get(env);
   if (!built) {
     const config = configFrom(env);
+    const auth = authConfigFrom(env);
     built = {
       config,
+      auth,
       buckets: new BucketRegistry(config, env),
       engineFor: engineCache(config),
-      authorize: acceptWithoutAuthentication,
+      authorize: s3Authorizer(auth),
     };
     services.set(env, built);
   }
   return built;
 }
+
+function authConfigFrom(env: Env): AuthConfig {
+  try {
+    return parseAuthConfig(env);
+  } catch (error) {
+    // The auth layer's messages start with the variable's name and never contain a secret.
+    const message = (error as Error).message;
+    throw new ConfigError(/^(DG_[A-Z_]+)/.exec(message)?.[1] ?? "DG_CREDENTIALS", message);
+  }
+}
+
 
 /** One engine per configured bucket, kept for the isolate's life; runtime buckets get one per request. */
 function engineCache(config: Config): (bucket: BucketEntry) => ObjectEngine {
@@ -91,10 +111,22 @@ function configErrorResponse(request: Request, error: ConfigError): Response {
   return errorResponse(s3Error, new URL(request.url).pathname, crypto.randomUUID(), request.method);
 }
 
+/** CORS preflights are answered before authentication (browsers send them unsigned). */
+async function s3WithCors(request: Request, built: WorkerServices): Promise<Response> {
+  try {
+    const preflight = corsPreflight(request, built.auth);
+    if (preflight) return preflight;
+  } catch (error) {
+    if (!(error instanceof S3Error)) throw error;
+    return errorResponse(error, new URL(request.url).pathname, crypto.randomUUID(), request.method);
+  }
+  return handleS3(request, built);
+}
+
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {
     const url = new URL(request.url);
-    let built: S3Services;
+    let built: WorkerServices;
     try {
       built = servicesFor(env);
     } catch (error) {
@@ -106,6 +138,6 @@ export default {
       if (url.pathname === "/_/health") return health(env);
       return Response.json({ error: `no operator endpoint ${url.pathname}` }, { status: 404 });
     }
-    return handleS3(request, built);
+    return withCors(await s3WithCors(request, built), request, built.auth);
   },
 } satisfies ExportedHandler<Env>;

@@ -221,3 +221,4 @@ function methodNotAllowed(method: string, target: string): S3Error {
     Method: method, ResourceType: target === "the object" ? "OBJECT" : target === "the bucket" ? "BUCKET" : "SERVICE",
   });
 }
+

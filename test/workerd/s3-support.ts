@@ -1,10 +1,23 @@
 // Helpers for the S3 integration tests: requests through the Worker's real fetch handler, XML parsing.
 import { exports } from "cloudflare:workers";
 import { XMLParser } from "fast-xml-parser";
+import { AwsClient } from "aws4fetch";
 
 export const ORIGIN = "http://127.0.0.1:8787";
 
-export function s3(method: string, path: string, init: { headers?: Record<string, string>; body?: BodyInit | null } = {}) {
+/** The documented local dev key (enabled for tests by DG_DEV_CREDENTIALS=true in vitest.config.ts). */
+export const DEV_CLIENT = new AwsClient({
+  accessKeyId: "deltaglider", secretAccessKey: "deltaglider-secret", service: "s3", region: "us-east-1",
+});
+
+/** A SigV4-signed request through the Worker's real fetch handler. */
+export async function s3(method: string, path: string, init: { headers?: Record<string, string>; body?: BodyInit | null } = {}) {
+  const signed = await DEV_CLIENT.sign(`${ORIGIN}${path}`, { method, headers: init.headers, body: init.body ?? null });
+  return exports.default.fetch(signed);
+}
+
+/** The same request without any signature. */
+export function unsigned(method: string, path: string, init: { headers?: Record<string, string>; body?: BodyInit | null } = {}) {
   return exports.default.fetch(new Request(`${ORIGIN}${path}`, { method, headers: init.headers, body: init.body ?? null }));
 }
 
