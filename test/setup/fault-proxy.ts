@@ -104,6 +104,16 @@ export async function startFaultProxy(upstream: string, ports: number[]): Promis
     });
     upstreamReq.on("error", () => res.destroy());
     upstreamReq.on("response", (upstreamRes) => {
+      if (cut.cutResponseAfter === 0) {
+        // The server has done the work; its answer never arrives (a lost response).
+        upstreamRes.resume();
+        if (cut.reset) req.socket.resetAndDestroy();
+        else {
+          held.add(res);
+          res.on("close", () => held.delete(res));
+        }
+        return;
+      }
       res.writeHead(upstreamRes.statusCode ?? 502, upstreamRes.headers);
       if (cut.cutResponseAfter === undefined) {
         upstreamRes.pipe(res);
