@@ -307,6 +307,14 @@ describe("refusals: the right S3 code, and nothing is written", () => {
     expect(ok.principal).toEqual({ accessKeyId: KEY.accessKeyId });
   });
 
+  it("a presigned PUT carrying the SDK's empty-body x-amz-checksum-crc32 in its query is accepted (S3 ignores query checksums)", async () => {
+    const presigned = await signed(`${BASE}/docs/p.bin?x-amz-checksum-crc32=AAAAAA%3D%3D&x-amz-sdk-checksum-algorithm=CRC32`, { method: "PUT", presign: true });
+    const request = new Request(presigned.url, { method: "PUT", body: data, headers: { "content-length": String(data.length) } });
+    const { error, stored } = await uploadThroughR2(request, "auth/presigned-put");
+    expect(error).toBeUndefined();
+    expect(stored?.size).toBe(data.length);
+  });
+
   it("presigned URL valid for more than 7 days → AuthorizationQueryParametersError", async () => {
     const presigned = await signed(`${BASE}/docs/p.txt?X-Amz-Expires=604801`, { presign: true });
     const error = await refusal(verifyRequest(new Request(presigned.url), testConfig(), { bucket: "docs", write: false, now: NOW }));

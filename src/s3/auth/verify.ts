@@ -310,7 +310,7 @@ function bodyChecks(
   claim: SignatureClaim | null,
   signing: { key: CryptoKey; scope: string; signature: string } | undefined,
 ): BodyChecks {
-  const checks: BodyChecks = { checksums: headerChecksums(request, url) };
+  const checks: BodyChecks = { checksums: headerChecksums(request) };
   const md5 = request.headers.get("content-md5");
   if (md5 !== null) {
     const bytes = fromBase64(md5.trim());
@@ -354,12 +354,16 @@ function bodyChecks(
   return checks;
 }
 
-/** x-amz-checksum-<algorithm> request headers (or, in a presigned URL, query parameters). At most one. */
-function headerChecksums(request: Request, url: URL): Partial<Record<ChecksumAlgorithm, string>> {
+/**
+ * x-amz-checksum-<algorithm> request headers, at most one. Query parameters of that name are ignored, as S3
+ * does ("presigned URLs don't support using the data-integrity checksum algorithms"): the JS SDK presigns
+ * PutObject with the CRC32 of an empty body (AAAAAA==) in the query, which real uploads could never match.
+ */
+function headerChecksums(request: Request): Partial<Record<ChecksumAlgorithm, string>> {
   const found: Partial<Record<ChecksumAlgorithm, string>> = {};
   for (const algorithm of CHECKSUM_ALGORITHMS) {
     const name = checksumHeaderName(algorithm);
-    const value = request.headers.get(name) ?? url.searchParams.get(name);
+    const value = request.headers.get(name);
     if (value === null) continue;
     const bytes = fromBase64(value.trim());
     if (!bytes || bytes.length !== CHECKSUM_BYTES[algorithm]) {
