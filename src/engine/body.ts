@@ -148,6 +148,19 @@ class StagedBody implements BodySource {
 }
 
 /**
+ * The codec source for a deltaspace's reference: backend range reads pinned to the ETag seen, through the
+ * reference cache when there is one and the reference's SHA-256 is known.
+ */
+export function referenceSource(
+  backend: Backend, key: string, stored: { etag: string; size: number }, sha256: string | undefined,
+  cache?: { reader(ref: { sha256: string; size: number }, origin: SourceInfo["read"]): SourceInfo["read"] },
+): SourceInfo {
+  const origin = backendSource(backend, key, stored.etag, stored.size);
+  if (!cache || !sha256 || !/^[0-9a-f]{64}$/.test(sha256)) return origin;
+  return { size: stored.size, read: cache.reader({ sha256, size: stored.size }, origin.read) };
+}
+
+/**
  * A codec source over a stored object read by range, pinned to the ETag seen when it was opened: if the
  * object is replaced mid-read the read fails instead of mixing two versions' bytes.
  */

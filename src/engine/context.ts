@@ -1,5 +1,5 @@
 // What every engine operation needs: the backend, the resolved config and the codec.
-import type { CodecOptions, SourceInfo } from "../codec/api";
+import type { CodecOptions, SourceInfo, SourceReader } from "../codec/api";
 import type { Backend, StoredObject } from "../storage/backend";
 import type { EngineConfig } from "./config";
 import { sidecarKey } from "./deltaspace";
@@ -13,11 +13,22 @@ export interface DeltaCodec {
   decode(source: SourceInfo, delta: ReadableStream<Uint8Array>, options: CodecOptions): ReadableStream<Uint8Array>;
 }
 
+/** A cache of reference bytes keyed by the reference's SHA-256 (src/cache ReferenceBlockCache fits). */
+export interface ReferenceCache {
+  reader(ref: { sha256: string; size: number }, origin: SourceReader): SourceReader;
+}
+
+export interface EngineOptions {
+  /** Serve reference.bin range reads from an edge cache; misses read the backend (ETag-pinned). */
+  referenceCache?: ReferenceCache;
+}
+
 export interface EngineContext {
   backend: Backend;
   config: EngineConfig;
   /** Absent: no delta work is possible (everything is stored passthrough; stored deltas cannot be read). */
   codec?: DeltaCodec;
+  referenceCache?: ReferenceCache;
 }
 
 /** DeltaGlider stores every object with this backend Content-Type; the client's type is in metadata. */

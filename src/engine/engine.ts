@@ -3,7 +3,7 @@
 import type { DeleteOutcome, ListInput, ListResult, ObjectEngine, OpenedObject, PutInput, PutResult } from "./api";
 import type { Backend } from "../storage/backend";
 import { resolveEngineConfig, type EngineConfig } from "./config";
-import type { DeltaCodec, EngineContext } from "./context";
+import type { DeltaCodec, EngineContext, EngineOptions } from "./context";
 import { STAGING_PREFIX } from "./deltaspace";
 import { openObject } from "./fetch";
 import { listObjects } from "./list";
@@ -17,12 +17,19 @@ export class DeltaEngine implements ObjectEngine {
   /**
    * @param codec the compiled xdelta3 module (src/codec/module.ts) or a DeltaCodec; without one, everything
    *   is stored passthrough and stored deltas cannot be read (InternalError).
+   * @param options.referenceCache e.g. a src/cache ReferenceBlockCache (one per isolate).
    */
-  constructor(backend: Backend, config: EngineConfig | Partial<EngineConfig> = {}, codec?: DeltaCodec | WebAssembly.Module) {
+  constructor(
+    backend: Backend,
+    config: EngineConfig | Partial<EngineConfig> = {},
+    codec?: DeltaCodec | WebAssembly.Module,
+    options: EngineOptions = {},
+  ) {
     this.ctx = {
       backend,
       config: resolveEngineConfig(config),
       codec: codec instanceof WebAssembly.Module ? wasmCodec(codec) : codec,
+      referenceCache: options.referenceCache,
     };
   }
 

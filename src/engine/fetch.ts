@@ -5,7 +5,7 @@
 import type { ObjectInfo, OpenedObject, ResolvedRange } from "./api";
 import { S3Error } from "../s3/errors";
 import type { StoredObject } from "../storage/backend";
-import { backendSource } from "./body";
+import { referenceSource } from "./body";
 import { readSidecar, type EngineContext } from "./context";
 import { deltaKey, parseKey, referenceKey, reservedReason } from "./deltaspace";
 import { clientEtag, decodeMetadata, type DgRecord } from "./metadata";
@@ -112,14 +112,15 @@ async function readDelta(
     await delta?.body.cancel().catch(() => {});
     throw new S3Error("InternalError", "The stored delta changed while it was being read; retry.", { Key: key });
   }
+  let referenceSha: string | undefined;
   try {
     if (!reference) throw new S3Error("InternalError", `The reference for ${JSON.stringify(key)} is missing.`, { Key: key });
-    await checkReference(ctx, key, record!, reference);
+    referenceSha = await checkReference(ctx, key, record!, reference);
   } catch (error) {
     await delta.body.cancel().catch(() => {});
     throw error;
   }
-  const source = backendSource(ctx.backend, refKey, reference.etag, reference.size);
+  const source = referenceSource(ctx.backend, refKey, reference, referenceSha, ctx.referenceCache);
   const rebuilt = ctx.codec.decode(source, delta.body, { ...ctx.config.codec, maxOutputSize: info.size });
   const verified = rebuilt.pipeThrough(verifyingSlice({
     size: info.size,
@@ -165,11 +166,15 @@ async function primed(stream: ReadableStream<Uint8Array>, key: string): Promise<
   }, { highWaterMark: 0 });
 }
 
-/** The delta records the SHA-256 of the reference it was encoded against; the reference must still be that one. */
-async function checkReference(ctx: EngineContext, key: string, record: DgRecord, reference: StoredObject): Promise<void> {
-  if (!record.refSha256) return; // nothing recorded: the output hash check still guards the bytes
+/**
+ * The delta records the SHA-256 of the reference it was encoded against; the reference must still be that
+ * one. Returns the reference's SHA-256 when known (the reference cache is keyed by it).
+ */
+async function checkReference(ctx: EngineContext, key: string, record: DgRecord, reference: StoredObject): Promise<string | undefined> {
   const refRecord = decodeMetadata(reference.metadata) ?? await readSidecar(ctx, reference.key);
-  if (refRecord && refRecord.sha256 !== record.refSha256) {
+  if (record.refSha256 && refRecord && refRecord.sha256 !== record.refSha256) {
     throw new S3Error("InternalError", `The reference of ${JSON.stringify(key)} is not the one its delta was made against.`, { Key: key });
   }
+  // Nothing recorded on either side: the output hash check still guards the bytes.
+  return refRecord?.sha256 ?? record.refSha256;
 }

@@ -11,7 +11,7 @@
 import type { PutInput, PutResult } from "./api";
 import { S3Error } from "../s3/errors";
 import type { StoredObject } from "../storage/backend";
-import { acceptBody, backendSource, type BodySource } from "./body";
+import { acceptBody, referenceSource, type BodySource } from "./body";
 import { STORED_CONTENT_TYPE, readSidecar, writeSidecar, type EngineContext } from "./context";
 import { DeltaBuffer } from "./delta-buffer";
 import { deltaKey, isEligibleName, parseUserKey, referenceKey, sidecarKey, type ParsedKey } from "./deltaspace";
@@ -80,7 +80,9 @@ async function tryStoreDelta(ctx: EngineContext, parsed: ParsedKey, body: BodySo
   const reference = await ensureReference(ctx, refKey, parsed, body, base);
   if (!reference) return null;
 
-  const source = reference.seeded ? body.asSource() : backendSource(ctx.backend, refKey, reference.stored.etag, reference.stored.size);
+  const source = reference.seeded
+    ? body.asSource()
+    : referenceSource(ctx.backend, refKey, reference.stored, reference.sha256, ctx.referenceCache);
   const delta = await encodeWithinRatio(ctx, source, body);
   if (!delta) return null;
   try {

@@ -1,6 +1,7 @@
 // Delta objects: the seed README walk-through, DeltaGlider's exact layout and metadata, reference lifecycle,
 // ratio fallback, verification (never wrong bytes), sidecar fallback, large staged uploads.
 import { describe, expect, it } from "vitest";
+import { ReferenceBlockCache } from "../../src/cache/index";
 import { xdelta3Module } from "../../src/codec/module";
 import { REFERENCE_ORIGINAL_NAME } from "../../src/engine/metadata";
 import {
@@ -164,6 +165,23 @@ describe("reading deltaspaces written by DeltaGlider", async () => {
     expect(put.storageType).toBe("delta");
     expect((await bucket.head("fixture-mixed/reference.bin"))!.etag).toBe(refBefore.etag);
     expect(await readAll(engine, "fixture-mixed/v3.zip")).toEqual(v3);
+  });
+});
+
+describe("reference cache", () => {
+  it("delta encode and decode read the reference through the block cache; warm reads hit it and stay exact", async () => {
+    const cache = new ReferenceBlockCache({ blockSize: 16 * KiB, cache: await caches.open("engine-test-refs") });
+    const cached = engineWith({}, xdelta3Module, { referenceCache: cache });
+    const v1 = pseudoRandom(100 * KiB, 121);
+    const v2 = edited(v1, 122);
+    await cached.put("cached/v1.zip", { body: v1, size: v1.length });
+    await cached.put("cached/v2.zip", { body: v2, size: v2.length }); // encode against reference: fills
+    const missesAfterPut = cache.stats.misses;
+    expect(missesAfterPut).toBeGreaterThan(0);
+    expect(await readAll(cached, "cached/v2.zip")).toEqual(v2);
+    expect(await readAll(cached, "cached/v2.zip")).toEqual(v2);
+    expect(cache.stats.hits).toBeGreaterThan(0);
+    expect(cache.stats.misses).toBe(missesAfterPut);
   });
 });
 

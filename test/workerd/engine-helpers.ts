@@ -3,14 +3,14 @@
 import { env } from "cloudflare:workers";
 import { DeltaEngine } from "../../src/engine/engine";
 import type { EngineConfig } from "../../src/engine/config";
-import type { DeltaCodec } from "../../src/engine/context";
+import type { DeltaCodec, EngineOptions } from "../../src/engine/context";
 import { R2Backend } from "../../src/storage/r2";
 
 export const bucket = env.BUCKET;
 export const backend = new R2Backend(env.BUCKET, "BUCKET");
 
-export function engineWith(config: Partial<EngineConfig> = {}, codec?: DeltaCodec): DeltaEngine {
-  return new DeltaEngine(backend, config, codec);
+export function engineWith(config: Partial<EngineConfig> = {}, codec?: DeltaCodec | WebAssembly.Module, options?: EngineOptions): DeltaEngine {
+  return new DeltaEngine(backend, config, codec, options);
 }
 
 /** Deterministic pseudo-random bytes (xorshift32), so fixtures and tests are reproducible. */
