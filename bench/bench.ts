@@ -8,7 +8,7 @@
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
@@ -43,6 +43,8 @@ export interface RequestSample {
   rssBytes: number;
   /** Storage operations the Worker made for this request (needs the /_/ops endpoint; null without it). */
   r2Ops: Record<string, number> | null;
+  /** Largest WASM linear memory created by this request (codec), bytes. */
+  wasmPeakBytes?: number;
   storageType?: string;
   verified?: boolean;
   error?: string;
@@ -135,6 +137,7 @@ class Harness {
     await this.worker.stop();
   }
 
+  /** The Worker's R2 operation totals so far, and the WASM memory peak since the previous read. */
   private async opCounts(): Promise<Record<string, number> | null> {
     try {
       const res = await fetch(`${this.worker.endpoint}/_/ops`);
@@ -149,7 +152,7 @@ class Harness {
   }
 
   /** Runs one request with CPU, memory and storage-operation accounting around it. */
-  private async measure<T>(work: () => Promise<T>): Promise<{ result: T; ms: number; cpu: number; peak?: HeapUsage; rss: number; ops: Record<string, number> | null }> {
+  private async measure<T>(work: () => Promise<T>): Promise<{ result: T } & Measured> {
     const pid = this.worker.workerdPid();
     const opsBefore = await this.opCounts();
     const cpuBefore = pid ? cpuMs(pid) : NaN;
@@ -158,8 +161,13 @@ class Harness {
     const ms = performance.now() - start;
     const cpu = pid ? cpuMs(pid) - cpuBefore : NaN;
     const opsAfter = await this.opCounts();
-    const ops = opsBefore && opsAfter ? Object.fromEntries(Object.keys(opsAfter).map((k) => [k, opsAfter[k] - (opsBefore[k] ?? 0)])) : null;
-    return { result: sampled.result, ms, cpu, peak: sampled.peak, rss: pid ? rssBytes(pid) : NaN, ops };
+    const wasmPeak = opsAfter?.wasmPeakBytes;
+    // A negative difference means the isolate restarted in between (its counters started again): unknown.
+    const restarted = opsBefore && opsAfter && Object.keys(opsBefore).some((k) => k !== "wasmPeakBytes" && opsAfter[k] < opsBefore[k]);
+    const ops = opsBefore && opsAfter && !restarted
+      ? Object.fromEntries(Object.keys(opsAfter).filter((k) => k !== "wasmPeakBytes").map((k) => [k, opsAfter[k] - (opsBefore[k] ?? 0)]))
+      : null;
+    return { result: sampled.result, ms, cpu, peak: sampled.peak, rss: pid ? rssBytes(pid) : NaN, ops, wasmPeak };
   }
 
   async put(key: string, file: CorpusFile, kind: "delta" | "direct"): Promise<RequestSample> {
@@ -204,7 +212,16 @@ class Harness {
   }
 }
 
-function sampleOf(m: { ms: number; cpu: number; peak?: HeapUsage; rss: number; ops: Record<string, number> | null }, bytes: number) {
+interface Measured {
+  ms: number;
+  cpu: number;
+  peak?: HeapUsage;
+  rss: number;
+  ops: Record<string, number> | null;
+  wasmPeak?: number;
+}
+
+function sampleOf(m: Measured, bytes: number) {
   return {
     ms: m.ms,
     mbps: bytes / MiB / (m.ms / 1000),
@@ -213,6 +230,7 @@ function sampleOf(m: { ms: number; cpu: number; peak?: HeapUsage; rss: number; o
     peakHeapBytes: m.peak ? m.peak.usedSize + m.peak.backingStorageSize : undefined,
     rssBytes: m.rss,
     r2Ops: m.ops,
+    wasmPeakBytes: m.wasmPeak,
   };
 }
 
@@ -220,14 +238,16 @@ function sliceSha256(file: CorpusFile, start: number, end: number): string {
   return createHash("sha256").update(readFileSync(file.path).subarray(start, end + 1)).digest("hex");
 }
 
-function machine() {
-  const cpu = cpus();
-  let commit = "unknown";
+function headCommit(): string {
   try {
-    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
+    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
   } catch {
-    // not a git checkout
+    return "unknown";
   }
+}
+
+function machine(commit: string) {
+  const cpu = cpus();
   return { cpu: cpu[0]?.model ?? "unknown", cores: cpu.length, memGiB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version, loadAvg: loadavg().map((x) => +x.toFixed(2)), commit };
 }
 
@@ -244,10 +264,13 @@ async function main() {
   log("native anchors (xdelta3 -9, zstd -19; cached in bench/.cache):");
   const anchors = computeAnchors(corpus, log);
 
+  const commit = headCommit();
   const persistTo = mkdtempSync(join(tmpdir(), "dg-bench-"));
+  const workerRoot = options.workerRoot === ROOT ? snapshotOfHead(persistTo) : options.workerRoot;
   const worker = new LocalWorker({
-    root: options.workerRoot, port: PORT, inspectorPort: INSPECTOR_PORT, persistTo,
-    vars: { DG_DELTA_EXTENSIONS: DELTA_EXTENSIONS, DG_COUNT_OPS: "true" },
+    root: workerRoot, port: PORT, inspectorPort: INSPECTOR_PORT, persistTo,
+    vars: { DG_DELTA_EXTENSIONS: DELTA_EXTENSIONS, DG_DEV_CREDENTIALS: "true" },
+    script: options.workerRoot === ROOT ? "bench/worker-entry.ts" : undefined,
   });
   const harness = new Harness(worker);
   const samples: RequestSample[] = [];
@@ -302,7 +325,7 @@ async function main() {
   }
 
   const date = new Date().toISOString();
-  const results = { date, machine: machine(), settings: { deltaExtensions: DELTA_EXTENSIONS, client: "@aws-sdk/client-s3 (path-style, WHEN_REQUIRED checksums)" }, series, anchors, samples };
+  const results = { date, machine: machine(commit), settings: { deltaExtensions: DELTA_EXTENSIONS, client: "@aws-sdk/client-s3 (path-style, WHEN_REQUIRED checksums)" }, series, anchors, samples };
   const resultsDir = join(BENCH_DIR, "results");
   mkdirSync(resultsDir, { recursive: true });
   const file = join(resultsDir, `${date.slice(0, 10)}.json`);
@@ -311,6 +334,20 @@ async function main() {
   log(`\n${markdown}`);
   log(`results: ${file}`);
   if (options.docs) updatePerformanceDoc(join(ROOT, "docs", "PERFORMANCE.md"), markdown);
+}
+
+/**
+ * The committed Worker (git HEAD) in a directory of its own: wrangler dev watches its sources and reloads the
+ * Worker when a file changes, and in a shared working tree files change during a run. A snapshot keeps one code
+ * version for the whole run, and the results name that commit.
+ */
+function snapshotOfHead(parent: string): string {
+  const dir = join(parent, "worker");
+  mkdirSync(dir, { recursive: true });
+  const archive = execFileSync("git", ["archive", "--format=tar", "HEAD", "src", "wasm", "bench/worker-entry.ts", "wrangler.toml", "package.json", "tsconfig.json"], { cwd: ROOT, maxBuffer: 256 * 2 ** 20 });
+  execFileSync("tar", ["-x", "-C", dir], { input: archive });
+  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
+  return dir;
 }
 
 function seriesResult(s: CorpusSeries, stored: number, types: string[], anchor: SeriesAnchor): SeriesResult {

@@ -80,6 +80,9 @@ export function renderMarkdown(r: BenchResults): string {
   row("workerd CPU ms per MiB, GET warm", cpuPerMiB(pick(S, { op: "GET", kind: "delta", cache: "warm" })), cpuPerMiB(pick(S, { op: "GET", kind: "direct", cache: "warm" })));
   row("peak isolate heap + buffers MiB, PUT (max)", maxOf(pick(S, { op: "PUT", kind: "delta" }).map((s) => s.peakHeapBytes)) / MiB, maxOf(pick(S, { op: "PUT", kind: "direct" }).map((s) => s.peakHeapBytes)) / MiB);
   row("peak isolate heap + buffers MiB, GET (max)", maxOf(pick(S, { op: "GET", kind: "delta" }).map((s) => s.peakHeapBytes)) / MiB, maxOf(pick(S, { op: "GET", kind: "direct" }).map((s) => s.peakHeapBytes)) / MiB);
+  row("peak WASM linear memory MiB, PUT (max)", maxOf(pick(S, { op: "PUT", kind: "delta" }).map((s) => s.wasmPeakBytes)) / MiB, maxOf(pick(S, { op: "PUT", kind: "direct" }).map((s) => s.wasmPeakBytes)) / MiB);
+  row("peak WASM linear memory MiB, GET (max)", maxOf(pick(S, { op: "GET", kind: "delta" }).map((s) => s.wasmPeakBytes)) / MiB, maxOf(pick(S, { op: "GET", kind: "direct" }).map((s) => s.wasmPeakBytes)) / MiB);
+  row("peak heap + buffers + WASM MiB, any request (max)", maxOf(pick(S, { kind: "delta" }).map((s) => (s.peakHeapBytes ?? 0) + (s.wasmPeakBytes ?? 0))) / MiB, maxOf(pick(S, { kind: "direct" }).map((s) => (s.peakHeapBytes ?? 0) + (s.wasmPeakBytes ?? 0))) / MiB);
   row("workerd RSS after request MiB (max)", maxOf(pick(S, { kind: "delta" }).map((s) => s.rssBytes)) / MiB, maxOf(pick(S, { kind: "direct" }).map((s) => s.rssBytes)) / MiB);
   lines.push(`| storage ops per PUT (mean) | ${opsPerRequest(pick(S, { op: "PUT", kind: "delta" }))} | ${opsPerRequest(pick(S, { op: "PUT", kind: "direct" }))} | |`);
   lines.push(`| storage ops per GET, warm (mean) | ${opsPerRequest(pick(S, { op: "GET", kind: "delta", cache: "warm" }))} | ${opsPerRequest(pick(S, { op: "GET", kind: "direct", cache: "warm" }))} | |`);

@@ -10,6 +10,8 @@ export interface WorkerOptions {
   inspectorPort: number;
   persistTo: string;
   vars: Record<string, string>;
+  /** Entry module to run instead of wrangler.toml's `main` (relative to root). */
+  script?: string;
   logFile?: (line: string) => void;
 }
 
@@ -25,7 +27,7 @@ export class LocalWorker {
 
   async start(): Promise<void> {
     const { root, port, inspectorPort, persistTo, vars } = this.options;
-    const args = ["dev", "--local", "--persist-to", persistTo, "--ip", "127.0.0.1", "--port", String(port),
+    const args = ["dev", ...(this.options.script ? [this.options.script] : []), "--local", "--persist-to", persistTo, "--ip", "127.0.0.1", "--port", String(port),
       "--inspector-port", String(inspectorPort), "--show-interactive-dev-session=false", "--log-level", "warn"];
     for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
     this.child = spawn(join(root, "node_modules/.bin/wrangler"), args, {
@@ -66,18 +68,25 @@ export class LocalWorker {
     this.child = undefined;
   }
 
-  /** The workerd process started by this wrangler (a descendant of its PID). */
+  /**
+   * The workerd process that runs the user Worker: wrangler starts two (a proxy that owns the public port, and the
+   * runtime of the Worker itself, the one with an inspector address), so pick the one with `--inspector-addr`.
+   */
   workerdPid(): number | null {
     if (!this.child?.pid) return null;
     const queue = [this.child.pid];
+    let fallback: number | null = null;
     while (queue.length) {
       const pid = queue.shift()!;
       for (const child of childrenOf(pid)) {
-        if (readProc(child, "comm")?.trim() === "workerd") return child;
+        if (readProc(child, "comm")?.trim() === "workerd") {
+          if (readProc(child, "cmdline")?.includes("--inspector-addr")) return child;
+          fallback ??= child;
+        }
         queue.push(child);
       }
     }
-    return null;
+    return fallback;
   }
 
   recentOutput(): string {

@@ -1,0 +1,84 @@
+// The Worker as the benchmark runs it: src/index.ts unchanged, with its R2 bindings wrapped so every R2 call is
+// counted, and `GET /_/ops` returning the isolate's totals. The bench is a single sequential client, so the
+// difference of two reads around a request is that request's R2 operations. Never deployed.
+import worker from "../src/index";
+
+type Counts = Record<"head" | "get" | "put" | "list" | "delete" | "multipart", number>;
+const counts: Counts = { head: 0, get: 0, put: 0, list: 0, delete: 0, multipart: 0 };
+
+// WASM linear memory is not part of the inspector's heap figures, so track it here: every WebAssembly.Memory
+// created since the last /_/ops read is kept until that read, which reports the largest one's size (linear
+// memory never shrinks, so its final size is its peak) and lets them go.
+const memoriesSinceLastRead: WebAssembly.Memory[] = [];
+const NativeMemory = WebAssembly.Memory;
+class TrackedMemory extends NativeMemory {
+  constructor(descriptor: WebAssembly.MemoryDescriptor) {
+    super(descriptor);
+    memoriesSinceLastRead.push(this);
+  }
+}
+(WebAssembly as { Memory: typeof WebAssembly.Memory }).Memory = TrackedMemory;
+
+function takeWasmPeak(): number {
+  const peak = Math.max(0, ...memoriesSinceLastRead.map((m) => m.buffer.byteLength));
+  memoriesSinceLastRead.length = 0;
+  return peak;
+}
+
+const BUCKET_METHODS: Record<string, keyof Counts> = {
+  head: "head", get: "get", put: "put", list: "list", delete: "delete", createMultipartUpload: "multipart",
+};
+const UPLOAD_METHODS = new Set(["uploadPart", "complete", "abort"]);
+
+function countUpload<T extends object>(upload: T): T {
+  return new Proxy(upload, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        if (UPLOAD_METHODS.has(String(prop))) counts.multipart++;
+        return value.apply(target, args);
+      };
+    },
+  });
+}
+
+function countBucket(bucket: R2Bucket): R2Bucket {
+  return new Proxy(bucket, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver);
+      if (typeof value !== "function") return value;
+      return (...args: unknown[]) => {
+        const op = BUCKET_METHODS[String(prop)];
+        if (op) counts[op]++;
+        const result = value.apply(target, args);
+        if (prop === "createMultipartUpload") return (result as Promise<object>).then(countUpload);
+        if (prop === "resumeMultipartUpload") return countUpload(result as object);
+        return result;
+      };
+    },
+  });
+}
+
+const isR2Bucket = (value: unknown): value is R2Bucket =>
+  typeof value === "object" && value !== null && typeof (value as R2Bucket).createMultipartUpload === "function";
+
+// One wrapped env per real env: src/index.ts caches its parsed configuration per env object.
+const wrapped = new WeakMap<object, Record<string, unknown>>();
+function countingEnv(env: Record<string, unknown>): Record<string, unknown> {
+  let out = wrapped.get(env);
+  if (!out) {
+    out = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, isR2Bucket(v) ? countBucket(v) : v]));
+    wrapped.set(env, out);
+  }
+  return out;
+}
+
+export default {
+  fetch(request: Request, env: Record<string, unknown>, ctx: ExecutionContext): Promise<Response> | Response {
+    if (new URL(request.url).pathname === "/_/ops") {
+      return Response.json({ ...counts, wasmPeakBytes: takeWasmPeak() }, { headers: { "cache-control": "no-store" } });
+    }
+    return worker.fetch(request, countingEnv(env) as never, ctx);
+  },
+};
