@@ -8,7 +8,7 @@
 // `zstd -19` on 50 MB binaries takes about a minute per pair.
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BENCH_DIR, buildCorpus, type CorpusFile, type CorpusSeries } from "./corpus.ts";
@@ -48,15 +48,22 @@ function timed(cmd: string, args: string[]): number {
 const sha256File = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 
 function measurePair(src: CorpusFile, tgt: CorpusFile, hasZstd: boolean): PairAnchor {
-  const tmp = join(CACHE_DIR, "tmp");
-  mkdirSync(tmp, { recursive: true });
+  mkdirSync(CACHE_DIR, { recursive: true });
+  // A directory per pair and process: two runs at once must not overwrite each other's delta files.
+  const tmp = mkdtempSync(join(CACHE_DIR, "tmp-"));
   const delta = join(tmp, "d.xd3");
   const decoded = join(tmp, "out");
   // -D: never run external (de)compression; the corpus holds no gzip, but this keeps the round trip byte-exact.
   const encodeMs = timed("xdelta3", ["-e", "-9", "-D", "-f", "-s", src.path, tgt.path, delta]);
   const size = statSync(delta).size;
-  const decodeMs = timed("xdelta3", ["-d", "-D", "-f", "-s", src.path, delta, decoded]);
-  const roundTrip = sha256File(decoded) === tgt.sha256;
+  let decodeMs = NaN;
+  let roundTrip = false;
+  try {
+    decodeMs = timed("xdelta3", ["-d", "-D", "-f", "-s", src.path, delta, decoded]);
+    roundTrip = sha256File(decoded) === tgt.sha256;
+  } catch (error) {
+    console.warn(`  native xdelta3 could not decode its own delta of ${tgt.name}: ${(error as Error).message.split("\n").pop()}`);
+  }
   let zstd19: PairAnchor["zstd19"] = null;
   if (hasZstd) {
     const z = join(tmp, "d.zst");
