@@ -11,6 +11,7 @@
 //                         region = "eu-central-1", credentials = "S3_B" } }
 // reads secrets S3_B_ACCESS_KEY_ID / S3_B_SECRET_ACCESS_KEY (/ S3_B_SESSION_TOKEN). Buckets not named here
 // stay on R2, so mixed setups need nothing else.
+import { isValidBucketName } from "../buckets/names";
 import { DEFAULT_RETRY_POLICY } from "./retry";
 import { createS3Backend, type ConditionalWrites, type S3BackendConfig } from "./s3";
 
@@ -49,6 +50,7 @@ export function parseRemoteBackendConfig(env: Env): RemoteBackendConfig {
   const simple = simpleCase(env);
   if (simple) result[simple.proxyBucket] = parseEntry(env, "S3_*", simple.entry);
   for (const [proxyBucket, entry] of Object.entries(backendsVar(env))) {
+    if (!isValidBucketName(proxyBucket)) throw new RemoteConfigError("S3_BACKENDS", `"${proxyBucket}" is not a valid S3 bucket name`);
     if (result[proxyBucket]) {
       throw new RemoteConfigError("S3_BACKENDS", `bucket "${proxyBucket}" is also configured by S3_ENDPOINT/S3_PROXY_BUCKET`);
     }
@@ -65,8 +67,10 @@ function simpleCase(env: Env): { proxyBucket: string; entry: BucketEntry } | und
     }
     return undefined;
   }
+  const proxyBucket = optionalString(env, "S3_PROXY_BUCKET") ?? "default";
+  if (!isValidBucketName(proxyBucket)) throw new RemoteConfigError("S3_PROXY_BUCKET", `"${proxyBucket}" is not a valid S3 bucket name`);
   return {
-    proxyBucket: optionalString(env, "S3_PROXY_BUCKET") ?? "default",
+    proxyBucket,
     entry: {
       endpoint,
       bucket: optionalString(env, "S3_BUCKET") ?? requiredError("S3_BUCKET", "is required with S3_ENDPOINT"),
