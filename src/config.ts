@@ -3,6 +3,7 @@
 // Every variable is documented in docs/CONFIGURATION.md.
 import { isValidBucketName } from "./buckets/names";
 import { resolveEngineConfig, type EngineConfig } from "./engine/config";
+import { parseRemoteBackendConfig, RemoteConfigError, type RemoteBackendConfig } from "./storage/s3-config";
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, message: string) {
@@ -35,6 +36,8 @@ export interface Config {
   virtualHostDomains: string[];
   /** Delta engine settings (src/engine/config.ts), from the DG_* engine variables below. */
   engine: EngineConfig;
+  /** Buckets served from a remote S3 server instead of R2 (S3_* vars, src/storage/s3-config.ts); they win over DG_BUCKETS. */
+  remoteBuckets: RemoteBackendConfig;
 }
 
 export const DEFAULTS = {
@@ -71,6 +74,7 @@ export function parseConfig(env: ConfigVars): Config {
     region: parseRegion(env),
     virtualHostDomains: parseDomains(env),
     engine: parseEngine(env),
+    remoteBuckets: parseRemoteBuckets(env),
   };
 }
 
@@ -117,6 +121,15 @@ function parseRuntimeBuckets(env: ConfigVars): RuntimeBucketsConfig | null {
   if (root.startsWith("/")) throw new ConfigError("DG_RUNTIME_BUCKETS", `the key prefix "${root}" must not start with "/"`);
   requireR2Binding(env, "DG_RUNTIME_BUCKETS", binding);
   return { binding, root };
+}
+
+function parseRemoteBuckets(env: ConfigVars): RemoteBackendConfig {
+  try {
+    return parseRemoteBackendConfig(env);
+  } catch (error) {
+    if (error instanceof RemoteConfigError) throw new ConfigError(error.variable, error.message.replace(/^configuration variable \S+: /, ""));
+    throw error;
+  }
 }
 
 function parseRegion(env: ConfigVars): string {

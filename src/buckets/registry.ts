@@ -10,6 +10,7 @@
 import type { Config } from "../config";
 import type { Backend } from "../storage/backend";
 import { R2Backend } from "../storage/r2";
+import { createS3Backend } from "../storage/s3";
 import { S3Error } from "../s3/errors";
 import { assertValidBucketName } from "./names";
 import { HidingBackend, PrefixedBackend } from "./prefixed";
@@ -39,6 +40,10 @@ export class BucketRegistry {
       let backend: Backend = new R2Backend(bindings[binding] as R2Bucket, binding);
       if (runtime && runtime.binding === binding) backend = new HidingBackend(backend, runtime.root);
       this.configured.set(name, { name, backend, creationDate: CONFIGURED_CREATION_DATE, origin: "configured" });
+    }
+    // Buckets on a remote S3 server (S3_ENDPOINT / S3_BACKENDS) replace an R2 mapping of the same name.
+    for (const [name, remote] of Object.entries(config.remoteBuckets ?? {})) {
+      this.configured.set(name, { name, backend: createS3Backend(remote), creationDate: CONFIGURED_CREATION_DATE, origin: "configured" });
     }
     this.runtime = runtime
       ? { backend: new R2Backend(bindings[runtime.binding] as R2Bucket, runtime.binding), root: runtime.root }
