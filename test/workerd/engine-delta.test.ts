@@ -271,6 +271,16 @@ describe("delta decision", () => {
     expect(await storedKeys(".dg/")).toEqual([]);
   });
 
+  it("a tiny first file whose self-delta does not pay is stored passthrough; its reference goes with the last object", async () => {
+    const tiny = pseudoRandom(20, 94);
+    const put = await engine.put("tiny/a.zip", { body: tiny, size: tiny.length });
+    expect(put.storageType).toBe("passthrough");
+    expect(await storedKeys("tiny/")).toEqual(["tiny/a.zip", "tiny/a.zip.meta", "tiny/reference.bin", "tiny/reference.bin.meta"]);
+    expect(await readAll(engine, "tiny/a.zip")).toEqual(tiny);
+    await engine.delete("tiny/a.zip");
+    expect(await storedKeys("tiny/")).toEqual([]);
+  });
+
   it(".tgz and other non-eligible names are never tried", async () => {
     const bytes = pseudoRandom(10 * KiB, 93);
     expect((await engine.put("elig/a.tgz", { body: bytes, size: bytes.length })).storageType).toBe("passthrough");

@@ -236,4 +236,17 @@ describe("large bodies take the staged path", () => {
   });
 });
 
+describe("staging leftovers", () => {
+  it("sweepStaging removes old .dg/tmp objects (an isolate died mid-PUT) and keeps fresh ones", async () => {
+    const engine = engineWith();
+    await bucket.put(".dg/tmp/old-upload", "x");
+    await bucket.put(".dg/tmp/old-upload.delta.0", "y");
+    await bucket.put(".dg/mpu/not-ours", "z");
+    expect(await engine.sweepStaging(60_000)).toBe(0); // just written: not stale yet
+    expect(await engine.sweepStaging(60_000, Date.now() + 120_000)).toBe(2);
+    expect(await storedKeys(".dg/")).toEqual([".dg/mpu/not-ours"]);
+    await bucket.delete(".dg/mpu/not-ours");
+  });
+});
+
 void backend;
