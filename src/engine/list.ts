@@ -33,10 +33,18 @@ export async function listObjects(ctx: EngineContext, input: ListInput): Promise
   let truncated = false;
   for (;;) {
     const page = await ctx.backend.list({ prefix, delimiter, startAfter: position, limit: backendPage(maxKeys), includeMetadata: true });
-    const items = await pageEntries(ctx, page.objects, page.commonPrefixes, { prefix, userAfter, skipPrefix: position });
+    const items = await pageEntries(ctx, page.objects, page.commonPrefixes, { prefix, delimiter, userAfter, skipPrefix: position });
     let index = 0;
     for (; index < items.length && taken.length < maxKeys; index++) taken.push(items[index]);
-    if (taken.length === maxKeys) {
+    // Entries sharing a position (a common prefix and the deltas that formed it) go into one page together.
+    while (index > 0 && index < items.length && taken.length > 1 && items[index].position === taken[taken.length - 1].position) {
+      taken.pop();
+      index--;
+    }
+    while (index < items.length && taken.length > 0 && items[index].position === taken[taken.length - 1].position) {
+      taken.push(items[index++]);
+    }
+    if (taken.length >= maxKeys || index < items.length) {
       // Truncated if a visible entry remains in this page, or the backend has more (possibly all hidden).
       truncated = index < items.length || page.truncated;
       position = taken[taken.length - 1].position;
@@ -61,17 +69,29 @@ async function pageEntries(
   ctx: EngineContext,
   objects: StoredObject[],
   commonPrefixes: string[],
-  filter: { prefix: string; userAfter?: string; skipPrefix?: string },
+  filter: { prefix: string; delimiter?: string; userAfter?: string; skipPrefix?: string },
 ): Promise<Entry[]> {
   const storedKeys = new Set(objects.map((o) => o.key));
   const entries: Entry[] = [];
+  const extraObjects: StoredObject[] = [];
   for (const commonPrefix of commonPrefixes) {
     // Resuming after a common prefix: the backend lists it again (its keys sort after the prefix itself).
     if (commonPrefix === filter.skipPrefix || commonPrefix.startsWith(INTERNAL_PREFIX)) continue;
+    let keep = true;
+    if (filter.delimiter && delimiterHitsInternalNames(filter.delimiter)) {
+      const checked = await checkCommonPrefix(ctx, commonPrefix);
+      keep = checked.keep;
+      extraObjects.push(...checked.stripped);
+    }
+    if (!keep) continue;
     if (filter.userAfter && compareKeys(commonPrefix, filter.userAfter) <= 0) continue;
     entries.push({ type: "prefix", userKey: commonPrefix, position: commonPrefix });
   }
   const listed = await Promise.all(objects.map((object) => listedObject(ctx, object, storedKeys)));
+  for (const object of await Promise.all(extraObjects.map((o) => listedObject(ctx, o, storedKeys)))) {
+    // Listed under their user key, but positioned at the common prefix that held them (the cursor skips it).
+    if (object) listed.push({ ...object, position: commonPrefixOf(object.position, commonPrefixes) ?? object.position });
+  }
   for (const object of listed) {
     if (!object) continue;
     if (!object.key.startsWith(filter.prefix)) continue; // `a.zip.delta` under prefix `a.zip.d`
@@ -79,6 +99,35 @@ async function pageEntries(
     entries.push({ type: "object", userKey: object.key, position: object.position, object: object.listed });
   }
   return entries.sort((a, b) => compareKeys(a.position, b.position));
+}
+
+/**
+ * A delimiter that occurs inside `.delta`, `.meta` or `reference.bin` (e.g. ".") makes the backend roll stored
+ * names into common prefixes no user key has: `a.zip.delta` under prefix `a.zip` becomes `a.zip.`.
+ */
+function delimiterHitsInternalNames(delimiter: string): boolean {
+  return [".delta", ".meta", "reference.bin"].some((name) => name.includes(delimiter));
+}
+
+/**
+ * Look inside a backend common prefix (first page only): keep it when a user key really has it; return the
+ * stored deltas whose user key lies outside it (their `.delta` suffix formed it) to be listed as objects.
+ */
+async function checkCommonPrefix(ctx: EngineContext, commonPrefix: string): Promise<{ keep: boolean; stripped: StoredObject[] }> {
+  const page = await ctx.backend.list({ prefix: commonPrefix, limit: 1000, includeMetadata: true });
+  let keep = page.truncated;
+  const stripped: StoredObject[] = [];
+  for (const object of page.objects) {
+    const kind = classifyStoredKey(object.key);
+    if (kind.kind === "internal") continue;
+    if (kind.userKey.startsWith(commonPrefix)) keep = true;
+    else stripped.push(object);
+  }
+  return { keep, stripped };
+}
+
+function commonPrefixOf(key: string, commonPrefixes: string[]): string | undefined {
+  return commonPrefixes.find((prefix) => key.startsWith(prefix));
 }
 
 async function listedObject(

@@ -101,6 +101,22 @@ describe("listing", () => {
     await expect(engine.list({ prefix: "ls/", maxKeys: 5, cursor: "%%%not-a-token" })).rejects.toMatchObject({ code: "InvalidArgument" });
   });
 
+  it("a delimiter that occurs inside internal names (\".\") still shows user keys, not the stored suffixes", async () => {
+    const exact = await engine.list({ prefix: "ls/v007.zip", delimiter: ".", maxKeys: 10 });
+    expect(exact.objects.map((o) => o.key)).toEqual(["ls/v007.zip"]);
+    expect(exact.commonPrefixes).toEqual([]);
+    const dotted = await listAll({ prefix: "ls/v00", delimiter: ".", maxKeys: 3 });
+    expect(dotted.keys).toEqual([]);
+    expect(dotted.prefixes).toEqual(Array.from({ length: 10 }, (_, i) => `ls/v00${i}.`));
+    const reference = await engine.list({ prefix: "ls/r", delimiter: ".", maxKeys: 10 });
+    expect(reference).toMatchObject({ objects: [], commonPrefixes: [] });
+    const stripped = await listAll({ prefix: "ls/v01", delimiter: "z", maxKeys: 1 }); // ".delta" has no "z": plain delegation
+    expect(stripped.prefixes).toEqual(Array.from({ length: 10 }, (_, i) => `ls/v01${i}.z`));
+    const viaSuffix = await listAll({ prefix: "ls/v02", delimiter: "l", maxKeys: 2 }); // "l" occurs in ".delta"
+    expect(viaSuffix.keys).toEqual(Array.from({ length: 10 }, (_, i) => `ls/v02${i}.zip`));
+    expect(viaSuffix.prefixes).toEqual([]);
+  });
+
   it("isEmpty ignores internal objects", async () => {
     expect(await engine.isEmpty()).toBe(false);
   });
