@@ -10,3 +10,4 @@ export { cleanupMultipart, parseStaleUploadAge, DEFAULT_STALE_UPLOAD_AGE_MS } fr
 export type { CleanupReport } from "./cleanup";
 export { PartsSource } from "./assemble";
 export { MPU_PREFIX, MAX_PART_NUMBER, MIN_PART_SIZE, isValidPartNumber } from "./layout";
+export { cleanupAllBuckets, STALE_DAYS_VARIABLE } from "./scheduled";

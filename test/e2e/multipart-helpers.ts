@@ -1,0 +1,78 @@
+// Shared by the multipart e2e tests and bench/multipart-memory.ts: a wrangler dev worker on its own ports and
+// persist dir, signed raw requests, and versioned artifacts generated deterministically.
+import { createHash } from "node:crypto";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { S3Client } from "@aws-sdk/client-s3";
+import { AwsClient } from "aws4fetch";
+import { LocalWorker } from "../../bench/worker";
+
+export const ROOT = resolve(import.meta.dirname, "../..");
+export const CREDENTIALS = { accessKeyId: "deltaglider", secretAccessKey: "deltaglider-secret" };
+export const REGION = "us-east-1";
+export const MB = 1_000_000;
+export const MiB = 1024 * 1024;
+
+export function startWorker(port: number, inspectorPort: number, vars: Record<string, string> = {}): LocalWorker {
+  const persistTo = mkdtempSync(join(tmpdir(), "dg-multipart-"));
+  return new LocalWorker({ root: ROOT, port, inspectorPort, persistTo, vars: { DG_DEV_CREDENTIALS: "true", ...vars } });
+}
+
+export function sdkClient(endpoint: string): S3Client {
+  return new S3Client({ endpoint, region: REGION, credentials: CREDENTIALS, forcePathStyle: true });
+}
+
+/** Signed raw requests, for headers the SDK does not surface (x-amz-storage-type). */
+export function rawClient(): AwsClient {
+  return new AwsClient({ ...CREDENTIALS, service: "s3", region: REGION });
+}
+
+/** Deterministic pseudo-random bytes (xorshift32 over 32-bit words). */
+export function randomBytes(size: number, seed: number): Buffer {
+  const out = Buffer.alloc(size);
+  const words = new Uint32Array(out.buffer, out.byteOffset, Math.floor(size / 4));
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < words.length; i++) {
+    x ^= x << 13; x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5; x >>>= 0;
+    words[i] = x;
+  }
+  return out;
+}
+
+/**
+ * Version n+1 of an artifact: a few regions rewritten and a small block inserted (so later bytes shift),
+ * the way a rebuilt archive differs from the previous build.
+ */
+export function nextVersion(previous: Buffer, seed: number): Buffer {
+  const out = Buffer.from(previous);
+  const noise = randomBytes(64 * 1024, seed);
+  for (let i = 0; i < 12; i++) noise.copy(out, Math.floor(((i + 1) * out.length) / 14), i * 4096, i * 4096 + 4096);
+  const at = Math.floor(out.length / 3);
+  return Buffer.concat([out.subarray(0, at), noise.subarray(0, 8192), out.subarray(at, out.length - 8192)]);
+}
+
+export function md5(data: Uint8Array): string {
+  return createHash("md5").update(data).digest("hex");
+}
+
+export async function md5OfStream(stream: AsyncIterable<Uint8Array>): Promise<{ md5: string; size: number }> {
+  const hash = createHash("md5");
+  let size = 0;
+  for await (const chunk of stream) {
+    hash.update(chunk);
+    size += chunk.byteLength;
+  }
+  return { md5: hash.digest("hex"), size };
+}
+
+/** S3's multipart ETag for `data` cut into `partSize` parts. */
+export function multipartEtagOf(data: Uint8Array, partSize: number): string {
+  const md5s: Buffer[] = [];
+  for (let at = 0; at < data.byteLength; at += partSize) {
+    md5s.push(createHash("md5").update(data.subarray(at, at + partSize)).digest());
+  }
+  return `${createHash("md5").update(Buffer.concat(md5s)).digest("hex")}-${md5s.length}`;
+}
