@@ -15,6 +15,7 @@ import { DeltaEngine } from "./engine/engine";
 import { decode, encode } from "./codec/index";
 import { xdelta3Module } from "./codec/module";
 import type { Backend } from "./storage/backend";
+import { cleanupAllBuckets } from "./multipart/scheduled";
 
 /** The streaming xdelta3 codec bound to the Worker's compiled WASM module. */
 const codec: DeltaCodec = {
@@ -139,5 +140,11 @@ export default {
       return Response.json({ error: `no operator endpoint ${url.pathname}` }, { status: 404 });
     }
     return withCors(await s3WithCors(request, built), request, built.auth);
+  },
+
+  /** Cron trigger (wrangler.toml [triggers]): removes stale multipart uploads (src/multipart/scheduled.ts). */
+  async scheduled(_controller: ScheduledController, env: Env): Promise<void> {
+    const reports = await cleanupAllBuckets(servicesFor(env).buckets, env);
+    console.log("multipart cleanup:", JSON.stringify(reports));
   },
 } satisfies ExportedHandler<Env>;

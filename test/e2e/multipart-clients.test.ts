@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, writeFileSync, createReadStream, rmSync } from
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, type S3Client } from "@aws-sdk/client-s3";
+import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalWorker } from "../../bench/worker";
@@ -73,7 +73,7 @@ describe.each([
   const prefix = `sdk-${size / MB}mb`;
   const partSize = 8 * MiB;
 
-  it(`stores versions 2 and 3 of a ${label} artifact as deltas and downloads all three byte-exact`, async () => {
+  it(`stores versions 2 and 3 of a ${label} artifact as deltas and downloads all three byte-exact`, { timeout: 3_600_000 }, async () => {
     const artifacts = versions(size, seed);
     for (const [i, data] of artifacts.entries()) {
       const key = `${prefix}/app-1.${i}.zip`;
@@ -100,7 +100,7 @@ describe.runIf(existsSync(AWS_CLI))("aws-cli (aws s3 cp) multipart", () => {
   it.each([
     { label: "40 MB", size: 40 * MB, seed: 41 },
     { label: "200 MB", size: 200 * MB, seed: 201 },
-  ])("uploads three $label versions (v2, v3 as deltas) and downloads them byte-exact", async ({ size, seed }) => {
+  ])("uploads three $label versions (v2, v3 as deltas) and downloads them byte-exact", { timeout: 3_600_000 }, async ({ size, seed }) => {
     const prefix = `cli-${size / MB}mb`;
     const artifacts = versions(size, seed);
     for (const [i, data] of artifacts.entries()) {
@@ -123,19 +123,27 @@ describe.runIf(existsSync(AWS_CLI))("aws-cli (aws s3 cp) multipart", () => {
     }
   });
 
-  it("copies a 40 MB object bucket-side with UploadPartCopy (aws s3 cp s3://… s3://…)", async () => {
-    const data = versions(40 * MB, 77)[1];
-    const file = join(workDir, "copy-src.zip");
-    writeFileSync(file, data);
-    await aws(["s3", "cp", file, `s3://${BUCKET}/copy-src/v1.zip`]);
+  // Two sources: a Direct object (plain bytes) and a Delta object (each part range is rebuilt through the codec).
+  it.each([
+    { label: "Direct", source: "copy-src/firmware.bin", seed: 77 },
+    { label: "Delta", source: "copy-src/app-2.zip", seed: 78 },
+  ])("copies a 40 MB $label object bucket-side with UploadPartCopy (aws s3 cp s3://… s3://…)", async ({ source, seed }) => {
+    const [v1, v2] = versions(40 * MB, seed);
+    const file = join(workDir, "copy-src");
+    if (source.endsWith(".zip")) {
+      await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: "copy-src/app-1.zip", Body: v1 }));
+    }
+    writeFileSync(file, v2);
+    await aws(["s3", "cp", file, `s3://${BUCKET}/${source}`]);
     rmSync(file);
-    const { stderr } = await aws(["s3", "cp", `s3://${BUCKET}/copy-src/v1.zip`, `s3://${BUCKET}/copy-dst/v1.zip`, "--copy-props", "metadata-directive", "--debug"]);
+    const target = source.replace("copy-src/", "copy-dst/");
+    const { stderr } = await aws(["s3", "cp", `s3://${BUCKET}/${source}`, `s3://${BUCKET}/${target}`, "--copy-props", "metadata-directive", "--debug"]);
     // The CLI's debug log names each API call it made: a multipart copy, not a single CopyObject.
     // (`--copy-props metadata-directive`: the default also copies tags via GetObjectTagging, a protocol-layer op.)
     expect(stderr).toMatch(/UploadPartCopy/);
     expect(stderr).toMatch(/CompleteMultipartUpload/);
-    const got = await downloadMd5("copy-dst/v1.zip");
-    expect([got.size, got.md5]).toEqual([data.byteLength, md5(data)]);
-    expect(got.etag).toBe(`"${multipartEtagOf(data, 8 * MiB)}"`);
+    const got = await downloadMd5(target);
+    expect([got.size, got.md5]).toEqual([v2.byteLength, md5(v2)]);
+    expect(got.etag).toBe(`"${multipartEtagOf(v2, 8 * MiB)}"`);
   });
 });

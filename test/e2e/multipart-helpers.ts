@@ -1,7 +1,7 @@
 // Shared by the multipart e2e tests and bench/multipart-memory.ts: a wrangler dev worker on its own ports and
 // persist dir, signed raw requests, and versioned artifacts generated deterministically.
 import { createHash } from "node:crypto";
-import { mkdtempSync } from "node:fs";
+import { appendFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { S3Client } from "@aws-sdk/client-s3";
@@ -14,9 +14,13 @@ export const REGION = "us-east-1";
 export const MB = 1_000_000;
 export const MiB = 1024 * 1024;
 
+/** wrangler dev on its own ports and a fresh persist dir; its output goes to `<persist dir>.log` for post-mortems. */
 export function startWorker(port: number, inspectorPort: number, vars: Record<string, string> = {}): LocalWorker {
   const persistTo = mkdtempSync(join(tmpdir(), "dg-multipart-"));
-  return new LocalWorker({ root: ROOT, port, inspectorPort, persistTo, vars: { DG_DEV_CREDENTIALS: "true", ...vars } });
+  return new LocalWorker({
+    root: ROOT, port, inspectorPort, persistTo, vars: { DG_DEV_CREDENTIALS: "true", ...vars },
+    logFile: (text) => appendFileSync(`${persistTo}.log`, text),
+  });
 }
 
 export function sdkClient(endpoint: string): S3Client {

@@ -290,3 +290,21 @@ describe("scheduled cleanup", () => {
     expect(await bucket().head(`.dg/mpu/parts/${orphanId}/00001`)).toBeNull();
   });
 });
+
+describe("the Worker's scheduled handler", () => {
+  it("aborts uploads older than DG_MULTIPART_STALE_DAYS in every bucket", async () => {
+    const { default: worker } = await import("../../src/index");
+    const { createScheduledController } = await import("cloudflare:test");
+    const { env } = await import("cloudflare:workers");
+    const up = uploads();
+    const stale = await up.create(`${uniquePrefix("cron")}old.zip`);
+    await up.uploadPart(stale.key, stale.uploadId, 1, { body: bytesOf(10, 1), size: 10 });
+    await new Promise((r) => setTimeout(r, 1200));
+    const fresh = await up.create(`${uniquePrefix("cron")}new.zip`);
+    // 0.00001 days ≈ 0.86 s: the first upload is past it, the one just made is not.
+    await worker.scheduled!(createScheduledController(), { ...(env as object), DG_MULTIPART_STALE_DAYS: "0.00001" } as never, {} as never);
+    expect(await bucket().head(`.dg/mpu/uploads/${stale.uploadId}`)).toBeNull();
+    expect((await bucket().list({ prefix: `.dg/mpu/parts/${stale.uploadId}/` })).objects).toEqual([]);
+    expect(await bucket().head(`.dg/mpu/uploads/${fresh.uploadId}`)).not.toBeNull();
+  });
+});
