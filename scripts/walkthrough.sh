@@ -19,9 +19,12 @@ cd "$WORK/repo"
 /usr/bin/time -f "npm ci: %e s" npm ci --no-audit --no-fund >/dev/null 2>"$WORK/npm.log" || { cat "$WORK/npm.log"; exit 1; }
 tail -1 "$WORK/npm.log"
 
-PORT=$PORT npm start >"$WORK/server.log" 2>&1 &
+# Own process group, so stopping it stops npm, wrangler and workerd together.
+PORT=$PORT setsid npm start >"$WORK/server.log" 2>&1 &
 SERVER=$!
-trap 'kill -TERM $SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
+trap 'kill -TERM -- -$SERVER 2>/dev/null; wait $SERVER 2>/dev/null || true' EXIT
+if curl -sf "$EP/_/health" >/dev/null; then echo "port $PORT is already in use"; exit 1; fi
+sleep 1
 for _ in $(seq 1 120); do curl -sf "$EP/_/health" >/dev/null && break; sleep 0.5; done
 curl -sf "$EP/_/health"; echo
 
