@@ -15,11 +15,11 @@ export const DEFAULT_SECONDARY = "lzma" as const;
 /** Encoder source window (-B). The decoder's default source cache is DEFAULT_DECODE_CACHE. */
 export const DEFAULT_SOURCE_WINDOW = 16 * MiB;
 /** Encoder input window (-W). */
-export const DEFAULT_INPUT_WINDOW = 4 * MiB;
+export const DEFAULT_INPUT_WINDOW = 1 * MiB;
 /** Decoder source cache. Deltas made with a larger -B still decode, but may re-read source blocks. */
 export const DEFAULT_DECODE_CACHE = 32 * MiB;
 /** Decoder cache block size when the source is larger than the cache. */
-export const DEFAULT_DECODE_BLOCK = 1 * MiB;
+export const DEFAULT_DECODE_BLOCK = 256 * 1024;
 /** Decode output cap when the caller gives none. */
 export const DEFAULT_MAX_OUTPUT = Number.MAX_SAFE_INTEGER;
 
