@@ -87,6 +87,18 @@ export function renderMarkdown(r: BenchResults): string {
   lines.push(`| storage ops per PUT (mean) | ${opsPerRequest(pick(S, { op: "PUT", kind: "delta" }))} | ${opsPerRequest(pick(S, { op: "PUT", kind: "direct" }))} | |`);
   lines.push(`| storage ops per GET, warm (mean) | ${opsPerRequest(pick(S, { op: "GET", kind: "delta", cache: "warm" }))} | ${opsPerRequest(pick(S, { op: "GET", kind: "direct", cache: "warm" }))} | |`);
   const failed = S.filter((s) => s.error || s.verified === false);
+  const warmDeltaGets = pick(S, { op: "GET", kind: "delta", cache: "warm" }).filter((s) => s.storageType?.toLowerCase() === "delta" && s.r2Ops);
+  const readsPerWarmGet = warmDeltaGets.length ? warmDeltaGets.reduce((n, s) => n + s.r2Ops!.get + s.r2Ops!.head, 0) / warmDeltaGets.length : NaN;
+  const peakMemory = maxOf(pick(S, { kind: "delta" }).map((s) => (s.peakHeapBytes ?? 0) + (s.wasmPeakBytes ?? 0))) / MiB;
+  const getRatio = throughput(pick(S, { op: "GET", kind: "delta", cache: "warm" })) / throughput(pick(S, { op: "GET", kind: "direct", cache: "warm" }));
+  const verdict = (ok: boolean) => (ok ? "met" : "**not met**");
+  lines.push("");
+  lines.push("Targets (issue 7), this run:");
+  lines.push("");
+  lines.push(`- stored ≤ 1.0 × native xdelta3 -9: ${fixed(stored / xd, 2)} × over the corpus — ${verdict(stored / xd <= 1.0)}`);
+  lines.push(`- delta GET ≥ 0.5 × direct GET throughput, warm: ${fixed(getRatio, 2)} × — ${verdict(getRatio >= 0.5)}`);
+  lines.push(`- peak memory per request ≤ 64 MiB (heap + buffers + WASM, upper bound): ${fixed(peakMemory)} MiB — ${verdict(peakMemory <= 64)}`);
+  lines.push(`- ≤ 2 R2 reads (head + get) per warm delta GET: ${fixed(readsPerWarmGet)} on average — ${verdict(readsPerWarmGet <= 2)}`);
   lines.push("");
   lines.push(`Requests: ${S.length} measured, ${failed.length} failed or unverified${failed.length ? ` (first: ${failed[0].op} ${failed[0].key}: ${failed[0].error ?? "wrong bytes"})` : ""}. Every GET is checked against the file's SHA-256. Memory is \`Runtime.getHeapUsage\` (usedSize + backingStorageSize) sampled every 50 ms through the inspector, an upper bound (garbage included). "–" = not measurable in this run.`);
   lines.push("");
@@ -117,7 +129,16 @@ export function updatePerformanceDoc(path: string, tables: string): void {
     "files (bench/anchors.ts), then runs the Worker under `wrangler dev` and uploads/downloads everything through the S3",
     "API. Raw JSON: `bench/results/<date>.json`. The tables below are rewritten by each run.",
     "",
+    "",
   ].join("\n");
   const updated = doc.slice(0, bodyStart) + intro + tables + "\n" + (next < 0 ? "" : doc.slice(next));
   writeFileSync(path, updated);
+}
+
+/** `npx tsx bench/report.ts bench/results/<date>.json`: re-render the doc tables from a saved run. */
+if (process.argv[1]?.endsWith("report.ts") && process.argv[2]) {
+  const results = JSON.parse(readFileSync(process.argv[2], "utf8")) as BenchResults;
+  const markdown = renderMarkdown(results);
+  updatePerformanceDoc(new URL("../docs/PERFORMANCE.md", import.meta.url).pathname, markdown);
+  console.log(markdown);
 }
