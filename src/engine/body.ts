@@ -9,7 +9,7 @@ import type { ReReadableBody } from "./api";
 import type { Backend } from "../storage/backend";
 import { S3Error } from "../s3/errors";
 import { STAGING_PREFIX } from "./deltaspace";
-import { StreamHasher, asBytes, digestsOf, hashingTap, readExactly, streamOf } from "./streams";
+import { StreamHasher, asBytes, digestsOf, hashingTap, lazyStream, readExactly, streamOf } from "./streams";
 
 export interface BodySource {
   readonly size: number;
@@ -131,9 +131,15 @@ class StagedBody implements BodySource {
   }
 
   async stream(): Promise<ReadableStream<Uint8Array>> {
-    const object = await this.backend.get(this.key);
-    if (!object || object.etag !== this.etag) throw new S3Error("InternalError", "The staged upload vanished or changed.");
-    return object.body;
+    // Opened on first pull: an encode waiting for the codec holds no backend read meanwhile.
+    return lazyStream(async () => {
+      const object = await this.backend.get(this.key);
+      if (!object || object.etag !== this.etag) {
+        await object?.body.cancel().catch(() => {});
+        throw new S3Error("InternalError", "The staged upload vanished or changed.");
+      }
+      return object.body;
+    });
   }
 
   asSource(): SourceInfo {

@@ -9,7 +9,7 @@ import { referenceSource } from "./body";
 import { readSidecar, type EngineContext } from "./context";
 import { deltaKey, parseKey, referenceKey, reservedReason } from "./deltaspace";
 import { clientEtag, decodeMetadata, type DgRecord } from "./metadata";
-import { verifyingSlice } from "./streams";
+import { lazyStream, verifyingSlice } from "./streams";
 
 interface Resolved {
   stored: StoredObject;
@@ -107,21 +107,12 @@ async function readDelta(
 ): Promise<ReadableStream<Uint8Array>> {
   if (!ctx.codec) throw new S3Error("InternalError", "Delta decoding is not available.");
   const refKey = referenceKey(parseKey(key).deltaspace);
-  const [reference, delta] = await Promise.all([ctx.backend.head(refKey), ctx.backend.get(stored.key)]);
-  if (!delta || delta.etag !== stored.etag) {
-    await delta?.body.cancel().catch(() => {});
-    throw new S3Error("InternalError", "The stored delta changed while it was being read; retry.", { Key: key });
-  }
-  let referenceSha: string | undefined;
-  try {
-    if (!reference) throw new S3Error("InternalError", `The reference for ${JSON.stringify(key)} is missing.`, { Key: key });
-    referenceSha = await checkReference(ctx, key, record!, reference);
-  } catch (error) {
-    await delta.body.cancel().catch(() => {});
-    throw error;
-  }
+  const reference = await ctx.backend.head(refKey);
+  if (!reference) throw new S3Error("InternalError", `The reference for ${JSON.stringify(key)} is missing.`, { Key: key });
+  const referenceSha = await checkReference(ctx, key, record!, reference);
+  const delta = lazyStoredBody(ctx, stored, key);
   const source = referenceSource(ctx.backend, refKey, reference, referenceSha, ctx.referenceCache);
-  const rebuilt = ctx.codec.decode(source, delta.body, { ...ctx.config.codec, maxOutputSize: info.size });
+  const rebuilt = ctx.codec.decode(source, delta, { ...ctx.config.codec, maxOutputSize: info.size });
   const verified = rebuilt.pipeThrough(verifyingSlice({
     size: info.size,
     sha256: record!.sha256,
@@ -129,6 +120,18 @@ async function readDelta(
     onMismatch: (what) => new S3Error("InternalError", `Rebuilt object failed its ${what} check; no wrong bytes are served.`, { Key: key }),
   }));
   return primed(verified, key);
+}
+
+/** The delta's body, fetched when the decoder first pulls it, pinned to the ETag seen at open. */
+function lazyStoredBody(ctx: EngineContext, stored: StoredObject, key: string): ReadableStream<Uint8Array> {
+  return lazyStream(async () => {
+    const object = await ctx.backend.get(stored.key);
+    if (!object || object.etag !== stored.etag) {
+      await object?.body.cancel().catch(() => {});
+      throw new S3Error("InternalError", "The stored delta changed while it was being read; retry.", { Key: key });
+    }
+    return object.body;
+  });
 }
 
 /**

@@ -162,3 +162,23 @@ export function verifyingSlice(spec: VerifySpec): TransformStream<Uint8Array, Ui
     },
   });
 }
+
+/**
+ * A stream whose source is opened on the first pull. Work queued behind a codec job then holds no open
+ * backend read while it waits (open reads count against the isolate's connection limit; idle ones can
+ * starve the job that is running).
+ */
+export function lazyStream(open: () => Promise<ReadableStream<Uint8Array>>): ReadableStream<Uint8Array> {
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      reader ??= (await open()).getReader();
+      const next = await reader.read();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    cancel(reason) {
+      return reader?.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
