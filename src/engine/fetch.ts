@@ -31,8 +31,9 @@ export async function openObject(ctx: EngineContext, key: string): Promise<Opene
 
 async function resolve(ctx: EngineContext, key: string): Promise<Resolved | null> {
   const [deltaObject, plainObject] = await Promise.all([ctx.backend.head(deltaKey(key)), ctx.backend.head(key)]);
-  const delta = deltaObject ? await deltaVariant(ctx, key, deltaObject) : null;
   const plain = plainObject ? await plainVariant(ctx, plainObject) : null;
+  // An unusable .delta is an error, unless the key's plain object is there to serve instead.
+  const delta = deltaObject ? await deltaVariant(ctx, key, deltaObject).catch((error) => { if (plain) return null; throw error; }) : null;
   if (delta && plain) return createdAt(plain) > createdAt(delta) ? plain : delta; // mid-overwrite: newest wins
   return delta ?? plain;
 }

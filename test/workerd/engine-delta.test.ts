@@ -345,6 +345,13 @@ describe("verification: never wrong bytes", () => {
     await expect(engine.open("bad5/x.zip")).rejects.toMatchObject({ code: "InternalError" });
   });
 
+  it("an unusable .delta next to a plain object of the same key serves the plain object", async () => {
+    await engine.put("bad7/x.zip.txt", { body: new Uint8Array(3), size: 3 }); // unrelated key, same deltaspace
+    await bucket.put("bad7/y.zip", "plain bytes");
+    await bucket.put("bad7/y.zip.delta", "garbage without metadata");
+    expect(new TextDecoder().decode(await readAll(engine, "bad7/y.zip"))).toBe("plain bytes");
+  });
+
   it("a truncated delta errors the stream (large object: the error comes mid-stream, not as a clean end)", async () => {
     await setup("bad6");
     const stored = (await bucket.get("bad6/v2.zip.delta"))!;
