@@ -21,6 +21,13 @@ export interface ReferenceCache {
 export interface EngineOptions {
   /** Serve reference.bin range reads from an edge cache; misses read the backend (ETag-pinned). */
   referenceCache?: ReferenceCache;
+  /**
+   * How listings get object metadata. "all" (default; right for R2, where the list returns it for free):
+   * list with includeMetadata. "deltas": list without it and HEAD only `.delta` entries (for backends where
+   * metadata costs one HEAD per object, e.g. remote S3); plain objects then show their stored size, ETag
+   * and Last-Modified (equal to the recorded ones except for multipart ETags and by milliseconds).
+   */
+  listMetadata?: "all" | "deltas";
 }
 
 export interface EngineContext {
@@ -29,6 +36,7 @@ export interface EngineContext {
   /** Absent: no delta work is possible (everything is stored passthrough; stored deltas cannot be read). */
   codec?: DeltaCodec;
   referenceCache?: ReferenceCache;
+  listMetadata: "all" | "deltas";
 }
 
 /** DeltaGlider stores every object with this backend Content-Type; the client's type is in metadata. */

@@ -30,6 +30,7 @@ export class DeltaEngine implements ObjectEngine {
       config: resolveEngineConfig(config),
       codec: codec instanceof WebAssembly.Module ? wasmCodec(codec) : codec,
       referenceCache: options.referenceCache,
+      listMetadata: options.listMetadata ?? "all",
     };
   }
 

@@ -32,7 +32,7 @@ export async function listObjects(ctx: EngineContext, input: ListInput): Promise
   let position = cursor ?? (userAfter && compareKeys(userAfter, prefix) > 0 ? userAfter : undefined);
   let truncated = false;
   for (;;) {
-    const page = await ctx.backend.list({ prefix, delimiter, startAfter: position, limit: backendPage(maxKeys), includeMetadata: true });
+    const page = await ctx.backend.list({ prefix, delimiter, startAfter: position, limit: backendPage(maxKeys), includeMetadata: ctx.listMetadata === "all" });
     const items = await pageEntries(ctx, page.objects, page.commonPrefixes, { prefix, delimiter, userAfter, skipPrefix: position });
     let index = 0;
     for (; index < items.length && taken.length < maxKeys; index++) taken.push(items[index]);
@@ -114,7 +114,7 @@ function delimiterHitsInternalNames(delimiter: string): boolean {
  * stored deltas whose user key lies outside it (their `.delta` suffix formed it) to be listed as objects.
  */
 async function checkCommonPrefix(ctx: EngineContext, commonPrefix: string): Promise<{ keep: boolean; stripped: StoredObject[] }> {
-  const page = await ctx.backend.list({ prefix: commonPrefix, limit: 1000, includeMetadata: true });
+  const page = await ctx.backend.list({ prefix: commonPrefix, limit: 1000, includeMetadata: ctx.listMetadata === "all" });
   let keep = page.truncated;
   const stripped: StoredObject[] = [];
   for (const object of page.objects) {
@@ -136,9 +136,11 @@ async function listedObject(
   const kind = classifyStoredKey(stored.key);
   if (kind.kind === "internal") return null;
   const isDelta = kind.kind === "delta";
+  if (isDelta && ctx.listMetadata === "deltas") stored = (await ctx.backend.head(stored.key)) ?? stored;
   let record: DgRecord | null = decodeMetadata(stored.metadata);
   // Stripped metadata: the sidecar, when there is one (for plain objects only if it is in this page).
-  if (!record && (isDelta || (ctx.config.sidecars && storedKeys.has(sidecarKey(stored.key))))) {
+  const metadataListed = isDelta || ctx.listMetadata === "all";
+  if (!record && (isDelta || (metadataListed && ctx.config.sidecars && storedKeys.has(sidecarKey(stored.key))))) {
     record = await readSidecar(ctx, stored.key);
   }
   if (record && !isDelta && record.size && record.size !== stored.size) record = null;

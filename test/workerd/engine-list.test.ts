@@ -117,6 +117,15 @@ describe("listing", () => {
     expect(viaSuffix.prefixes).toEqual([]);
   });
 
+  it("listMetadata \"deltas\" (backends where metadata costs a HEAD) lists the same keys, sizes and ETags", async () => {
+    const lean = engineWith({}, undefined, { listMetadata: "deltas" });
+    const full = await engine.list({ prefix: "ls/", maxKeys: 1000 });
+    const cheap = await lean.list({ prefix: "ls/", maxKeys: 1000 });
+    const view = (r: typeof full) => r.objects.map((o) => [o.key, o.size, o.etag, o.storageType]);
+    expect(view(cheap)).toEqual(view(full));
+    expect(cheap.objects.find((o) => o.key === "ls/v003.zip")).toMatchObject({ size: 100_003, lastModified: new Date("2026-01-02T03:04:05.000Z") });
+  });
+
   it("isEmpty ignores internal objects", async () => {
     expect(await engine.isEmpty()).toBe(false);
   });
