@@ -22,7 +22,7 @@ export class MemoryBudget {
     if (this.waiting.length === 0 && this.used + bytes <= this.totalBytes) {
       this.used += bytes;
     } else {
-      await new Promise<void>((grant) => this.waiting.push({ bytes, grant }));
+      await waitKeepingRequestAlive(new Promise<void>((grant) => this.waiting.push({ bytes, grant })));
     }
     let released = false;
     return () => {
@@ -45,4 +45,15 @@ export class MemoryBudget {
       next.grant();
     }
   }
+}
+
+/**
+ * workerd cancels a request whose only pending work is a promise another request will resolve ("your Worker's
+ * code had hung"), which is exactly a waiter here (the grant comes from the job that finishes). A timer of the
+ * waiter's own keeps it alive until the grant arrives.
+ */
+async function waitKeepingRequestAlive(granted: Promise<void>): Promise<void> {
+  let done = false;
+  void granted.then(() => { done = true; });
+  while (!done) await Promise.race([granted, new Promise((tick) => setTimeout(tick, 100))]);
 }
