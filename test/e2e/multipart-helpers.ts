@@ -1,7 +1,8 @@
 // Shared by the multipart e2e tests and bench/multipart-memory.ts: a wrangler dev worker on its own ports and
 // persist dir, signed raw requests, and versioned artifacts generated deterministically.
 import { createHash } from "node:crypto";
-import { appendFileSync, mkdtempSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { appendFileSync, mkdirSync, mkdtempSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { S3Client } from "@aws-sdk/client-s3";
@@ -14,13 +15,26 @@ export const REGION = "us-east-1";
 export const MB = 1_000_000;
 export const MiB = 1024 * 1024;
 
-/** wrangler dev on its own ports and a fresh persist dir; its output goes to `<persist dir>.log` for post-mortems. */
+/**
+ * wrangler dev on its own ports and a fresh persist dir, running a snapshot of the committed Worker (git HEAD):
+ * wrangler reloads on every source change, and other work in this tree must not restart it mid-test.
+ * Its output goes to `<persist dir>.log` for post-mortems.
+ */
 export function startWorker(port: number, inspectorPort: number, vars: Record<string, string> = {}): LocalWorker {
   const persistTo = mkdtempSync(join(tmpdir(), "dg-multipart-"));
   return new LocalWorker({
-    root: ROOT, port, inspectorPort, persistTo, vars: { DG_DEV_CREDENTIALS: "true", ...vars },
+    root: snapshotOfHead(`${persistTo}-worker`), port, inspectorPort, persistTo,
+    vars: { DG_DEV_CREDENTIALS: "true", ...vars },
     logFile: (text) => appendFileSync(`${persistTo}.log`, text),
   });
+}
+
+function snapshotOfHead(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const archive = execFileSync("git", ["archive", "--format=tar", "HEAD", "src", "wasm", "wrangler.toml", "package.json", "tsconfig.json"], { cwd: ROOT, maxBuffer: 256 * MiB });
+  execFileSync("tar", ["-x", "-C", dir], { input: archive });
+  symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"));
+  return dir;
 }
 
 export function sdkClient(endpoint: string): S3Client {
