@@ -101,6 +101,18 @@ describe("the seed README walk-through", () => {
     expect(refSidecar).toMatchObject({ original_name: "__reference__", note: "reference", source_name: "fmt/app/v1.zip" });
   });
 
+  it("unicode and special-character keys delta and rebuild like any other", async () => {
+    const v1 = pseudoRandom(30 * KiB, 33);
+    const v2 = edited(v1, 34);
+    await engine.put("ünï cødé/🚀 +&=%/v1.zip", { body: v1, size: v1.length });
+    const put = await engine.put("ünï cødé/🚀 +&=%/v2.zip", { body: v2, size: v2.length });
+    expect(put.storageType).toBe("delta");
+    expect(await storedKeys("ünï cødé/")).toContain("ünï cødé/🚀 +&=%/reference.bin");
+    expect(await readAll(engine, "ünï cødé/🚀 +&=%/v2.zip")).toEqual(v2);
+    const listed = await engine.list({ prefix: "ünï cødé/", delimiter: "/", maxKeys: 10 });
+    expect(listed.commonPrefixes).toEqual(["ünï cødé/🚀 +&=%/"]);
+  });
+
   it("root-level keys use the bucket root as their deltaspace", async () => {
     const eng = engineWith({}, xdelta3Module);
     const v1 = pseudoRandom(20 * KiB, 31);
