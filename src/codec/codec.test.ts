@@ -105,4 +105,20 @@ describe("xdelta3 codec in workerd", () => {
     expect(err).toBeInstanceOf(CodecError);
     expect(["checksum", "wrong-source"]).toContain((err as CodecError).kind);
   });
+
+  it("concurrent jobs queue for the isolate codec budget and all complete", async () => {
+    const source = pseudoRandom(500_000, 4);
+    await env.BUCKET.put("ref/shared.bin", source);
+    const targets = [5, 6, 7].map((seed) => nextVersion(pseudoRandom(500_000, seed)));
+    let maxReserved = 0;
+    const results = await Promise.all(targets.map(async (target) => {
+      const delta = await collect(encode(xdelta3Module, r2Source("ref/shared.bin", source.length, []), chunked(target)));
+      maxReserved = Math.max(maxReserved, isolateCodecBudget.reservedBytes);
+      return delta;
+    }));
+    expect(results.every((d) => d.length > 0)).toBe(true);
+    expect(maxReserved).toBeLessThanOrEqual(isolateCodecBudget.totalBytes);
+    expect(isolateCodecBudget.reservedBytes).toBe(0);
+    expect(isolateCodecBudget.waiting).toBe(0);
+  });
 });

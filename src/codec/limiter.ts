@@ -2,35 +2,64 @@
 // WASM memory of every concurrent request), and WASM memory of a job is only returned when the job ends. So each
 // job reserves its WASM cap (maxMemory) from one isolate-wide budget before it instantiates, and waits in FIFO
 // order while the budget is taken. With the defaults (64 MiB cap, 64 MiB budget) jobs run one at a time.
+//
+// Waiters poll with their own timers instead of being woken by the releasing job: in workerd a promise resolved
+// from another request's context does not wake the waiting request (it is reported as hung), while a timer set
+// by the waiting request itself does. A waiter that stops polling (its request went away) loses its place.
 
 import { CodecError } from "./errors";
 
+/** How long a job waits for the budget before failing with a "memory" CodecError. */
+export const DEFAULT_BUDGET_WAIT_MS = 60_000;
+const POLL_MIN_MS = 2;
+const POLL_MAX_MS = 50;
+/** A queued waiter not seen polling for this long is dropped (its request is gone). */
+const STALE_WAITER_MS = 2_000;
+
+interface Ticket {
+  bytes: number;
+  seen: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 export class MemoryBudget {
   private used = 0;
-  private readonly waiting: { bytes: number; grant: () => void }[] = [];
+  private readonly queue: Ticket[] = [];
 
   constructor(readonly totalBytes: number) {}
 
-  /** Resolves with a release function once `bytes` fit; rejects at once if they never can. */
-  async acquire(bytes: number): Promise<() => void> {
+  /** Resolves with a release function once `bytes` fit and earlier waiters are served; rejects at once if the
+   *  request can never fit, or after `waitMs`. */
+  async acquire(bytes: number, waitMs = DEFAULT_BUDGET_WAIT_MS): Promise<() => void> {
     if (bytes > this.totalBytes) {
-      throw new CodecError(
-        "memory",
-        `job needs a ${bytes}-byte WASM cap but the isolate codec budget is ${this.totalBytes} bytes`,
-      );
+      throw new CodecError("memory",
+        `job needs a ${bytes}-byte WASM cap but the isolate codec budget is ${this.totalBytes} bytes`);
     }
-    if (this.waiting.length === 0 && this.used + bytes <= this.totalBytes) {
-      this.used += bytes;
-    } else {
-      await waitKeepingRequestAlive(new Promise<void>((grant) => this.waiting.push({ bytes, grant })));
+    const ticket: Ticket = { bytes, seen: Date.now() };
+    this.queue.push(ticket);
+    const deadline = Date.now() + waitMs;
+    let delay = POLL_MIN_MS;
+    try {
+      for (;;) {
+        ticket.seen = Date.now();
+        this.dropStaleWaiters(ticket.seen);
+        if (this.queue[0] === ticket && this.used + bytes <= this.totalBytes) {
+          this.queue.shift();
+          this.used += bytes;
+          return this.releaser(bytes);
+        }
+        if (ticket.seen >= deadline) {
+          throw new CodecError("memory",
+            `waited ${waitMs} ms for ${bytes} bytes of the isolate codec budget (${this.used} of ${this.totalBytes} in use)`);
+        }
+        await sleep(delay);
+        delay = Math.min(delay * 2, POLL_MAX_MS);
+      }
+    } finally {
+      const at = this.queue.indexOf(ticket);
+      if (at >= 0) this.queue.splice(at, 1);
     }
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.used -= bytes;
-      this.admitWaiting();
-    };
   }
 
   /** Bytes currently reserved by running jobs. */
@@ -38,22 +67,23 @@ export class MemoryBudget {
     return this.used;
   }
 
-  private admitWaiting(): void {
-    while (this.waiting.length > 0 && this.used + this.waiting[0].bytes <= this.totalBytes) {
-      const next = this.waiting.shift()!;
-      this.used += next.bytes;
-      next.grant();
+  /** Jobs waiting for the budget. */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  private releaser(bytes: number): () => void {
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.used -= bytes;
+    };
+  }
+
+  private dropStaleWaiters(now: number): void {
+    for (let i = this.queue.length - 1; i >= 0; i--) {
+      if (now - this.queue[i].seen > STALE_WAITER_MS) this.queue.splice(i, 1);
     }
   }
-}
-
-/**
- * workerd cancels a request whose only pending work is a promise another request will resolve ("your Worker's
- * code had hung"), which is exactly a waiter here (the grant comes from the job that finishes). A timer of the
- * waiter's own keeps it alive until the grant arrives.
- */
-async function waitKeepingRequestAlive(granted: Promise<void>): Promise<void> {
-  let done = false;
-  void granted.then(() => { done = true; });
-  while (!done) await Promise.race([granted, new Promise((tick) => setTimeout(tick, 100))]);
 }

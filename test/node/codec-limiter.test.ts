@@ -1,7 +1,7 @@
 // Concurrent codec jobs share one isolate budget: they queue instead of exceeding it, and every reservation is
 // returned when a job ends, fails or is cancelled.
 import { describe, expect, it } from "vitest";
-import { encode, MemoryBudget } from "../../src/codec/index";
+import { CodecError, encode, MemoryBudget } from "../../src/codec/index";
 import { textLike } from "../fixtures/codec/data";
 import { codecModule, memorySource, ourEncode, streamOf } from "./codec-helpers";
 import { isolateCodecBudget } from "../../src/codec/index";
@@ -22,6 +22,18 @@ describe("isolate codec budget", () => {
     expect(budget.reservedBytes).toBe(90);
     r2(); r3();
     expect(budget.reservedBytes).toBe(0);
+  });
+
+  it("gives up with a memory error after the wait limit, and frees the waiter's place", async () => {
+    const budget = new MemoryBudget(100);
+    const held = await budget.acquire(80);
+    const e = await budget.acquire(50, 30).then(() => null, (err) => err);
+    expect(e).toBeInstanceOf(CodecError);
+    expect((e as CodecError).kind).toBe("memory");
+    expect((e as CodecError).message).toMatch(/waited 30 ms/);
+    expect(budget.waiting).toBe(0);
+    held();
+    (await budget.acquire(100))();
   });
 
   it("runs concurrent default-cap jobs one at a time and gives everything back", async () => {
