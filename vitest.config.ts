@@ -1,5 +1,21 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+import { REMOTE_SUITE, REMOTE_SUITE_FILES, remoteSuiteAvailable } from "./test/setup/remote-suite";
+
+// The S3 integration suites again, with bucket `default` on a real S3 server (radosgw) instead of R2.
+const remoteS3Suite = {
+  plugins: [cloudflareTest({
+    main: "./src/index.ts",
+    wrangler: { configPath: "./wrangler.toml" },
+    miniflare: { bindings: { DG_DEV_CREDENTIALS: "true", ...REMOTE_SUITE } },
+  })],
+  test: {
+    name: "workerd-remote-s3",
+    include: REMOTE_SUITE_FILES,
+    globalSetup: ["./test/setup/remote-suite-bucket.ts"],
+    testTimeout: 120_000,
+  },
+};
 
 // Two projects: tests that run inside workerd (the Worker runtime, with the real local R2 and Cache API),
 // and tests that run in Node (CLI, interop with the native xdelta3 binary, end-to-end against `wrangler dev`).
@@ -22,6 +38,7 @@ export default defineConfig({
           testTimeout: 120_000,
         },
       },
+      ...(remoteSuiteAvailable() ? [remoteS3Suite] : []),
       {
         test: {
           name: "node",

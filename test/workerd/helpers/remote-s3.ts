@@ -8,7 +8,8 @@ import { S3Backend, type S3BackendConfig } from "../../../src/storage/s3";
 import type { FaultRule } from "../../setup/fault-proxy";
 import type { RemoteS3TestTarget } from "../../setup/remote-s3";
 
-const provided = inject("remoteS3");
+// Undefined in projects without the remote-s3 globalSetup (e.g. "workerd-remote-s3").
+const provided = inject("remoteS3") ?? { available: false as const, reason: "no remote-S3 test server in this project" };
 
 /** The test S3 server, or undefined (with `remoteS3SkipReason`) when none is available. */
 export const remoteS3: RemoteS3TestTarget | undefined = provided.available ? provided.target : undefined;
@@ -67,4 +68,19 @@ export async function faultLog(): Promise<{ action: string; remaining: number; h
 
 export async function clearFaults(): Promise<void> {
   await (await fetch(`${target().faultProxy}/__fault`, { method: "DELETE" })).arrayBuffer();
+}
+
+/**
+ * The backend under bucket `default` in this test project: the R2 binding in project "workerd", the remote S3
+ * bucket in project "workerd-remote-s3". Suites that inspect stored objects directly should use this instead
+ * of `env.BUCKET`, so the same case holds on both backends.
+ */
+export async function defaultBucketBackend(): Promise<import("../../../src/storage/backend").Backend> {
+  const { env } = await import("cloudflare:workers");
+  const vars = env as unknown as Record<string, unknown> & { BUCKET: R2Bucket };
+  const { parseRemoteBackendConfig, createS3Backend } = await import("../../../src/storage/s3-config");
+  const remote = parseRemoteBackendConfig(vars).default;
+  if (remote) return createS3Backend(remote);
+  const { R2Backend } = await import("../../../src/storage/r2");
+  return new R2Backend(vars.BUCKET, "BUCKET");
 }
