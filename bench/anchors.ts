@@ -19,6 +19,15 @@ export interface PairAnchor {
   targetSize: number;
   xdelta3: { size: number; encodeMs: number; decodeMs: number; roundTrip: boolean } | null;
   zstd19: { size: number; encodeMs: number } | null;
+  /** Extra native runs with more flags after `-e -9` (e.g. the same -B as the Worker), keyed by those flags. */
+  xdelta3Variants?: Record<string, { size: number; encodeMs: number }>;
+}
+
+export interface AnchorOptions {
+  /** Skip `zstd -19 --patch-from` (1 GiB pairs: several minutes each and 2+ GiB of memory). */
+  zstd: boolean;
+  /** Extra flag sets for `xdelta3 -e -9 <flags>`, measured for size and encode time. */
+  xdelta3Variants: string[][];
 }
 
 export interface SeriesAnchor {
@@ -28,6 +37,8 @@ export interface SeriesAnchor {
    * file where the delta is not below DeltaGlider's 0.75 ratio). The first version is the reference itself. */
   xdelta3Stored: number;
   zstd19Stored: number | null;
+  /** Same as xdelta3Stored for each extra flag set. */
+  xdelta3VariantsStored?: Record<string, number>;
 }
 
 const CACHE_DIR = join(BENCH_DIR, ".cache");
@@ -46,6 +57,18 @@ function timed(cmd: string, args: string[]): number {
 }
 
 const sha256File = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
+
+function measureVariant(src: CorpusFile, tgt: CorpusFile, flags: string[]): { size: number; encodeMs: number } {
+  mkdirSync(CACHE_DIR, { recursive: true });
+  const tmp = mkdtempSync(join(CACHE_DIR, "tmp-"));
+  const delta = join(tmp, "d.xd3");
+  try {
+    const encodeMs = timed("xdelta3", ["-e", "-9", ...flags, "-D", "-f", "-s", src.path, tgt.path, delta]);
+    return { size: statSync(delta).size, encodeMs };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
 
 function measurePair(src: CorpusFile, tgt: CorpusFile, hasZstd: boolean): PairAnchor {
   mkdirSync(CACHE_DIR, { recursive: true });
@@ -81,7 +104,13 @@ const storedWith = (ref: CorpusFile, pairs: PairAnchor[], pick: (p: PairAnchor) 
     return total + (d / p.targetSize < MAX_DELTA_RATIO ? d : p.targetSize);
   }, ref.size);
 
-export function computeAnchors(corpus: CorpusSeries[], log: (line: string) => void = console.log): SeriesAnchor[] {
+const DEFAULT_OPTIONS: AnchorOptions = { zstd: true, xdelta3Variants: [] };
+
+export function computeAnchors(
+  corpus: CorpusSeries[],
+  log: (line: string) => void = console.log,
+  optionsOf: (seriesId: string) => AnchorOptions = () => DEFAULT_OPTIONS,
+): SeriesAnchor[] {
   const xdVersion = toolVersion("xdelta3", "-V");
   if (!xdVersion) throw new Error("xdelta3 is not installed (Debian: apt-get install -y xdelta3)");
   const zstdVersion = toolVersion("zstd", "-V");
@@ -89,21 +118,42 @@ export function computeAnchors(corpus: CorpusSeries[], log: (line: string) => vo
   const result: SeriesAnchor[] = [];
   for (const series of corpus) {
     const [ref, ...rest] = series.files;
+    const options = optionsOf(series.id);
+    const useZstd = options.zstd && zstdVersion !== null;
+    const save = () => {
+      mkdirSync(CACHE_DIR, { recursive: true });
+      writeFileSync(CACHE_FILE, JSON.stringify(cache, null, 1));
+    };
     const pairs = rest.map((tgt) => {
-      const key = `${xdVersion}|${zstdVersion}|${ref.sha256}|${tgt.sha256}`;
+      const key = `${xdVersion}|${useZstd ? zstdVersion : "no zstd"}|${ref.sha256}|${tgt.sha256}`;
       if (!cache[key]) {
         log(`  anchors ${series.id}: ${ref.name} -> ${tgt.name}`);
-        cache[key] = measurePair(ref, tgt, zstdVersion !== null);
-        mkdirSync(CACHE_DIR, { recursive: true });
-        writeFileSync(CACHE_FILE, JSON.stringify(cache, null, 1));
+        cache[key] = measurePair(ref, tgt, useZstd);
+        save();
       }
-      return cache[key];
+      const pair = { ...cache[key], xdelta3Variants: {} as Record<string, { size: number; encodeMs: number }> };
+      for (const flags of options.xdelta3Variants) {
+        const label = flags.join(" ");
+        const vkey = `${xdVersion}|-9 ${label}|${ref.sha256}|${tgt.sha256}`;
+        if (!cache[vkey]) {
+          log(`  anchors ${series.id}: xdelta3 -e -9 ${label} ${ref.name} -> ${tgt.name}`);
+          cache[vkey] = measureVariant(ref, tgt, flags) as never;
+          save();
+        }
+        pair.xdelta3Variants[label] = cache[vkey] as never;
+      }
+      return pair;
     });
+    const variantsStored = Object.fromEntries(options.xdelta3Variants.map((flags) => {
+      const label = flags.join(" ");
+      return [label, storedWith(ref, pairs, (p) => p.xdelta3Variants?.[label]?.size)];
+    }));
     result.push({
       id: series.id,
       pairs,
       xdelta3Stored: storedWith(ref, pairs, (p) => p.xdelta3?.size),
-      zstd19Stored: zstdVersion ? storedWith(ref, pairs, (p) => p.zstd19?.size) : null,
+      zstd19Stored: useZstd ? storedWith(ref, pairs, (p) => p.zstd19?.size) : null,
+      ...(options.xdelta3Variants.length ? { xdelta3VariantsStored: variantsStored } : {}),
     });
   }
   return result;

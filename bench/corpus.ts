@@ -16,7 +16,7 @@ export const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 export const CORPUS_DIR = join(BENCH_DIR, "corpus");
 
 /** The shape of the artifact a series stores. */
-export type Shape = "bin" | "tar" | "zip-stored" | "zip-deflate";
+export type Shape = "bin" | "tar" | "zip-stored" | "zip-deflate" | "iso";
 
 export interface SeriesSpec {
   /** Deltaspace name in the bench bucket. */
@@ -169,7 +169,7 @@ export function writeZip(entries: TarEntry[], deflate: boolean): Uint8Array {
   return Buffer.concat([...locals, ...central, new Uint8Array(end.buffer)]);
 }
 
-const EXT: Record<Shape, string> = { bin: "", tar: ".tar", "zip-stored": ".zip", "zip-deflate": ".zip" };
+const EXT: Record<Shape, string> = { bin: "", tar: ".tar", "zip-stored": ".zip", "zip-deflate": ".zip", iso: ".iso" };
 
 function deriveArtifact(spec: SeriesSpec, version: string, tgz: string): Uint8Array {
   const tar = new Uint8Array(gunzipSync(readFileSync(tgz)));
