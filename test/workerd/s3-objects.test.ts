@@ -1,7 +1,7 @@
 // Object operations over the Worker's fetch handler against real local R2: PUT/GET/HEAD with every header
 // behaviour S3 clients rely on, storage types, delta round trips, copy and delete.
 import { describe, expect, it } from "vitest";
-import { env } from "cloudflare:workers";
+import { defaultBucketBackend } from "./helpers/remote-s3";
 import { bytes, errorOf, s3, xmlOf } from "./s3-support";
 
 const B = "/default";
@@ -46,9 +46,9 @@ describe("the seed walk-through: versioned zips become deltas, other files stay 
     expect(head.headers.get("x-amz-storage-type")).toBe("Delta");
     expect(head.headers.get("content-length")).toBe(String(v2.length));
 
-    const stored = await env.BUCKET.list({ prefix: "walk/releases/" });
-    const delta = stored.objects.find((o) => o.key === "walk/releases/v2.zip.delta");
-    expect(delta && delta.size).toBeLessThan(v2.length / 10);
+    // Inspected on whichever backend holds bucket `default` in this project (R2 or remote S3).
+    const delta = await (await defaultBucketBackend()).head("walk/releases/v2.zip.delta");
+    expect(delta?.size).toBeLessThan(v2.length / 10);
   });
 });
 
@@ -333,12 +333,14 @@ describe("DeleteObject and DeleteObjects", () => {
     const base = bytes(100_000, 41);
     await put("del-ref/v1.zip", base);
     await put("del-ref/v2.zip", nextVersion(base, 3));
-    expect(await env.BUCKET.head("del-ref/reference.bin")).not.toBeNull();
+    const backend = await defaultBucketBackend();
+    expect(await backend.head("del-ref/reference.bin")).not.toBeNull();
     await s3("DELETE", `${B}/del-ref/v1.zip`);
-    expect(await env.BUCKET.head("del-ref/reference.bin")).not.toBeNull();
+    expect(await backend.head("del-ref/reference.bin")).not.toBeNull();
     await s3("DELETE", `${B}/del-ref/v2.zip`);
-    expect(await env.BUCKET.head("del-ref/reference.bin")).toBeNull();
-    expect((await env.BUCKET.list({ prefix: "del-ref/" })).objects).toEqual([]);
+    expect(await backend.head("del-ref/reference.bin")).toBeNull();
+    const left = await backend.list({ prefix: "del-ref/" });
+    expect([...left.objects.map((o) => o.key), ...left.commonPrefixes]).toEqual([]);
   });
 
   it("DeleteObjects removes the listed keys and reports each", async () => {
