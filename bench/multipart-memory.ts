@@ -87,8 +87,13 @@ async function uploadAndComplete(
 }
 
 async function readOps(worker: LocalWorker): Promise<Record<string, number> | null> {
-  const res = await fetch(`${worker.endpoint}/_/ops`);
-  return res.ok ? ((await res.json()) as Record<string, number>) : null;
+  try {
+    const res = await fetch(`${worker.endpoint}/_/ops`, { signal: AbortSignal.timeout(600_000) });
+    return res.ok ? ((await res.json()) as Record<string, number>) : null;
+  } catch (error) {
+    console.error("/_/ops not answered:", error);
+    return null;
+  }
 }
 
 /** The committed Worker in a directory of its own, so edits in the shared tree do not reload it mid-run. */
