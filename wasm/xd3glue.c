@@ -11,6 +11,14 @@
  *        anything else -> an error: xg_msg() says what went wrong;
  *   4. at the end calls xg_close() (checks the stream ended at a window boundary).
  *
+ * Ranged decoding (xg_set_range): windows whose target bytes all lie before the range are still parsed, and
+ * their secondary-compressed sections still decompressed (xdelta3's LZMA secondary is ONE xz stream per
+ * section kind across the whole delta, sync-flushed per window, so its dictionary carries over), but their
+ * instructions are not executed (XD3_SKIP_EMIT): no source reads, no output. Windows never depend on earlier
+ * windows' target bytes: this decoder refuses VCD_TARGET ("VCD_TARGET not implemented") and xdelta3's encoder
+ * never writes it. Every window that is emitted must carry an Adler-32 (verified by the library before
+ * XD3_OUTPUT); one without is XG_UNVERIFIABLE, so the caller can rebuild the whole object instead.
+ *
  * The source cache lives in wasm memory. Cache hits are answered synchronously inside the library through
  * config.getblk; only a miss returns XD3_GETSRCBLK to JavaScript, which then reads that block by range.
  * Like the xdelta3 command line tool: a source that fits in the source window is one block; otherwise the
@@ -27,6 +35,10 @@
 
 #define XG_EXPORT(name) __attribute__((export_name(#name)))
 #define XG_NO_BLOCK ((xoff_t)-1)
+/* A ranged decode met a window it would emit that has no Adler-32 checksum. */
+#define XG_UNVERIFIABLE (-17800)
+/* Window indicator bit "has an Adler-32" (xdelta3.c's VCD_ADLER32, private to that file). */
+#define XG_VCD_ADLER32 (1U << 2)
 
 /* The allocator's break, replacing wasi-libc's sbrk (which grows wasm memory by exactly what malloc asks).
  * Every memory.grow costs about a millisecond in V8 whatever its size, and malloc grows in 64 KiB steps, which
@@ -83,6 +95,13 @@ typedef struct {
   /* input chunk buffer, owned by the glue so the library may keep pointers into it until XD3_INPUT */
   uint8_t *inbuf;
   uint32_t inbuf_cap;
+
+  /* ranged decode: target bytes [range_start, range_end] (inclusive); windows before it are not emitted */
+  int range_active;
+  uint64_t range_start;
+  uint64_t range_end;
+  uint32_t windows_skipped;
+  uint32_t windows_emitted;
 } xg_ctx;
 
 static uint32_t pow2_roundup(uint64_t x) {
@@ -162,13 +181,18 @@ static int xg_getblk(xd3_stream *stream, xd3_source *src, xoff_t blkno) {
   return XD3_GETSRCBLK;
 }
 
+/* Set before xg_new (one instance per job): a decoder that will touch only part of the source (ranged
+ * decode) splits even a source that fits the window into blocks, so it reads only the blocks it copies from. */
+static int xg_blocked_source = 0;
+XG_EXPORT(xg_prefer_blocks) void xg_prefer_blocks(int on) { xg_blocked_source = on; }
+
 /* Sizes the source cache and registers the source with the library.
  * srcwin: the source window (-B; rounded up to a power of two, as the CLI does).
  * blksize: decoder block size when the source does not fit in the window (0 = window / 32, like the CLI). */
 static int setup_source(xg_ctx *ctx, uint64_t src_size, uint32_t srcwin, uint32_t blksize) {
   srcwin = pow2_roundup(srcwin < (XD3_ALLOCSIZE * 32) ? (XD3_ALLOCSIZE * 32) : srcwin);
   ctx->src_size = src_size;
-  if (src_size <= srcwin) {
+  if (src_size <= srcwin && !xg_blocked_source) {
     /* Whole source in one block: allocate only what the source needs. */
     ctx->blksize = srcwin;
     ctx->nslots = 1;
@@ -178,6 +202,9 @@ static int setup_source(xg_ctx *ctx, uint64_t src_size, uint32_t srcwin, uint32_
     if (want < XD3_ALLOCSIZE) want = XD3_ALLOCSIZE;
     ctx->blksize = want;
     ctx->nslots = srcwin / want;
+    /* A small source split only for ranged reads needs no more slots than it has blocks. */
+    uint64_t blocks = (src_size + want - 1) / want;
+    if (xg_blocked_source && blocks < ctx->nslots) ctx->nslots = blocks ? (uint32_t)blocks : 1;
   }
   size_t cache_bytes = ctx->nslots == 1 ? (size_t)src_size : (size_t)ctx->nslots * ctx->blksize;
   ctx->cache = (uint8_t *)malloc(cache_bytes ? cache_bytes : 1);
@@ -252,12 +279,47 @@ void xg_input(xg_ctx *ctx, uint32_t len, int eof) {
   xd3_avail_input(&ctx->stream, ctx->inbuf, len);
 }
 
+/* Decoder only: from now on emit only the windows that hold target bytes [start, end] (inclusive). */
+XG_EXPORT(xg_set_range)
+void xg_set_range(xg_ctx *ctx, double start, double end) {
+  ctx->range_active = 1;
+  ctx->range_start = (uint64_t)start;
+  ctx->range_end = (uint64_t)end;
+}
+
+/* Called once the decoder has parsed a window's header (XD3_GOTHEADER / XD3_WINSTART), before any of its
+ * sections are decoded: decides whether the window is emitted. */
+static int choose_window(xg_ctx *ctx) {
+  xd3_stream *stream = &ctx->stream;
+  if (!ctx->range_active) return 0;
+  if (stream->dec_winstart + stream->dec_tgtlen <= ctx->range_start) {
+    stream->flags |= XD3_SKIP_EMIT; /* set directly: xd3_set_flags only expects FLUSH/SKIP_WINDOW changes */
+    ctx->windows_skipped++;
+    return 0;
+  }
+  stream->flags &= ~XD3_SKIP_EMIT;
+  ctx->windows_emitted++;
+  if ((stream->dec_win_ind & XG_VCD_ADLER32) == 0) {
+    stream->msg = "window has no Adler-32 checksum, so a ranged decode could not verify it";
+    return XG_UNVERIFIABLE;
+  }
+  return 0;
+}
+
 /* Runs the library until it needs something from the driver. Window notifications are not interesting
- * to the driver and are skipped. */
+ * to the driver and are skipped; a skipped window's (empty) output is consumed here. */
 XG_EXPORT(xg_step)
 int xg_step(xg_ctx *ctx) {
   for (;;) {
     int ret = ctx->encode ? xd3_encode_input(&ctx->stream) : xd3_decode_input(&ctx->stream);
+    if (!ctx->encode && (ret == XD3_WINSTART || ret == XD3_GOTHEADER)) {
+      int chosen = choose_window(ctx);
+      if (chosen != 0) return chosen;
+    }
+    if (ret == XD3_OUTPUT && !ctx->encode && (ctx->stream.flags & XD3_SKIP_EMIT) != 0) {
+      xd3_consume_output(&ctx->stream);
+      continue;
+    }
     if (ret == XD3_WINSTART || ret == XD3_WINFINISH) continue;
     if (ret == XD3_GETSRCBLK && !ctx->has_source) {
       ctx->stream.msg = "source input required";
@@ -268,6 +330,10 @@ int xg_step(xg_ctx *ctx) {
 }
 
 XG_EXPORT(xg_out_ptr) uint8_t *xg_out_ptr(xg_ctx *ctx) { return ctx->stream.next_out; }
+/* Decoder: target offset of the window being output (updated only when the next window starts). */
+XG_EXPORT(xg_out_offset) double xg_out_offset(xg_ctx *ctx) { return (double)ctx->stream.dec_winstart; }
+XG_EXPORT(xg_windows_skipped) uint32_t xg_windows_skipped(xg_ctx *ctx) { return ctx->windows_skipped; }
+XG_EXPORT(xg_windows_emitted) uint32_t xg_windows_emitted(xg_ctx *ctx) { return ctx->windows_emitted; }
 XG_EXPORT(xg_out_len) uint32_t xg_out_len(xg_ctx *ctx) { return ctx->stream.avail_out; }
 XG_EXPORT(xg_consume) void xg_consume(xg_ctx *ctx) { xd3_consume_output(&ctx->stream); }
 

@@ -21,6 +21,11 @@ export interface CodecOptions {
   /** Encode: the target's size when known (e.g. Content-Length). Small targets then get a small input window
    *  and hash table instead of inputWindow-sized ones, as the xdelta3 CLI does for files. */
   targetSize?: number;
+  /** Decode: output only target bytes [start, end] (inclusive, like an HTTP Range). Windows before the range
+   *  are parsed but not executed (no source reads), decoding stops after the window holding `end`, and every
+   *  window that is output is checked against its Adler-32 (a window without one fails with `unverifiable`
+   *  before anything is output from it). The target's whole size and hash are not checked. */
+  targetRange?: { start: number; end: number };
   /** Called once when the job has finished successfully. */
   onStats?: (stats: CodecStats) => void;
 }
@@ -36,6 +41,9 @@ export interface CodecStats {
   /** Range reads issued on the source and the bytes they returned. */
   sourceReads: number;
   sourceBytesRead: number;
+  /** Ranged decode: windows before the range that were not executed, and windows decoded for the range. */
+  windowsSkipped?: number;
+  windowsDecoded?: number;
 }
 
 export interface SourceInfo {

@@ -16,6 +16,9 @@ export type CodecErrorKind =
   /** The delta's app header records gzip/bzip2/compress external compression (xdelta3 without -D): refused,
    *  because decoding it byte-exactly is impossible (the xdelta3 CLI re-compresses into different bytes). */
   | "external-compression"
+  /** A ranged decode (targetRange) reached a window that carries no Adler-32 (xdelta3 -n), so the bytes it
+   *  would hand out could not be verified; nothing was output. Decode the whole object and check its hash. */
+  | "unverifiable"
   /** Anything else: invalid options, a failed source read, a library error while encoding. */
   | "internal";
 

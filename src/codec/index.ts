@@ -94,7 +94,15 @@ function decoderConfig(o: CodecOptions): JobConfig {
     smatch: 0,
     maxMemory: o.maxMemory ?? DEFAULT_MAX_MEMORY,
     maxOutputSize: o.maxOutputSize ?? DEFAULT_MAX_OUTPUT,
+    range: o.targetRange && checkRange(o.targetRange),
   };
+}
+
+function checkRange(range: { start: number; end: number }): { start: number; end: number } {
+  if (!Number.isSafeInteger(range.start) || !Number.isSafeInteger(range.end) || range.start < 0 || range.end < range.start) {
+    throw new CodecError("internal", `targetRange must be integers with 0 <= start <= end, got ${range.start}-${range.end}`);
+  }
+  return { start: range.start, end: range.end };
 }
 
 function checkSize(name: string, value: number, min: number, max: number): number {

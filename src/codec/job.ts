@@ -13,6 +13,7 @@ const XD3_OUTPUT = -17704;
 const XD3_GETSRCBLK = -17705;
 const XD3_GOTHEADER = -17706;
 const XD3_INVALID_INPUT = -17712;
+const XG_UNVERIFIABLE = -17800; // wasm/xd3glue.c: a ranged decode met a window without Adler-32
 const ENOMEM = 48;
 
 // xdelta3 stream flags.
@@ -33,6 +34,11 @@ interface GlueExports {
   xg_step(ctx: number): number;
   xg_out_ptr(ctx: number): number;
   xg_out_len(ctx: number): number;
+  xg_out_offset(ctx: number): number;
+  xg_set_range(ctx: number, start: number, end: number): void;
+  xg_prefer_blocks(on: number): void;
+  xg_windows_skipped(ctx: number): number;
+  xg_windows_emitted(ctx: number): number;
   xg_consume(ctx: number): void;
   xg_req_offset(ctx: number): number;
   xg_req_len(ctx: number): number;
@@ -59,6 +65,8 @@ export interface JobConfig {
   smatch: number;
   maxMemory: number;
   maxOutputSize: number;
+  /** Decode only target bytes [start, end] (inclusive); windows before them are not emitted. */
+  range?: { start: number; end: number };
 }
 
 export async function* runJob(
@@ -77,9 +85,11 @@ export async function* runJob(
   const reader = new ChunkReader(input.getReader());
   const mode = config.encode ? "encode" : "decode";
   try {
+    if (config.range) xg.xg_prefer_blocks(1); // read only the source blocks the range's windows copy from
     const ctx = xg.xg_new(config.encode ? 1 : 0, config.winsize, config.srcwin, config.blksize, config.flags,
       config.smatch, source ? source.size : -1, IO_CHUNK);
     if (ctx === 0) throw libraryError(mode, xg.xg_new_error(), "could not configure the stream", memory);
+    if (config.range) xg.xg_set_range(ctx, config.range.start, config.range.end);
 
     let last = await feed(xg, ctx, memory, reader, stats);
     for (;;) {
@@ -88,7 +98,12 @@ export async function* runJob(
         if (last) break;
         last = await feed(xg, ctx, memory, reader, stats);
       } else if (code === XD3_OUTPUT) {
-        yield* drainOutput(xg, ctx, memory, config, stats);
+        if (!config.range) {
+          yield* drainOutput(xg, ctx, memory, config, stats);
+        } else if (yield* drainRange(xg, ctx, memory, config, config.range, stats)) {
+          countWindows(xg, ctx, stats);
+          return; // the range is complete: the rest of the delta is never read
+        }
       } else if (code === XD3_GETSRCBLK) {
         await readSourceBlock(xg, ctx, memory, source!, stats);
       } else if (code === XD3_GOTHEADER) {
@@ -104,6 +119,9 @@ export async function* runJob(
     if (closed !== 0) {
       if (!config.encode) throw new CodecError("truncated", "the delta ends in the middle of a window");
       throw libraryError(mode, closed, cString(memory, xg.xg_msg(ctx)), memory, xg);
+    }
+    if (config.range) {
+      throw new CodecError("corrupt", `the delta's target ends before the requested range ${config.range.start}-${config.range.end}`);
     }
     stats.wasmMemoryPeakBytes = memory.buffer.byteLength;
   } catch (e) {
@@ -140,6 +158,33 @@ function* drainOutput(xg: GlueExports, ctx: number, memory: WebAssembly.Memory, 
     yield slice;
   }
   xg.xg_consume(ctx);
+}
+
+/**
+ * Ranged decode: hands out the part of the window just decoded that lies in `range` (the library has already
+ * verified the window's Adler-32). Returns true once the range's last byte has been handed out.
+ */
+function* drainRange(xg: GlueExports, ctx: number, memory: WebAssembly.Memory, config: JobConfig,
+  range: { start: number; end: number }, stats: CodecStats): Generator<Uint8Array, boolean> {
+  const windowStart = xg.xg_out_offset(ctx);
+  const windowEnd = windowStart + xg.xg_out_len(ctx); // exclusive
+  if (windowEnd > config.maxOutputSize) {
+    throw new CodecError("output-limit", `decoded output would exceed ${config.maxOutputSize} bytes`);
+  }
+  const to = Math.min(range.end + 1, windowEnd);
+  for (let from = Math.max(range.start, windowStart); from < to; from += IO_CHUNK) {
+    const n = Math.min(IO_CHUNK, to - from);
+    const slice = new Uint8Array(memory.buffer, xg.xg_out_ptr(ctx) + (from - windowStart), n).slice();
+    stats.bytesOut += n;
+    yield slice;
+  }
+  xg.xg_consume(ctx);
+  return windowEnd > range.end;
+}
+
+function countWindows(xg: GlueExports, ctx: number, stats: CodecStats): void {
+  stats.windowsSkipped = xg.xg_windows_skipped(ctx);
+  stats.windowsDecoded = xg.xg_windows_emitted(ctx);
 }
 
 /** Answers XD3_GETSRCBLK: reads the block by range (in pieces of at most SOURCE_READ_CHUNK) into the cache. */
@@ -185,6 +230,7 @@ function libraryError(mode: "encode" | "decode", code: number, message: string, 
 
 function classify(mode: "encode" | "decode", code: number, message: string): CodecErrorKind {
   if (code === ENOMEM) return "memory";
+  if (code === XG_UNVERIFIABLE) return "unverifiable";
   if (mode === "encode") return "internal";
   if (message.includes("checksum mismatch")) return "checksum";
   if (message.includes("source file too short") || message.includes("source input required")) return "wrong-source";
