@@ -1,11 +1,8 @@
 // Object operations over the Worker's fetch handler against real local R2: PUT/GET/HEAD with every header
 // behaviour S3 clients rely on, storage types, delta round trips, copy and delete.
 import { describe, expect, it } from "vitest";
-import { exports } from "cloudflare:workers";
-import type { AccessKey } from "../../src/s3/auth";
-import { chunkedBody, seedOf, signed } from "../../src/s3/auth/test-support";
 import { defaultBucketBackend } from "./helpers/remote-s3";
-import { bytes, errorOf, ORIGIN, s3, xmlOf } from "./s3-support";
+import { bytes, chunkedPut, errorOf, s3, xmlOf } from "./s3-support";
 
 const B = "/default";
 
@@ -16,30 +13,6 @@ async function md5Hex(data: Uint8Array): Promise<string> {
 
 function put(key: string, body: Uint8Array | string, headers: Record<string, string> = {}) {
   return s3("PUT", `${B}/${key}`, { body, headers });
-}
-
-const DEV_KEY: AccessKey = { accessKeyId: "deltaglider", secretAccessKey: "deltaglider-secret", access: "read-write", buckets: ["*"] };
-
-/**
- * A PUT the way the AWS SDKs send one with a signed streaming payload: the headers are signed (the seed
- * signature), the body is aws-chunked with every chunk signed in a chain from it.
- */
-async function signedChunkedPut(path: string, data: Uint8Array, contentEncoding: string): Promise<Request> {
-  const amzDate = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
-  const headerSigned = await signed(`${ORIGIN}${path}`, {
-    method: "PUT", key: DEV_KEY, datetime: amzDate,
-    headers: {
-      "x-amz-content-sha256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
-      "content-encoding": contentEncoding,
-      "x-amz-decoded-content-length": String(data.length),
-    },
-  });
-  const half = Math.floor(data.length / 2);
-  const body = await chunkedBody({
-    chunks: [data.subarray(0, half), data.subarray(half)],
-    signing: { seed: seedOf(headerSigned), secret: DEV_KEY.secretAccessKey, amzDate },
-  });
-  return new Request(headerSigned.url, { method: "PUT", headers: headerSigned.headers, body });
 }
 
 /** A new version of an artifact: mostly the same bytes with a few edits, like consecutive releases. */
@@ -109,7 +82,7 @@ describe("PutObject and GetObject", () => {
     const data = bytes(20_000, 7);
     for (const [sent, kept] of [["aws-chunked", null], ["aws-chunked,gzip", "gzip"]] as const) {
       const key = `meta/chunked-${kept ?? "plain"}.bin`;
-      const response = await exports.default.fetch(await signedChunkedPut(`${B}/${key}`, data, sent));
+      const response = await chunkedPut(`${B}/${key}`, data, { contentEncoding: sent });
       expect(response.status).toBe(200);
       for (const method of ["GET", "HEAD"]) {
         const read = await s3(method, `${B}/${key}`);

@@ -2,6 +2,9 @@
 import { exports } from "cloudflare:workers";
 import { XMLParser } from "fast-xml-parser";
 import { AwsClient } from "aws4fetch";
+import type { AccessKey } from "../../src/s3/auth";
+import { chunkedBody, seedOf, signed } from "../../src/s3/auth/test-support";
+import type { ChecksumAlgorithm } from "../../src/engine/api";
 
 export const ORIGIN = "http://127.0.0.1:8787";
 
@@ -14,6 +17,45 @@ export const DEV_CLIENT = new AwsClient({
 export async function s3(method: string, path: string, init: { headers?: Record<string, string>; body?: BodyInit | null } = {}) {
   const signed = await DEV_CLIENT.sign(`${ORIGIN}${path}`, { method, headers: init.headers, body: init.body ?? null });
   return exports.default.fetch(signed);
+}
+
+const DEV_KEY: AccessKey = { accessKeyId: "deltaglider", secretAccessKey: "deltaglider-secret", access: "read-write", buckets: ["*"] };
+
+export interface ChunkedPutOptions {
+  /** Default `aws-chunked`; S3 clients may add a real encoding (`aws-chunked,gzip`). */
+  contentEncoding?: string;
+  /** A flexible checksum sent in the trailer (base64 value), as the AWS SDKs do by default. */
+  trailer?: { algorithm: ChecksumAlgorithm; value: string };
+  /** Sign every chunk (and the trailer) in a chain from the seed signature; default true. */
+  signChunks?: boolean;
+}
+
+/**
+ * A PUT through the Worker the way the AWS SDKs stream one: the headers are signed (the seed signature), the
+ * body is aws-chunked in two chunks, signed chunk by chunk (STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]) or
+ * unsigned with a checksum trailer (STREAMING-UNSIGNED-PAYLOAD-TRAILER, the SDKs' default).
+ */
+export async function chunkedPut(path: string, data: Uint8Array, options: ChunkedPutOptions = {}): Promise<Response> {
+  const signChunks = options.signChunks ?? true;
+  const mode = signChunks ? "STREAMING-AWS4-HMAC-SHA256-PAYLOAD" : "STREAMING-UNSIGNED-PAYLOAD";
+  const amzDate = new Date().toISOString().replace(/[-:]/g, "").replace(/\.\d{3}/, "");
+  const trailerName = options.trailer && `x-amz-checksum-${options.trailer.algorithm}`;
+  const headerSigned = await signed(`${ORIGIN}${path}`, {
+    method: "PUT", key: DEV_KEY, datetime: amzDate,
+    headers: {
+      "x-amz-content-sha256": trailerName ? `${mode}-TRAILER` : mode,
+      "content-encoding": options.contentEncoding ?? "aws-chunked",
+      "x-amz-decoded-content-length": String(data.length),
+      ...(trailerName ? { "x-amz-trailer": trailerName, "x-amz-sdk-checksum-algorithm": options.trailer!.algorithm.toUpperCase() } : {}),
+    },
+  });
+  const half = Math.floor(data.length / 2);
+  const body = await chunkedBody({
+    chunks: [data.subarray(0, half), data.subarray(half)],
+    signing: signChunks ? { seed: seedOf(headerSigned), secret: DEV_KEY.secretAccessKey, amzDate } : undefined,
+    trailer: trailerName ? { [trailerName]: options.trailer!.value } : undefined,
+  });
+  return exports.default.fetch(new Request(headerSigned.url, { method: "PUT", headers: headerSigned.headers, body }));
 }
 
 /** The same request without any signature. */
