@@ -10,7 +10,10 @@ WORK="$(mktemp -d /tmp/dg-walkthrough-XXXXXX)"
 EP="http://127.0.0.1:$PORT"
 export AWS_ACCESS_KEY_ID=deltaglider AWS_SECRET_ACCESS_KEY=deltaglider-secret AWS_DEFAULT_REGION=us-east-1
 export AWS_EC2_METADATA_DISABLED=true AWS_PAGER=""
+# Debian's aws-cli v2 first (what .ci/run installs); an `aws` on PATH may be a pyenv shim for aws-cli v1.
+# The e2e tests choose the same way (test/e2e/support/aws-cli.ts).
 AWS="$(command -v /usr/bin/aws || command -v aws)"
+echo "== aws-cli: $AWS ($("$AWS" --version 2>&1 | head -1))"
 
 echo "== machine: $(nproc) cores, $(uname -sr), node $(node --version), $(date -u +%Y-%m-%dT%H:%MZ)"
 echo "== fresh clone of $SRC into $WORK/repo"

@@ -3,12 +3,13 @@
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CORS_ORIGIN, DEV, READ_ONLY, startWrangler, type DevServer } from "./auth-support";
+import { AWS_CLI, awsCliEnv } from "./support/aws-cli";
 
 const BUCKET = "default";
 let server: DevServer;
@@ -147,20 +148,14 @@ describe("unauthenticated and browser requests", () => {
   });
 });
 
-const awsCli = ["/usr/bin/aws"].find(existsSync) ?? (() => {
-  try {
-    return execFileSync("sh", ["-c", "command -v aws"], { encoding: "utf8" }).trim() || undefined;
-  } catch {
-    return undefined;
-  }
-})();
+const awsCli = AWS_CLI?.path;
 
 describe.skipIf(!awsCli)("aws-cli", () => {
   it("aws s3 cp uploads and downloads the exact bytes with the dev key", () => {
     const dir = mkdtempSync(join(tmpdir(), "dg-awscli-"));
     const data = payload(2_000_000, 9);
     writeFileSync(join(dir, "up.bin"), data);
-    const env = { ...process.env, AWS_ACCESS_KEY_ID: DEV.accessKeyId, AWS_SECRET_ACCESS_KEY: DEV.secretAccessKey, AWS_DEFAULT_REGION: "us-east-1", AWS_EC2_METADATA_DISABLED: "true" };
+    const env = awsCliEnv({ AWS_ACCESS_KEY_ID: DEV.accessKeyId, AWS_SECRET_ACCESS_KEY: DEV.secretAccessKey });
     const run = (...args: string[]) => execFileSync(awsCli!, ["--endpoint-url", server.endpoint, ...args], { env, encoding: "utf8" });
     run("s3", "cp", join(dir, "up.bin"), `s3://${BUCKET}/auth-e2e/cli.bin`);
     run("s3", "cp", `s3://${BUCKET}/auth-e2e/cli.bin`, join(dir, "down.bin"));

@@ -1,7 +1,7 @@
 // Multipart uploads end to end: `wrangler dev` driven by @aws-sdk/lib-storage's Upload and by aws-cli, with
 // versioned artifacts of 40 MB and 200 MB (three versions each into one deltaspace).
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, writeFileSync, createReadStream, rmSync } from "node:fs";
+import { mkdtempSync, writeFileSync, createReadStream, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -13,11 +13,11 @@ import {
   CREDENTIALS, MB, MiB, md5, md5OfStream, multipartEtagOf, nextVersion, randomBytes, rawClient, REGION, sdkClient,
   startWorker,
 } from "./multipart-helpers";
+import { AWS_CLI, awsCliEnv } from "./support/aws-cli";
 
 const PORT = 8830;
 const INSPECTOR_PORT = 9330;
 const BUCKET = "default";
-const AWS_CLI = "/usr/bin/aws";
 const run = promisify(execFile);
 
 let worker: LocalWorker;
@@ -57,11 +57,8 @@ async function downloadMd5(key: string): Promise<{ md5: string; size: number; et
 }
 
 function aws(args: string[]) {
-  return run(AWS_CLI, ["--endpoint-url", worker.endpoint, ...args], {
-    env: {
-      ...process.env, AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
-      AWS_DEFAULT_REGION: REGION, AWS_PAGER: "", AWS_CONFIG_FILE: "/dev/null", AWS_SHARED_CREDENTIALS_FILE: "/dev/null",
-    },
+  return run(AWS_CLI!.path, ["--endpoint-url", worker.endpoint, ...args], {
+    env: awsCliEnv({ AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey, AWS_DEFAULT_REGION: REGION }),
     maxBuffer: 16 * MiB,
   });
 }
@@ -96,7 +93,7 @@ describe.each([
   });
 });
 
-describe.runIf(existsSync(AWS_CLI))("aws-cli (aws s3 cp) multipart", () => {
+describe.runIf(!!AWS_CLI)("aws-cli (aws s3 cp) multipart", () => {
   it.each([
     { label: "40 MB", size: 40 * MB, seed: 41 },
     { label: "200 MB", size: 200 * MB, seed: 201 },

@@ -1,29 +1,25 @@
-// End to end with Debian's aws-cli (installed by .ci/run): `aws s3 cp/ls/rm` and `aws s3api put-object`
-// against `wrangler dev`. Skipped, saying so, when no aws-cli is installed.
+// End to end with Debian's aws-cli (installed by .ci/run; see support/aws-cli.ts for which one runs):
+// `aws s3 cp/ls/rm` and `aws s3api put-object` against `wrangler dev`. Skipped, saying so, when none is installed.
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEV_CREDENTIALS, REGION, startWranglerDev, type WranglerDev } from "./support/wrangler-dev";
+import { AWS_CLI, AWS_CLI_SKIP_REASON, awsCliEnv } from "./support/aws-cli";
+import { startWranglerDev, type WranglerDev } from "./support/wrangler-dev";
 
 const run = promisify(execFile);
-const AWS = ["/usr/bin/aws", "/usr/local/bin/aws"].find((path) => existsSync(path));
-if (!AWS) console.warn("aws-cli not installed: skipping the aws-cli end-to-end tests (.ci/run installs it)");
+const AWS = AWS_CLI?.path;
+if (!AWS) console.warn(AWS_CLI_SKIP_REASON);
 
 let server: WranglerDev;
 let work: string;
 
 async function aws(...args: string[]): Promise<string> {
   const { stdout } = await run(AWS!, ["--endpoint-url", server.endpoint, ...args], {
-    env: {
-      PATH: process.env.PATH, HOME: work,
-      AWS_ACCESS_KEY_ID: DEV_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: DEV_CREDENTIALS.secretAccessKey,
-      AWS_DEFAULT_REGION: REGION, AWS_EC2_METADATA_DISABLED: "true", AWS_CONFIG_FILE: join(work, "none"),
-      AWS_SHARED_CREDENTIALS_FILE: join(work, "none"), AWS_PAGER: "",
-    },
+    env: awsCliEnv(),
     maxBuffer: 16 * 1024 * 1024,
   });
   return stdout;
