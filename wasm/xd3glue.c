@@ -306,6 +306,47 @@ static int choose_window(xg_ctx *ctx) {
   return 0;
 }
 
+/* Reads one VCDIFF varint (RFC 3284 §2) of at most 32 bits; 0 when it runs past the end or overflows. */
+static int read_size(const uint8_t **pos, const uint8_t *end, uint32_t *value) {
+  uint32_t v = 0;
+  for (int i = 0; i < 5 && *pos < end; i++) {
+    uint8_t b = *(*pos)++;
+    if (v > (UINT32_MAX >> 7)) return 0;
+    v = (v << 7) | (b & 0x7f);
+    if ((b & 0x80) == 0) {
+      *value = v;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+/* A skipped window is never emitted, so the library never checks that its instructions produce exactly its
+ * header's target length -- yet that length places every later window in the target. Sum the instruction
+ * sizes (the decoded instruction section is still in place) the way xd3_decode_instruction reads them, so a
+ * damaged target length can never shift the bytes of the windows that are emitted. */
+static int skipped_window_length_ok(const xd3_stream *stream) {
+  const uint8_t *pos = stream->inst_sect.buf;
+  const uint8_t *end = stream->inst_sect.buf_max;
+  uint64_t total = 0;
+  while (pos < end) {
+    const xd3_dinst *inst = &stream->code_table[*pos++];
+    uint32_t size;
+    if (inst->type1 != XD3_NOOP) {
+      size = inst->size1;
+      if (size == 0 && !read_size(&pos, end, &size)) return 0;
+      total += size;
+    }
+    if (inst->type2 != XD3_NOOP) {
+      size = inst->size2;
+      if (size == 0 && !read_size(&pos, end, &size)) return 0;
+      total += size;
+    }
+    if (total > stream->dec_tgtlen) return 0;
+  }
+  return total == stream->dec_tgtlen;
+}
+
 /* Runs the library until it needs something from the driver. Window notifications are not interesting
  * to the driver and are skipped; a skipped window's (empty) output is consumed here. */
 XG_EXPORT(xg_step)
@@ -317,6 +358,10 @@ int xg_step(xg_ctx *ctx) {
       if (chosen != 0) return chosen;
     }
     if (ret == XD3_OUTPUT && !ctx->encode && (ctx->stream.flags & XD3_SKIP_EMIT) != 0) {
+      if (!skipped_window_length_ok(&ctx->stream)) {
+        ctx->stream.msg = "a skipped window's instructions do not add up to its target length";
+        return XD3_INVALID_INPUT;
+      }
       xd3_consume_output(&ctx->stream);
       continue;
     }
