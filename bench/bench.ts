@@ -5,6 +5,8 @@
 //   npm run bench [-- --series typescript-tar,biome-bin] [-- --no-docs] [-- --keep]
 //   npm run bench -- --series synthetic-1g     only the synthetic 1 GiB series (bench/synthetic.ts; ~20 min)
 //   npm run bench -- --no-synthetic            only the npm corpus
+//   npm run bench -- --series synthetic-1g --reuse-r2 DIR   GETs only, against a copy of an earlier run's local R2
+//                                              state (v3/r2 of a `--keep` run): re-measures downloads on a newer commit
 //
 // Writes bench/results/<date>.json and replaces the table in the "## Benchmark" section of docs/PERFORMANCE.md.
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
@@ -81,6 +83,8 @@ export interface SeriesResult {
 interface Options {
   series?: string[];
   synthetic: boolean;
+  /** Local R2 state (a `v3/r2` dir) of an earlier run with the same objects: skip the uploads. */
+  reuseR2?: string;
   docs: boolean;
   keep: boolean;
   /** Another Worker project to run instead of this one (to check the harness itself). */
@@ -94,6 +98,7 @@ function parseArgs(argv: string[]): Options {
     else if (argv[i] === "--no-docs") options.docs = false;
     else if (argv[i] === "--keep") options.keep = true;
     else if (argv[i] === "--no-synthetic") options.synthetic = false;
+    else if (argv[i] === "--reuse-r2") options.reuseR2 = argv[++i];
     else if (argv[i] === "--worker-root") options.workerRoot = argv[++i];
     else throw new Error(`unknown argument ${argv[i]}`);
   }
@@ -328,8 +333,12 @@ async function main() {
 
   try {
     log(`worker: wrangler dev on :${PORT}, inspector :${INSPECTOR_PORT}, persist ${persistTo}`);
+    if (options.reuseR2) {
+      mkdirSync(join(persistTo, "v3"), { recursive: true });
+      execFileSync("cp", ["-al", options.reuseR2, join(persistTo, "v3", "r2")]); // hard links: no copy of GiBs
+    }
     await harness.start();
-    for (const s of corpus) {
+    for (const s of options.reuseR2 ? [] : corpus) {
       log(`upload ${s.id}`);
       const before = r2BlobBytes(persistTo);
       const types: string[] = [];
@@ -390,14 +399,14 @@ async function main() {
   };
   const resultsDir = join(BENCH_DIR, "results");
   mkdirSync(resultsDir, { recursive: true });
-  const only = options.series ? `-${options.series.join("+")}` : options.synthetic ? "" : "-corpus";
+  const only = (options.series ? `-${options.series.join("+")}` : options.synthetic ? "" : "-corpus") + (options.reuseR2 ? "-gets" : "");
   const file = join(resultsDir, `${date.slice(0, 10)}${only}.json`);
   writeFileSync(file, JSON.stringify(results, null, 2));
   const markdown = renderMarkdown(results);
   log(`\n${markdown}`);
   log(`results: ${file}`);
   // Only a complete run (corpus + synthetic) replaces the tables in docs/PERFORMANCE.md.
-  if (options.docs && !options.series && options.synthetic) updatePerformanceDoc(join(ROOT, "docs", "PERFORMANCE.md"), markdown);
+  if (options.docs && !options.series && options.synthetic && !options.reuseR2) updatePerformanceDoc(join(ROOT, "docs", "PERFORMANCE.md"), markdown);
   else if (options.docs) log("(partial run: docs/PERFORMANCE.md left as is)");
 }
 

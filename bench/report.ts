@@ -201,9 +201,36 @@ export function updatePerformanceDoc(path: string, tables: string): void {
   writeFileSync(path, updated);
 }
 
-/** `npx tsx bench/report.ts bench/results/<date>.json`: re-render the doc tables from a saved run. */
+/**
+ * `npx tsx bench/report.ts bench/results/<date>.json [more.json …]`: re-render the doc tables from saved runs.
+ * Several files (e.g. a `--no-synthetic` run and a `--series synthetic-1g` run of the same commit) are merged;
+ * the machine line is the first file's, with every run's commit.
+ */
+const runLabel = (r: BenchResults) =>
+  r.series.length === 0 ? "GETs of the stored synthetic series"
+  : r.series.every((s) => s.id === SYNTHETIC) ? "synthetic series uploads and GETs"
+  : r.series.some((s) => s.id === SYNTHETIC) ? "npm corpus and synthetic series" : "npm corpus";
+
+export function mergeResults(runs: BenchResults[]): BenchResults {
+  // Runs of different commits are allowed but named: the machine line then says which run measured what.
+  const commits = new Set(runs.map((r) => r.machine.commit));
+  const commit = commits.size === 1 ? runs[0].machine.commit
+    : runs.map((r) => `${r.machine.commit} (${runLabel(r)}, ${r.date.slice(0, 16).replace("T", " ")} UTC)`).join(" and ");
+  // A GETs-only run (`--reuse-r2`, no series of its own) replaces the earlier runs' GETs of the series it measured.
+  const regot = new Set(runs.filter((r) => r.series.length === 0).flatMap((r) => r.samples.map((s) => s.series)));
+  const keep = (r: BenchResults, s: RequestSample) => r.series.length === 0 || s.op === "PUT" ? true : !regot.has(s.series);
+  return {
+    ...runs[0],
+    machine: { ...runs[0].machine, commit },
+    date: runs.map((r) => r.date).sort().at(-1)!,
+    series: runs.flatMap((r) => r.series),
+    anchors: runs.flatMap((r) => r.anchors).filter((a, i, all) => all.findIndex((b) => b.id === a.id) === i),
+    samples: runs.flatMap((r) => r.samples.filter((s) => keep(r, s))),
+  };
+}
+
 if (process.argv[1]?.endsWith("report.ts") && process.argv[2]) {
-  const results = JSON.parse(readFileSync(process.argv[2], "utf8")) as BenchResults;
+  const results = mergeResults(process.argv.slice(2).map((f) => JSON.parse(readFileSync(f, "utf8")) as BenchResults));
   const markdown = renderMarkdown(results);
   updatePerformanceDoc(new URL("../docs/PERFORMANCE.md", import.meta.url).pathname, markdown);
   console.log(markdown);
