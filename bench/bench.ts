@@ -25,8 +25,9 @@ import { buildSynthetic, SYNTHETIC_ID } from "./synthetic.ts";
 import { cpuMs, LocalWorker, r2BlobBytes, rssBytes } from "./worker.ts";
 
 const ROOT = join(BENCH_DIR, "..");
-const PORT = 8820;
-const INSPECTOR_PORT = 9320;
+/** Defaults; `--port N` moves both (inspector at N + 500) so two runs can share a machine. */
+let PORT = 8820;
+let INSPECTOR_PORT = 9320;
 const BUCKET = "default";
 const MiB = 1024 * 1024;
 /** Raw binaries are stored under `<name>.bin`; the bench adds `bin` to the delta-eligible extensions. */
@@ -99,6 +100,10 @@ function parseArgs(argv: string[]): Options {
     else if (argv[i] === "--keep") options.keep = true;
     else if (argv[i] === "--no-synthetic") options.synthetic = false;
     else if (argv[i] === "--reuse-r2") options.reuseR2 = argv[++i];
+    else if (argv[i] === "--port") {
+      PORT = Number(argv[++i]);
+      INSPECTOR_PORT = PORT + 500;
+    }
     else if (argv[i] === "--worker-root") options.workerRoot = argv[++i];
     else throw new Error(`unknown argument ${argv[i]}`);
   }
