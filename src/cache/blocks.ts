@@ -35,6 +35,12 @@ export interface BlockCacheStats {
 export const DEFAULT_BLOCK_SIZE = 4 * 1024 * 1024;
 export const DEFAULT_TTL_SECONDS = 30 * 24 * 3600;
 const HASH_HEADER = "x-dg-block-sha256";
+const MAX_REMEMBERED_SIZES = 4096;
+
+/** Per-request settings of a reader: where a background fill may keep running after the response. */
+export interface FillScope {
+  waitUntil?: (promise: Promise<unknown>) => void;
+}
 
 /** The identity of a reference: its SHA-256 (hex) and its size in bytes. */
 export interface ReferenceId {
@@ -47,6 +53,8 @@ export class ReferenceBlockCache {
   readonly ttlSeconds: number;
   readonly stats: BlockCacheStats = { hits: 0, misses: 0, evictions: 0, originBytes: 0 };
   private readonly keyOrigin: string;
+  /** Reference sizes seen by this isolate (sha256 → bytes), so a warm GET makes no cache lookup for them. */
+  private readonly sizes = new Map<string, number>();
 
   constructor(private readonly options: BlockCacheOptions = {}) {
     this.blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
@@ -72,11 +80,12 @@ export class ReferenceBlockCache {
    * (a range reader of the stored reference, e.g. `backendRangeReader(backend, "prefix/reference.bin")`).
    * The reader keeps the last block it used, so the codec's sequential small reads cost one cache lookup per block.
    */
-  reader(ref: ReferenceId, origin: SourceReader): SourceReader {
-    if (!/^[0-9a-f]{64}$/.test(ref.sha256)) throw new RangeError("reference sha256 must be 64 lower-case hex digits");
+  reader(ref: ReferenceId, origin: SourceReader, scope: FillScope = {}): SourceReader {
+    if (!isSha256(ref.sha256)) throw new RangeError("reference sha256 must be 64 lower-case hex digits");
+    const waitUntil = scope.waitUntil ?? this.options.waitUntil;
     let last: { index: number; bytes: Uint8Array } | undefined;
     const block = async (index: number) => {
-      if (last?.index !== index) last = { index, bytes: await this.loadBlock(ref, index, origin) };
+      if (last?.index !== index) last = { index, bytes: await this.loadBlock(ref, index, origin, waitUntil) };
       return last.bytes;
     };
     return async (offset, length) => {
@@ -99,7 +108,9 @@ export class ReferenceBlockCache {
   }
 
   /** Bytes of block `index`: from the cache when present and intact, else from the origin (then cached). */
-  private async loadBlock(ref: ReferenceId, index: number, origin: SourceReader): Promise<Uint8Array> {
+  private async loadBlock(
+    ref: ReferenceId, index: number, origin: SourceReader, waitUntil: FillScope["waitUntil"],
+  ): Promise<Uint8Array> {
     const key = this.blockKey(ref, index);
     const cached = await this.cache.match(key);
     if (cached) {
@@ -117,9 +128,73 @@ export class ReferenceBlockCache {
     const bytes = await origin(start, this.blockLength(ref, index));
     this.stats.originBytes += bytes.length;
     const fill = this.store(key, bytes);
-    if (this.options.waitUntil) this.options.waitUntil(fill);
+    if (waitUntil) waitUntil(fill.catch((error) => console.warn(`reference cache: fill of ${key} failed: ${error}`)));
     else await fill;
     return bytes;
+  }
+
+  /**
+   * The size of the reference with this SHA-256, when this isolate or the cache has seen it (null otherwise).
+   * With it, a delta whose record names its reference's SHA-256 can be decoded from cached blocks without
+   * reading the reference's metadata from the backend. Content addressed like the blocks: it never goes stale.
+   */
+  async referenceSize(sha256: string): Promise<number | null> {
+    if (!isSha256(sha256)) return null;
+    const known = this.sizes.get(sha256);
+    if (known !== undefined) return known;
+    const key = this.sizeKey(sha256);
+    const cached = await this.cache.match(key);
+    if (!cached) return null;
+    const size = parseSizeRecord(await cached.text(), sha256);
+    if (size === null) {
+      // Not written by us, or damaged: never trust it.
+      this.stats.evictions++;
+      await this.cache.delete(key);
+      return null;
+    }
+    this.noteSize(sha256, size);
+    return size;
+  }
+
+  /** Records a reference's size (learned from the backend) in this isolate and in the cache. */
+  rememberReferenceSize(sha256: string, size: number, scope: FillScope = {}): Promise<void> {
+    if (!isSha256(sha256) || !Number.isSafeInteger(size) || size < 0) return Promise.resolve();
+    if (this.sizes.get(sha256) === size) return Promise.resolve();
+    this.noteSize(sha256, size);
+    const body = `${sha256}:${size}`;
+    const put = this.cache.put(this.sizeKey(sha256), new Response(body, {
+      headers: { "content-type": "text/plain", "cache-control": `public, max-age=${this.ttlSeconds}, immutable` },
+    })).catch((error) => console.warn(`reference cache: size record of ${sha256} failed: ${error}`));
+    const waitUntil = scope.waitUntil ?? this.options.waitUntil;
+    if (waitUntil) {
+      waitUntil(put);
+      return Promise.resolve();
+    }
+    return put;
+  }
+
+  /**
+   * Drops every cached block (and the size record) of a reference. For when an object rebuilt from it failed
+   * its SHA-256 check: a block refilled from a reference.bin that was replaced behind the proxy's back carries
+   * a valid hash of the wrong bytes, so the per-block check alone cannot catch it.
+   */
+  async evictReference(ref: ReferenceId): Promise<void> {
+    if (!isSha256(ref.sha256)) return;
+    this.sizes.delete(ref.sha256);
+    const blocks = Math.ceil(ref.size / this.blockSize);
+    const keys = [this.sizeKey(ref.sha256), ...Array.from({ length: blocks }, (_, i) => this.blockKey(ref, i))];
+    const deleted = await Promise.all(keys.map((key) => this.cache.delete(key)));
+    this.stats.evictions += deleted.filter(Boolean).length;
+  }
+
+  private sizeKey(sha256: string): string {
+    return `${this.keyOrigin}/ref/${sha256}/size`;
+  }
+
+  private noteSize(sha256: string, size: number): void {
+    // Insertion order makes the Map a FIFO: the oldest entry goes first when it is full.
+    if (this.sizes.size >= MAX_REMEMBERED_SIZES) this.sizes.delete(this.sizes.keys().next().value!);
+    this.sizes.set(sha256, size);
   }
 
   private blockLength(ref: ReferenceId, index: number): number {
@@ -135,6 +210,18 @@ export class ReferenceBlockCache {
     };
     await this.cache.put(key, new Response(bytes, { headers }));
   }
+}
+
+function isSha256(value: string): boolean {
+  return /^[0-9a-f]{64}$/.test(value);
+}
+
+/** A size record is "<sha256>:<size>"; anything else (or another reference's record) is rejected. */
+function parseSizeRecord(text: string, sha256: string): number | null {
+  const match = /^([0-9a-f]{64}):(\d{1,16})$/.exec(text);
+  if (!match || match[1] !== sha256) return null;
+  const size = Number(match[2]);
+  return Number.isSafeInteger(size) ? size : null;
 }
 
 async function sha256Hex(bytes: Uint8Array): Promise<string> {

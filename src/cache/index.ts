@@ -1,5 +1,5 @@
 export { ReferenceBlockCache, DEFAULT_BLOCK_SIZE, DEFAULT_TTL_SECONDS } from "./blocks";
-export type { BlockCacheOptions, BlockCacheStats, ReferenceId } from "./blocks";
+export type { BlockCacheOptions, BlockCacheStats, FillScope, ReferenceId } from "./blocks";
 export { backendRangeReader } from "./origin";
 export { parseCacheConfig } from "./config";
 export type { CacheConfig, CacheVars } from "./config";
