@@ -16,6 +16,15 @@ export interface DeltaCodec {
 /** A cache of reference bytes keyed by the reference's SHA-256 (src/cache ReferenceBlockCache fits). */
 export interface ReferenceCache {
   reader(ref: { sha256: string; size: number }, origin: SourceReader): SourceReader;
+  /**
+   * The size of the reference with this SHA-256 if the cache knows it. Lets a delta GET decode from cached
+   * blocks without reading the reference's metadata from the backend (its origin is then opened on a miss).
+   */
+  referenceSize?(sha256: string): Promise<number | null>;
+  /** Remember a reference's size, learned from the backend, for referenceSize. */
+  rememberReferenceSize?(sha256: string, size: number): Promise<void>;
+  /** Forget everything cached for a reference (an object rebuilt from it failed its SHA-256 check). */
+  evictReference?(ref: { sha256: string; size: number }): Promise<void>;
 }
 
 export interface EngineOptions {

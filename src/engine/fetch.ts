@@ -5,17 +5,21 @@
 import type { ObjectInfo, OpenedObject, ResolvedRange } from "./api";
 import { S3Error } from "../s3/errors";
 import type { StoredObject } from "../storage/backend";
-import { referenceSource } from "./body";
+import type { SourceInfo, SourceReader } from "../codec/api";
+import { backendSource, referenceSource } from "./body";
 import { readSidecar, type EngineContext } from "./context";
 import { deltaKey, parseKey, referenceKey, reservedReason } from "./deltaspace";
 import { clientEtag, decodeMetadata, type DgRecord } from "./metadata";
-import { lazyStream, verifyingSlice } from "./streams";
+import { isCodecError } from "../codec/errors";
+import { lazyStream, readExactly, streamOf, verifyingSlice } from "./streams";
 
 interface Resolved {
   stored: StoredObject;
   /** null: an object without DeltaGlider metadata, served as it is. */
   record: DgRecord | null;
   isDelta: boolean;
+  /** A delta's first bytes, read with its metadata (all of it when short); the decoder reads these first. */
+  deltaHead?: Uint8Array;
 }
 
 export async function openObject(ctx: EngineContext, key: string): Promise<OpenedObject | null> {
@@ -30,10 +34,12 @@ export async function openObject(ctx: EngineContext, key: string): Promise<Opene
 }
 
 async function resolve(ctx: EngineContext, key: string): Promise<Resolved | null> {
-  const [deltaObject, plainObject] = await Promise.all([ctx.backend.head(deltaKey(key)), ctx.backend.head(key)]);
+  const [deltaHead, plainObject] = await Promise.all([readDeltaHead(ctx, deltaKey(key)), ctx.backend.head(key)]);
   const plain = plainObject ? await plainVariant(ctx, plainObject) : null;
   // An unusable .delta is an error, unless the key's plain object is there to serve instead.
-  const delta = deltaObject ? await deltaVariant(ctx, key, deltaObject).catch((error) => { if (plain) return null; throw error; }) : null;
+  const delta = deltaHead
+    ? await deltaVariant(ctx, key, deltaHead.stored, deltaHead.bytes).catch((error) => { if (plain) return null; throw error; })
+    : null;
   if (delta && plain) return createdAt(plain) > createdAt(delta) ? plain : delta; // mid-overwrite: newest wins
   return delta ?? plain;
 }
@@ -43,7 +49,7 @@ function createdAt(variant: Resolved): number {
 }
 
 /** A `.delta` must carry a usable delta record (metadata or sidecar); anything else is an error, never raw bytes. */
-async function deltaVariant(ctx: EngineContext, key: string, stored: StoredObject): Promise<Resolved> {
+async function deltaVariant(ctx: EngineContext, key: string, stored: StoredObject, head: Uint8Array): Promise<Resolved> {
   let record = decodeMetadata(stored.metadata);
   if (!record) {
     const sidecar = await readSidecar(ctx, stored.key);
@@ -52,7 +58,26 @@ async function deltaVariant(ctx: EngineContext, key: string, stored: StoredObjec
   if (!record || record.kind !== "delta" || record.size === undefined) {
     throw new S3Error("InternalError", `The stored delta of ${JSON.stringify(key)} has no usable DeltaGlider metadata.`, { Key: key });
   }
-  return { stored, record, isDelta: true };
+  return { stored, record, isDelta: true, deltaHead: head };
+}
+
+/**
+ * Bytes of a delta read together with its metadata: one ranged GET instead of a HEAD, so a delta up to this
+ * size needs no second backend read to be decoded (a warm delta GET is then 2 reads: this + the plain HEAD).
+ * Small, because a HEAD request pays for it too.
+ */
+export const DELTA_HEAD_BYTES = 1024 * 1024;
+
+/** The `.delta`'s metadata and its first DELTA_HEAD_BYTES bytes (all of it when shorter), or null. */
+async function readDeltaHead(ctx: EngineContext, storedKey: string): Promise<{ stored: StoredObject; bytes: Uint8Array } | null> {
+  const object = await ctx.backend.get(storedKey, { offset: 0, length: DELTA_HEAD_BYTES });
+  if (!object) return null;
+  const { body, range: _range, ...stored } = object;
+  const expected = Math.min(DELTA_HEAD_BYTES, stored.size);
+  const bytes = await readExactly(body, expected).catch((error) => {
+    throw new S3Error("InternalError", `The stored delta ${storedKey} could not be read: ${error instanceof Error ? error.message : error}`);
+  });
+  return { stored, bytes };
 }
 
 /** A plain object: managed passthrough, or unmanaged (no dg-* metadata) served as it is. */
@@ -104,15 +129,17 @@ async function readPlain(ctx: EngineContext, { stored }: Resolved, range?: Resol
 }
 
 async function readDelta(
-  ctx: EngineContext, key: string, { stored, record }: Resolved, info: ObjectInfo, range?: ResolvedRange,
+  ctx: EngineContext, key: string, resolved: Resolved, info: ObjectInfo, range?: ResolvedRange,
 ): Promise<ReadableStream<Uint8Array>> {
+  const { record } = resolved;
   if (!ctx.codec) throw new S3Error("InternalError", "Delta decoding is not available.");
-  const refKey = referenceKey(parseKey(key).deltaspace);
-  const reference = await ctx.backend.head(refKey);
-  if (!reference) throw new S3Error("InternalError", `The reference for ${JSON.stringify(key)} is missing.`, { Key: key });
-  const referenceSha = await checkReference(ctx, key, record!, reference);
-  const delta = lazyStoredBody(ctx, stored, key);
-  const source = referenceSource(ctx.backend, refKey, reference, referenceSha, ctx.referenceCache);
+  const reference = await deltaReferenceSource(ctx, key, record!);
+  if (range && (range.start > 0 || range.end < info.size - 1)) {
+    const ranged = await readDeltaRange(ctx, key, resolved, info, range, reference);
+    if (ranged) return ranged;
+  }
+  const { source, evict } = reference;
+  const delta = storedDeltaBody(ctx, resolved, key);
   const rebuilt = ctx.codec.decode(source, delta, { ...ctx.config.codec, maxOutputSize: info.size });
   const verified = rebuilt.pipeThrough(verifyingSlice({
     size: info.size,
@@ -120,19 +147,122 @@ async function readDelta(
     range,
     onMismatch: (what) => new S3Error("InternalError", `Rebuilt object failed its ${what} check; no wrong bytes are served.`, { Key: key }),
   }));
-  return primed(verified, key);
+  return primed(evict ? onFailure(verified, evict) : verified, key);
 }
 
-/** The delta's body, fetched when the decoder first pulls it, pinned to the ETag seen at open. */
-function lazyStoredBody(ctx: EngineContext, stored: StoredObject, key: string): ReadableStream<Uint8Array> {
-  return lazyStream(async () => {
-    const object = await ctx.backend.get(stored.key);
+/**
+ * A range of a delta object decodes only the VCDIFF windows that hold it (codec `targetRange`: earlier
+ * windows are parsed without reading the reference, decoding stops after the range). The whole object's
+ * SHA-256 cannot be checked without rebuilding it all, so each decoded window is checked against the Adler-32
+ * xdelta3 stores with it, and the answer against the range's length. A delta without window checksums
+ * (xdelta3 -n) gives null before any byte: the caller rebuilds the whole object and checks its SHA-256.
+ */
+async function readDeltaRange(ctx: EngineContext, key: string, resolved: Resolved, info: ObjectInfo,
+  range: ResolvedRange, { source, evict }: ReferenceUse): Promise<ReadableStream<Uint8Array> | null> {
+  const delta = storedDeltaBody(ctx, resolved, key);
+  const rebuilt = ctx.codec!.decode(source, delta, { ...ctx.config.codec, maxOutputSize: info.size, targetRange: range });
+  const reader = rebuilt.getReader();
+  const first = await reader.read().then((result) => ({ result }), (error: unknown) => ({ error }));
+  if ("error" in first && isCodecError(first.error) && first.error.kind === "unverifiable") return null;
+  const resumed = new ReadableStream<Uint8Array>({
+    start(controller) {
+      if ("error" in first) controller.error(first.error);
+      else if (first.result.done) controller.close();
+      else controller.enqueue(first.result.value);
+    },
+    async pull(controller) {
+      const next = await reader.read();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
+  const checked = resumed.pipeThrough(exactLength(range.end - range.start + 1,
+    () => new S3Error("InternalError", "A ranged rebuild returned the wrong number of bytes; no wrong bytes are served.", { Key: key })));
+  return primed(evict ? onFailure(checked, evict) : checked, key);
+}
+
+/** Passes exactly `length` bytes, holding the last piece back until the stream has ended at that length. */
+function exactLength(length: number, mismatch: () => Error): TransformStream<Uint8Array, Uint8Array> {
+  let seen = 0;
+  let held: Uint8Array | undefined;
+  return new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      seen += chunk.byteLength;
+      if (seen > length) throw mismatch();
+      if (held) controller.enqueue(held);
+      held = chunk;
+    },
+    flush(controller) {
+      if (seen !== length) throw mismatch();
+      if (held) controller.enqueue(held);
+    },
+  });
+}
+
+/**
+ * The delta's body: the head read at open, then (only when the delta is longer) the rest, fetched when the
+ * decoder first pulls past the head and pinned to the ETag seen at open.
+ */
+function storedDeltaBody(ctx: EngineContext, { stored, deltaHead }: Resolved, key: string): ReadableStream<Uint8Array> {
+  const head = deltaHead ?? new Uint8Array(0);
+  const rest = lazyStream(async () => {
+    if (head.byteLength >= stored.size) return streamOf(new Uint8Array(0));
+    const object = await ctx.backend.get(stored.key, head.byteLength ? { offset: head.byteLength } : undefined);
     if (!object || object.etag !== stored.etag) {
       await object?.body.cancel().catch(() => {});
       throw new S3Error("InternalError", "The stored delta changed while it was being read; retry.", { Key: key });
     }
     return object.body;
   });
+  return head.byteLength ? prependBytes(head, rest) : rest;
+}
+
+/** `head`, then everything `rest` yields (rest is not pulled before head has been taken). */
+function prependBytes(head: Uint8Array, rest: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  let pending: Uint8Array | undefined = head;
+  let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (pending) {
+        controller.enqueue(pending);
+        pending = undefined;
+        return;
+      }
+      reader ??= rest.getReader();
+      const next = await reader.read();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    cancel(reason) {
+      return reader ? reader.cancel(reason) : rest.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+}
+
+/**
+ * Runs `cleanup` (awaited) before a stream's error reaches its reader. A rebuild that fails (codec error or
+ * size/SHA-256 mismatch) drops the reference's cached blocks: one of them may be a valid-looking copy of the
+ * wrong bytes; dropping good blocks only costs a refill.
+ */
+function onFailure(stream: ReadableStream<Uint8Array>, cleanup: () => Promise<void>): ReadableStream<Uint8Array> {
+  const reader = stream.getReader();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let next: ReadableStreamReadResult<Uint8Array>;
+      try {
+        next = await reader.read();
+      } catch (error) {
+        await cleanup().catch((e) => console.warn(`engine: could not evict cached reference blocks: ${e}`));
+        throw error;
+      }
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
 }
 
 /**
@@ -171,14 +301,65 @@ async function primed(stream: ReadableStream<Uint8Array>, key: string): Promise<
 }
 
 /**
+ * The codec source for the reference a delta was encoded against.
+ *
+ * Warm: the delta names its reference by content (dg-ref-sha256) and the reference cache knows that
+ * reference's size, so blocks come from the cache and the backend is not touched. Only a block miss opens
+ * the origin, which HEADs reference.bin once, checks it is still that content, and reads it pinned to its ETag.
+ * Cold: the reference's metadata is read and checked first, and its size is remembered for the next GET.
+ * Either way the rebuilt object's size and SHA-256 are verified before its last byte is served.
+ */
+async function deltaReferenceSource(ctx: EngineContext, key: string, record: DgRecord): Promise<ReferenceUse> {
+  const refKey = referenceKey(parseKey(key).deltaspace);
+  const cache = ctx.referenceCache;
+  const named = record.refSha256;
+  const cachedSize = named && cache?.referenceSize ? await cache.referenceSize(named) : null;
+  if (cache && named && cachedSize !== null) {
+    let origin: Promise<SourceInfo> | undefined;
+    const openOrigin = async () => {
+      const reference = await headReference(ctx, key, refKey);
+      const sha = await checkReference(ctx, key, record, reference);
+      if (sha !== named || reference.size !== cachedSize) {
+        throw new S3Error("InternalError", `The reference of ${JSON.stringify(key)} could not be confirmed as the one its delta was made against.`, { Key: key });
+      }
+      return backendSource(ctx.backend, refKey, reference.etag, reference.size);
+    };
+    const read: SourceReader = async (offset, length) => (await (origin ??= openOrigin())).read(offset, length);
+    const ref = { sha256: named, size: cachedSize };
+    return { source: { size: cachedSize, read: cache.reader(ref, read) }, evict: () => cache.evictReference?.(ref) ?? Promise.resolve() };
+  }
+  const reference = await headReference(ctx, key, refKey);
+  const sha = await checkReference(ctx, key, record, reference);
+  if (sha) await cache?.rememberReferenceSize?.(sha, reference.size);
+  const ref = sha ? { sha256: sha, size: reference.size } : undefined;
+  return {
+    source: referenceSource(ctx.backend, refKey, reference, sha, cache),
+    evict: ref && cache?.evictReference ? () => cache.evictReference!(ref) : undefined,
+  };
+}
+
+interface ReferenceUse {
+  source: SourceInfo;
+  /** Drops the reference's cached blocks (when the rebuilt object fails its check), if they came from a cache. */
+  evict?: () => Promise<void>;
+}
+
+async function headReference(ctx: EngineContext, key: string, refKey: string): Promise<StoredObject> {
+  const reference = await ctx.backend.head(refKey);
+  if (!reference) throw new S3Error("InternalError", `The reference for ${JSON.stringify(key)} is missing.`, { Key: key });
+  return reference;
+}
+
+/**
  * The delta records the SHA-256 of the reference it was encoded against; the reference must still be that
- * one. Returns the reference's SHA-256 when known (the reference cache is keyed by it).
+ * one. Returns the SHA-256 the reference itself records (the reference cache is keyed by it, so blocks are
+ * only ever cached under the hash of the bytes they came from), or undefined when it records none.
  */
 async function checkReference(ctx: EngineContext, key: string, record: DgRecord, reference: StoredObject): Promise<string | undefined> {
   const refRecord = decodeMetadata(reference.metadata) ?? await readSidecar(ctx, reference.key);
-  if (record.refSha256 && refRecord && refRecord.sha256 !== record.refSha256) {
+  if (record.refSha256 && refRecord?.sha256 && refRecord.sha256 !== record.refSha256) {
     throw new S3Error("InternalError", `The reference of ${JSON.stringify(key)} is not the one its delta was made against.`, { Key: key });
   }
-  // Nothing recorded on either side: the output hash check still guards the bytes.
-  return refRecord?.sha256 ?? record.refSha256;
+  // Nothing recorded on the reference's side: it is read uncached and the output hash check guards the bytes.
+  return refRecord?.sha256;
 }

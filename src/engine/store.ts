@@ -79,6 +79,8 @@ async function tryStoreDelta(ctx: EngineContext, parsed: ParsedKey, body: BodySo
   const refKey = referenceKey(parsed.deltaspace);
   const reference = await ensureReference(ctx, refKey, parsed, body, base);
   if (!reference) return null;
+  // The next GET of a delta against this reference can then decode from cached blocks without reading its metadata.
+  await ctx.referenceCache?.rememberReferenceSize?.(reference.sha256, reference.stored.size);
 
   const source = reference.seeded
     ? body.asSource()
