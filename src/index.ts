@@ -10,8 +10,9 @@ import { corsPreflight, parseAuthConfig, withCors, type AuthConfig } from "./s3/
 import { s3Authorizer } from "./s3/auth/authorizer";
 import { errorResponse } from "./s3/xml";
 import type { EngineConfig } from "./engine/config";
-import type { DeltaCodec } from "./engine/context";
+import type { DeltaCodec, EngineOptions, ReferenceCache } from "./engine/context";
 import { DeltaEngine } from "./engine/engine";
+import { ReferenceBlockCache, parseCacheConfig } from "./cache/index";
 import { decode, encode } from "./codec/index";
 import { xdelta3Module } from "./codec/module";
 import type { Backend } from "./storage/backend";
@@ -23,8 +24,8 @@ const codec: DeltaCodec = {
   decode: (source, delta, options) => decode(xdelta3Module, source, delta, options),
 };
 
-function createEngine(backend: Backend, config: EngineConfig): ObjectEngine {
-  return new DeltaEngine(backend, config, codec);
+function createEngine(backend: Backend, config: EngineConfig, options: EngineOptions = {}): DeltaEngine {
+  return new DeltaEngine(backend, config, codec, options);
 }
 
 export interface Env {
@@ -38,6 +39,8 @@ const VERSION = "0.1.0";
 
 interface WorkerServices extends S3Services {
   auth: AuthConfig;
+  /** The isolate's reference block cache (Cache API), null when DG_CACHE_ENABLED=false. */
+  referenceCache: ReferenceBlockCache | null;
 }
 
 const services = new WeakMap<object, WorkerServices>();
@@ -48,11 +51,13 @@ function servicesFor(env: Env): WorkerServices {
   if (!built) {
     const config = configFrom(env);
     const auth = authConfigFrom(env);
+    const referenceCache = referenceCacheFrom(env);
     built = {
       config,
       auth,
+      referenceCache,
       buckets: new BucketRegistry(config, env),
-      engineFor: engineCache(config),
+      engineFor: enginesFor(config, referenceCache && scopedCache(referenceCache)),
       authorize: s3Authorizer(auth),
     };
     services.set(env, built);
@@ -70,19 +75,63 @@ function authConfigFrom(env: Env): AuthConfig {
   }
 }
 
+function referenceCacheFrom(env: Env): ReferenceBlockCache | null {
+  let cacheConfig;
+  try {
+    cacheConfig = parseCacheConfig(env as Record<string, string | undefined>);
+  } catch (error) {
+    const message = (error as Error).message;
+    throw new ConfigError(/^(DG_[A-Z_]+)/.exec(message)?.[1] ?? "DG_CACHE", message);
+  }
+  if (!cacheConfig.enabled) return null;
+  return new ReferenceBlockCache({ blockSize: cacheConfig.blockSize, ttlSeconds: cacheConfig.ttlSeconds });
+}
 
-/** One engine per configured bucket, kept for the isolate's life; runtime buckets get one per request. */
-function engineCache(config: Config): (bucket: BucketEntry) => ObjectEngine {
-  const engines = new Map<string, ObjectEngine>();
+/**
+ * The isolate's block cache as one request uses it: misses are stored in the background through that
+ * request's waitUntil (the response does not wait for the cache write), else awaited.
+ */
+function scopedCache(cache: ReferenceBlockCache, waitUntil?: (promise: Promise<unknown>) => void): ReferenceCache {
+  return {
+    reader: (ref, origin) => cache.reader(ref, origin, { waitUntil }),
+    referenceSize: (sha256) => cache.referenceSize(sha256),
+    rememberReferenceSize: (sha256, size) => cache.rememberReferenceSize(sha256, size, { waitUntil }),
+    evictReference: (ref) => cache.evictReference(ref),
+  };
+}
+
+/**
+ * Engines for one scope (a request, or the isolate when there is no request context). Every engine shares
+ * the isolate's reference cache; buckets on a remote S3 server list without per-object metadata HEADs.
+ */
+function enginesFor(config: Config, referenceCache: ReferenceCache | null): (bucket: BucketEntry) => DeltaEngine {
+  const engines = new Map<string, DeltaEngine>();
+  const build = (bucket: BucketEntry) => createEngine(bucket.backend, config.engine, {
+    referenceCache: referenceCache ?? undefined,
+    listMetadata: isRemote(config, bucket) ? "deltas" : "all",
+  });
   return (bucket) => {
-    if (bucket.origin !== "configured") return createEngine(bucket.backend, config.engine);
+    // Runtime buckets come and go: they get a fresh (cheap) engine instead of an entry kept for the scope's life.
+    if (bucket.origin !== "configured") return build(bucket);
     let engine = engines.get(bucket.name);
     if (!engine) {
-      engine = createEngine(bucket.backend, config.engine);
+      engine = build(bucket);
       engines.set(bucket.name, engine);
     }
     return engine;
   };
+}
+
+/** Buckets on a remote S3 server (S3_ENDPOINT / S3_BACKENDS), where listed metadata costs one HEAD per object. */
+function isRemote(config: Config, bucket: BucketEntry): boolean {
+  return bucket.origin === "configured" && Object.hasOwn(config.remoteBuckets ?? {}, bucket.name);
+}
+
+/** The services as one request sees them: engines whose cache fills outlive the response via ctx.waitUntil. */
+function forRequest(built: WorkerServices, ctx: ExecutionContext | undefined): WorkerServices {
+  if (!ctx || !built.referenceCache) return built;
+  const waitUntil = (promise: Promise<unknown>) => ctx.waitUntil(promise);
+  return { ...built, engineFor: enginesFor(built.config, scopedCache(built.referenceCache, waitUntil)) };
 }
 
 function isOperatorPath(url: URL, config: Config | undefined): boolean {
@@ -98,7 +147,8 @@ function health(env: Env): Response {
       status: "ok",
       version: VERSION,
       region: config.region,
-      buckets: config.buckets.map((b) => b.name),
+      buckets: [...new Set([...config.buckets.map((b) => b.name), ...Object.keys(config.remoteBuckets ?? {})])].sort(),
+      remoteBuckets: Object.keys(config.remoteBuckets ?? {}).sort(),
       runtimeBuckets: config.runtimeBuckets !== null,
     });
   } catch (error) {
@@ -110,6 +160,23 @@ function configErrorResponse(request: Request, error: ConfigError): Response {
   console.error(error.message);
   const s3Error = new S3Error("InternalError", `The proxy is misconfigured: ${error.message}`);
   return errorResponse(s3Error, new URL(request.url).pathname, crypto.randomUUID(), request.method);
+}
+
+/** A staged PUT body lives only as long as its PUT; a day-old one belongs to an isolate that died. */
+const STAGING_STALE_MS = 24 * 3600 * 1000;
+
+/** Staged objects older than a day in every bucket; one failing bucket does not stop the others. */
+async function sweepAllStaging(built: WorkerServices, now: number): Promise<Record<string, number | string>> {
+  const removed: Record<string, number | string> = {};
+  for (const bucket of await built.buckets.list()) {
+    try {
+      removed[bucket.name] = await createEngine(bucket.backend, built.config.engine).sweepStaging(STAGING_STALE_MS, now);
+    } catch (error) {
+      console.error(`staging sweep of bucket ${bucket.name} failed:`, error);
+      removed[bucket.name] = `failed: ${(error as Error).message}`;
+    }
+  }
+  return removed;
 }
 
 /** CORS preflights are answered before authentication (browsers send them unsigned). */
@@ -125,7 +192,7 @@ async function s3WithCors(request: Request, built: WorkerServices): Promise<Resp
 }
 
 export default {
-  async fetch(request: Request, env: Env): Promise<Response> {
+  async fetch(request: Request, env: Env, ctx?: ExecutionContext): Promise<Response> {
     const url = new URL(request.url);
     let built: WorkerServices;
     try {
@@ -139,12 +206,17 @@ export default {
       if (url.pathname === "/_/health") return health(env);
       return Response.json({ error: `no operator endpoint ${url.pathname}` }, { status: 404 });
     }
-    return withCors(await s3WithCors(request, built), request, built.auth);
+    return withCors(await s3WithCors(request, forRequest(built, ctx)), request, built.auth);
   },
 
-  /** Cron trigger (wrangler.toml [triggers]): removes stale multipart uploads (src/multipart/scheduled.ts). */
-  async scheduled(_controller: ScheduledController, env: Env): Promise<void> {
-    const reports = await cleanupAllBuckets(servicesFor(env).buckets, env);
+  /**
+   * Cron trigger (wrangler.toml [triggers]): removes stale multipart uploads (src/multipart/scheduled.ts) and
+   * staged PUT bodies / spilled delta parts (`.dg/tmp/`) left by isolates that died mid-PUT.
+   */
+  async scheduled(controller: ScheduledController, env: Env): Promise<void> {
+    const built = servicesFor(env);
+    const reports = await cleanupAllBuckets(built.buckets, env);
     console.log("multipart cleanup:", JSON.stringify(reports));
+    console.log("staging sweep:", JSON.stringify(await sweepAllStaging(built, controller.scheduledTime)));
   },
 } satisfies ExportedHandler<Env>;

@@ -1,0 +1,228 @@
+// The engine with the reference block cache, against workerd's real local R2 and Cache API: how many R2
+// operations a delta GET and PUT cost cold and warm, and that cached reference data can never produce wrong
+// bytes (content addressing by the delta's dg-ref-sha256, per-block hashes, the rebuilt object's SHA-256).
+import { env, exports } from "cloudflare:workers";
+import { createScheduledController } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { ReferenceBlockCache } from "../../src/cache/index";
+import { xdelta3Module } from "../../src/codec/module";
+import { DeltaEngine } from "../../src/engine/engine";
+import { DELTA_HEAD_BYTES } from "../../src/engine/fetch";
+import { encodeMetadata, decodeMetadata } from "../../src/engine/metadata";
+import { CountingBackend, emptyCounts, type OperationCounts } from "../../src/storage/counting";
+import { R2Backend } from "../../src/storage/r2";
+import worker from "../../src/index";
+import { bucket, bytesOf, edited, pseudoRandom, sha256Hex } from "./engine-helpers";
+import { s3 } from "./s3-support";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+let run = 0;
+
+/** One "isolate": a counting backend over the real R2 binding, and an engine with its own block cache. */
+async function isolate(cache: Cache) {
+  const backend = new CountingBackend(new R2Backend(env.BUCKET, "BUCKET"));
+  const referenceCache = new ReferenceBlockCache({ blockSize: 256 * KiB, cache });
+  const engine = new DeltaEngine(backend, {}, xdelta3Module, { referenceCache });
+  return { backend, referenceCache, engine };
+}
+
+/** A fresh, empty cache (a named Cache API cache per test, so tests never see each other's blocks). */
+async function freshCache(): Promise<Cache> {
+  return caches.open(`engine-cache-test-${Date.now()}-${run++}`);
+}
+
+async function opsOf<T>(backend: CountingBackend, action: () => Promise<T>): Promise<{ result: T; ops: OperationCounts }> {
+  const before = { ...backend.counts };
+  const result = await action();
+  const ops = emptyCounts();
+  for (const op of Object.keys(ops) as Array<keyof OperationCounts>) ops[op] = backend.counts[op] - before[op];
+  return { result, ops };
+}
+
+async function getAll(engine: DeltaEngine, key: string): Promise<Uint8Array> {
+  const opened = await engine.open(key);
+  if (!opened) throw new Error(`${key} not found`);
+  return bytesOf(await opened.read());
+}
+
+/** Byte equality without vitest's element-wise diff (slow on MiB-sized arrays). */
+function same(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** A deltaspace with a 2 MiB reference (v1) and a delta (v2) of a few KiB, written by `engine`. */
+async function seededDeltaspace(engine: DeltaEngine, label: string) {
+  const prefix = `cache-${label}-${Date.now()}-${run++}`;
+  const v1 = pseudoRandom(2 * MiB, run + 11);
+  const v2 = edited(v1, run + 12);
+  await engine.put(`${prefix}/v1.zip`, { body: v1, size: v1.length });
+  return { prefix, v1, v2, refSha: await sha256Hex(v1) };
+}
+
+describe("R2 operations of delta GETs and PUTs with the reference cache", () => {
+  it("a warm delta GET reads only the delta and the plain-object HEAD from R2, and serves exact bytes", async () => {
+    const cache = await freshCache();
+    const writer = await isolate(cache);
+    const { prefix, v2 } = await seededDeltaspace(writer.engine, "warm");
+    const put = await opsOf(writer.backend, () => writer.engine.put(`${prefix}/v2.zip`, { body: v2, size: v2.length }));
+    expect(put.result.storageType).toBe("delta");
+
+    // Another isolate (own engine and in-memory state, same edge cache): the PUT left the blocks and the size there.
+    const reader = await isolate(cache);
+    const first = await opsOf(reader.backend, () => getAll(reader.engine, `${prefix}/v2.zip`));
+    const second = await opsOf(reader.backend, () => getAll(reader.engine, `${prefix}/v2.zip`));
+    expect(same(first.result, v2)).toBe(true);
+    expect(same(second.result, v2)).toBe(true);
+    for (const { ops } of [first, second]) {
+      expect(ops.head + ops.get, JSON.stringify(ops)).toBeLessThanOrEqual(2);
+      expect(ops.put + ops.delete + ops.list).toBe(0);
+    }
+    expect(reader.referenceCache.stats.misses).toBe(0);
+    console.log(`R2 ops: delta PUT (warm cache) ${JSON.stringify(put.ops)}; warm delta GET ${JSON.stringify(second.ops)}`);
+  });
+
+  it("a cold delta GET confirms the reference, fills the cache, and the next GET needs no reference read", async () => {
+    const writer = await isolate(await freshCache());
+    const { prefix, v2 } = await seededDeltaspace(writer.engine, "cold");
+    await writer.engine.put(`${prefix}/v2.zip`, { body: v2, size: v2.length });
+
+    const reader = await isolate(await freshCache()); // an isolate in a colo whose cache is empty
+    const cold = await opsOf(reader.backend, () => getAll(reader.engine, `${prefix}/v2.zip`));
+    expect(same(cold.result, v2)).toBe(true);
+    // delta (+ its head) and plain HEAD, reference HEAD, one ranged GET per 256 KiB block of the 2 MiB reference.
+    expect(cold.ops).toMatchObject({ head: 2, get: 1 + 8, put: 0 });
+    const warm = await opsOf(reader.backend, () => getAll(reader.engine, `${prefix}/v2.zip`));
+    expect(same(warm.result, v2)).toBe(true);
+    expect(warm.ops).toMatchObject({ head: 1, get: 1 });
+    console.log(`R2 ops: cold delta GET ${JSON.stringify(cold.ops)}; warm ${JSON.stringify(warm.ops)}`);
+  });
+
+  it("a delta PUT reads no reference bytes from R2 when the cache holds them", async () => {
+    const cache = await freshCache();
+    const writer = await isolate(cache);
+    const { prefix, v1 } = await seededDeltaspace(writer.engine, "put");
+    const v2 = edited(v1, 91);
+    const v3 = edited(v1, 92);
+    const cold = await opsOf(writer.backend, () => writer.engine.put(`${prefix}/v2.zip`, { body: v2, size: v2.length }));
+    const warm = await opsOf(writer.backend, () => writer.engine.put(`${prefix}/v3.zip`, { body: v3, size: v3.length }));
+    expect(cold.result.storageType).toBe("delta");
+    expect(warm.result.storageType).toBe("delta");
+    expect(cold.ops.get).toBe(8); // the reference's 8 blocks, once
+    // HEAD reference, write delta, HEAD reference again (still the one encoded against), delete old variant,
+    // write sidecar: no reference bytes.
+    expect(warm.ops).toMatchObject({ head: 2, get: 0, put: 2, delete: 1 });
+    expect(same(await getAll(writer.engine, `${prefix}/v3.zip`), v3)).toBe(true);
+    console.log(`R2 ops: delta PUT, cold cache ${JSON.stringify(cold.ops)}; warm ${JSON.stringify(warm.ops)}`);
+  });
+
+  it("a delta longer than the bytes read with its metadata is fetched in full (one more ranged GET, same ETag)", async () => {
+    const cache = await freshCache();
+    const { engine, backend } = await isolate(cache);
+    const prefix = `cache-long-${Date.now()}-${run++}`;
+    const v1 = pseudoRandom(6 * MiB, 21);
+    const v2 = v1.slice();
+    v2.set(pseudoRandom(DELTA_HEAD_BYTES + 512 * KiB, 22), 3 * MiB); // new content: the delta outgrows the head
+    await engine.put(`${prefix}/v1.zip`, { body: v1, size: v1.length });
+    const put = await engine.put(`${prefix}/v2.zip`, { body: v2, size: v2.length });
+    expect(put.storageType).toBe("delta");
+    expect(put.storedSize).toBeGreaterThan(DELTA_HEAD_BYTES);
+    const warm = await opsOf(backend, () => getAll(engine, `${prefix}/v2.zip`));
+    expect(same(warm.result, v2)).toBe(true);
+    expect(warm.ops).toMatchObject({ head: 1, get: 2 });
+  });
+});
+
+describe("cached reference data never yields wrong bytes", () => {
+  it("a block missing from the cache is re-read after confirming the reference is still the one the delta names", async () => {
+    const cache = await freshCache();
+    const writer = await isolate(cache);
+    const { prefix, v2, refSha } = await seededDeltaspace(writer.engine, "miss");
+    await writer.engine.put(`${prefix}/v2.zip`, { body: v2, size: v2.length });
+    await cache.delete(writer.referenceCache.blockKey({ sha256: refSha, size: 2 * MiB }, 3));
+
+    const reader = await isolate(cache);
+    const { result, ops } = await opsOf(reader.backend, () => getAll(reader.engine, `${prefix}/v2.zip`));
+    expect(same(result, v2)).toBe(true);
+    expect(ops).toMatchObject({ head: 2, get: 2 }); // + reference HEAD and one ranged GET of the missing block
+    expect(reader.referenceCache.stats).toMatchObject({ misses: 1, hits: 7 });
+  });
+
+  it("a replaced reference.bin is refused on a cold cache (500), while cached blocks of the named reference still rebuild exactly", async () => {
+    const cache = await freshCache();
+    const writer = await isolate(cache);
+    const { prefix, v2 } = await seededDeltaspace(writer.engine, "replaced");
+    await writer.engine.put(`${prefix}/v2.zip`, { body: v2, size: v2.length });
+
+    // Someone replaces the reference behind the proxy's back, with consistent metadata for the new bytes.
+    const other = pseudoRandom(2 * MiB, 777);
+    const refKey = `${prefix}/reference.bin`;
+    const record = decodeMetadata((await bucket.head(refKey))!.customMetadata!)!;
+    await bucket.put(refKey, other, { customMetadata: encodeMetadata({ ...record, sha256: await sha256Hex(other) }) });
+    await bucket.delete(`${refKey}.meta`);
+
+    const cold = await isolate(await freshCache());
+    await expect(getAll(cold.engine, `${prefix}/v2.zip`)).rejects.toMatchObject({ code: "InternalError" });
+    expect(cold.referenceCache.stats.misses).toBe(0); // nothing of the other reference was read or cached
+
+    // Content addressing: the blocks cached under the delta's dg-ref-sha256 are the bytes it was made against.
+    const warm = await isolate(cache);
+    expect(same(await getAll(warm.engine, `${prefix}/v2.zip`), v2)).toBe(true);
+  });
+
+  it("a tampered cached block whose reference was replaced ends in a clean 500, not in wrong bytes", async () => {
+    const cache = await freshCache();
+    const writer = await isolate(cache);
+    const { prefix, v2, refSha } = await seededDeltaspace(writer.engine, "tampered");
+    await writer.engine.put(`${prefix}/v2.zip`, { body: v2, size: v2.length });
+    const key = writer.referenceCache.blockKey({ sha256: refSha, size: 2 * MiB }, 0);
+    const entry = (await cache.match(key))!;
+    const bytes = new Uint8Array(await entry.arrayBuffer());
+    bytes[10] ^= 0xff;
+    await cache.put(key, new Response(bytes, { headers: entry.headers }));
+    const other = pseudoRandom(2 * MiB, 778);
+    await bucket.put(`${prefix}/reference.bin`, other, { customMetadata: (await bucket.head(`${prefix}/reference.bin`))!.customMetadata });
+
+    const reader = await isolate(cache);
+    // The per-block hash evicts the tampered block; its refill comes from the replaced bytes (whose metadata
+    // still claims the old SHA-256), so the rebuilt object's SHA-256 check fails: a 500, never wrong bytes,
+    // and the reference's cached blocks are dropped so the bad refill is not served again.
+    await expect(getAll(reader.engine, `${prefix}/v2.zip`)).rejects.toMatchObject({ code: "InternalError" });
+    expect(reader.referenceCache.stats.evictions).toBeGreaterThanOrEqual(1);
+    expect(await cache.match(key)).toBeUndefined();
+  });
+});
+
+describe("the Worker wires the cache into every engine", () => {
+  it("a delta PUT and GET through the S3 API record the reference in caches.default", async () => {
+    const prefix = `cache-worker-${Date.now()}-${run++}`;
+    const v1 = pseudoRandom(300 * KiB, 41);
+    const v2 = edited(v1, 42);
+    expect((await s3("PUT", `/default/${prefix}/v1.zip`, { body: v1 })).status).toBe(200);
+    expect((await s3("PUT", `/default/${prefix}/v2.zip`, { body: v2 })).status).toBe(200);
+    const sizeRecord = await caches.default.match(`https://reference-cache.deltaglider.invalid/ref/${await sha256Hex(v1)}/size`);
+    expect(await sizeRecord?.text()).toBe(`${await sha256Hex(v1)}:${v1.length}`);
+    const got = await s3("GET", `/default/${prefix}/v2.zip`);
+    expect(got.status).toBe(200);
+    expect(same(new Uint8Array(await got.arrayBuffer()), v2)).toBe(true);
+  });
+
+  it("the scheduled handler removes staged uploads older than a day and keeps newer ones", async () => {
+    await bucket.put(".dg/tmp/cache-test-leftover", "x");
+    const later = createScheduledController({ scheduledTime: Date.now() + 25 * 3600 * 1000 });
+    await worker.scheduled!(later, env as never);
+    expect(await bucket.head(".dg/tmp/cache-test-leftover")).toBeNull();
+
+    await bucket.put(".dg/tmp/cache-test-fresh", "x");
+    await worker.scheduled!(createScheduledController({ scheduledTime: Date.now() }), env as never);
+    expect(await bucket.head(".dg/tmp/cache-test-fresh")).not.toBeNull();
+    await bucket.delete(".dg/tmp/cache-test-fresh");
+  });
+
+  it("/_/health lists every bucket the proxy serves", async () => {
+    const response = await exports.default.fetch("http://127.0.0.1:8787/_/health");
+    expect(await response.json()).toMatchObject({ status: "ok", buckets: expect.arrayContaining(["default"]), remoteBuckets: [] });
+  });
+});
