@@ -10,6 +10,7 @@ import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CORS_ORIGIN, DEV, READ_ONLY, startWrangler, type DevServer } from "./auth-support";
 import { AWS_CLI, awsCliEnv } from "./support/aws-cli";
+import { localWorkerClient } from "./support/sdk";
 
 const BUCKET = "default";
 let server: DevServer;
@@ -20,7 +21,7 @@ beforeAll(async () => {
 afterAll(async () => server?.stop());
 
 function client(credentials = DEV): { s3: S3Client; sent: Array<Record<string, string>> } {
-  const s3 = new S3Client({ endpoint: server.endpoint, region: "us-east-1", forcePathStyle: true, credentials });
+  const s3 = localWorkerClient(server.endpoint, { credentials });
   const sent: Array<Record<string, string>> = [];
   s3.middlewareStack.add((next) => async (args) => {
     const request = args.request as { headers: Record<string, string> };

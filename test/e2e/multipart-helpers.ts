@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import { S3Client } from "@aws-sdk/client-s3";
 import { AwsClient } from "aws4fetch";
 import { LocalWorker } from "../../bench/worker";
+import { localWorkerClient } from "./support/sdk";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 export const CREDENTIALS = { accessKeyId: "deltaglider", secretAccessKey: "deltaglider-secret" };
@@ -38,7 +39,7 @@ function snapshotOfHead(dir: string): string {
 }
 
 export function sdkClient(endpoint: string): S3Client {
-  return new S3Client({ endpoint, region: REGION, credentials: CREDENTIALS, forcePathStyle: true });
+  return localWorkerClient(endpoint, { region: REGION, credentials: CREDENTIALS });
 }
 
 /** Signed raw requests, for headers the SDK does not surface (x-amz-storage-type). */

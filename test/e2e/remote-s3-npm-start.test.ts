@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import manifest from "../fixtures/deltaglider/manifest.json";
+import { localWorkerClient } from "./support/sdk";
 
 const S3_ENDPOINT = process.env.DG_TEST_S3_ENDPOINT ?? "http://127.0.0.1:8000";
 const S3_KEY = process.env.DG_TEST_S3_ACCESS_KEY_ID ?? "0555b35654ad1656d804";
@@ -54,10 +55,7 @@ describe.skipIf(skip !== "")(`npm start in front of a remote S3 bucket${skip ? `
     worker.stdout!.on("data", (d) => (log += d));
     worker.stderr!.on("data", (d) => (log += d));
     await waitForHealth(`http://127.0.0.1:${PORT}`);
-    proxy = new S3Client({
-      endpoint: `http://127.0.0.1:${PORT}`, region: "us-east-1", forcePathStyle: true,
-      credentials: { accessKeyId: "deltaglider", secretAccessKey: "deltaglider-secret" },
-    });
+    proxy = localWorkerClient(`http://127.0.0.1:${PORT}`);
   }, 90_000);
 
   afterAll(async () => {

@@ -7,7 +7,8 @@ import {
 } from "@aws-sdk/client-s3";
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEV_CREDENTIALS, REGION, startWranglerDev, type WranglerDev } from "./support/wrangler-dev";
+import { localWorkerClient } from "./support/sdk";
+import { REGION, startWranglerDev, type WranglerDev } from "./support/wrangler-dev";
 
 let server: WranglerDev;
 let client: S3Client;
@@ -16,7 +17,7 @@ let lastHeaders: Record<string, string> = {};
 
 beforeAll(async () => {
   server = await startWranglerDev({ port: 8790 });
-  client = new S3Client({ endpoint: server.endpoint, region: REGION, forcePathStyle: true, credentials: DEV_CREDENTIALS });
+  client = localWorkerClient(server.endpoint);
   client.middlewareStack.add((next) => async (args) => {
     const result = await next(args);
     lastHeaders = (result.response as { headers?: Record<string, string> }).headers ?? {};
