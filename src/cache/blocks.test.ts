@@ -142,3 +142,33 @@ describe("reference block cache", () => {
     expect(warm.stats.hits).toBe(1);
   });
 });
+
+describe("reference size records", () => {
+  it("remembers a reference's size across isolates and drops a record that is not the reference's own", async () => {
+    const cache = await caches.open(`size-records-${Date.now()}`);
+    const sha = "ab".repeat(32);
+    await new ReferenceBlockCache({ cache }).rememberReferenceSize(sha, 12345);
+    expect(await new ReferenceBlockCache({ cache }).referenceSize(sha)).toBe(12345);
+
+    // A record under this key naming another reference (or garbage) is never believed, and is deleted.
+    const other = "cd".repeat(32);
+    const fresh = new ReferenceBlockCache({ cache });
+    await cache.put(`https://reference-cache.deltaglider.invalid/ref/${other}/size`, new Response(`${sha}:99`, { headers: { "cache-control": "max-age=3600" } }));
+    expect(await fresh.referenceSize(other)).toBeNull();
+    expect(fresh.stats.evictions).toBe(1);
+    expect(await cache.match(`https://reference-cache.deltaglider.invalid/ref/${other}/size`)).toBeUndefined();
+  });
+
+  it("evictReference drops every block and the size record of a reference", async () => {
+    const { bytes, ref, origin } = await storeReference(3 * 65536 + 5, 9);
+    const cache = await caches.open(`evict-${Date.now()}`);
+    const blocks = new ReferenceBlockCache({ blockSize: 65536, cache });
+    expect(sameBytes(await blocks.reader(ref, origin)(0, ref.size), bytes)).toBe(true);
+    await blocks.rememberReferenceSize(ref.sha256, ref.size);
+    await blocks.evictReference(ref);
+    const again = new ReferenceBlockCache({ blockSize: 65536, cache });
+    expect(await again.referenceSize(ref.sha256)).toBeNull();
+    await again.reader(ref, origin)(0, ref.size);
+    expect(again.stats).toMatchObject({ hits: 0, misses: 4 });
+  });
+});
