@@ -70,7 +70,17 @@ export const DELTA_HEAD_BYTES = 1024 * 1024;
 
 /** The `.delta`'s metadata and its first DELTA_HEAD_BYTES bytes (all of it when shorter), or null. */
 async function readDeltaHead(ctx: EngineContext, storedKey: string): Promise<{ stored: StoredObject; bytes: Uint8Array } | null> {
-  const object = await ctx.backend.get(storedKey, { offset: 0, length: DELTA_HEAD_BYTES });
+  let object;
+  try {
+    object = await ctx.backend.get(storedKey, { offset: 0, length: DELTA_HEAD_BYTES });
+  } catch (error) {
+    // Every range of a zero-byte object is unsatisfiable on S3 (416): describe it from a HEAD instead
+    // (it is no usable delta; a plain object beside it is then served).
+    const stored = await ctx.backend.head(storedKey);
+    if (stored?.size === 0) return { stored, bytes: new Uint8Array(0) };
+    if (!stored) return null;
+    throw error;
+  }
   if (!object) return null;
   const { body, range: _range, ...stored } = object;
   const expected = Math.min(DELTA_HEAD_BYTES, stored.size);

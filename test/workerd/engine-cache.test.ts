@@ -81,7 +81,7 @@ describe("R2 operations of delta GETs and PUTs with the reference cache", () => 
       expect(ops.put + ops.delete + ops.list).toBe(0);
     }
     expect(reader.referenceCache.stats.misses).toBe(0);
-    console.log(`R2 ops: delta PUT (warm cache) ${JSON.stringify(put.ops)}; warm delta GET ${JSON.stringify(second.ops)}`);
+    console.log(`R2 ops: first delta PUT (cold cache) ${JSON.stringify(put.ops)}; warm delta GET ${JSON.stringify(second.ops)}`);
   });
 
   it("a cold delta GET confirms the reference, fills the cache, and the next GET needs no reference read", async () => {
@@ -224,5 +224,21 @@ describe("the Worker wires the cache into every engine", () => {
   it("/_/health lists every bucket the proxy serves", async () => {
     const response = await exports.default.fetch("http://127.0.0.1:8787/_/health");
     expect(await response.json()).toMatchObject({ status: "ok", buckets: expect.arrayContaining(["default"]), remoteBuckets: [] });
+  });
+});
+
+describe("odd stored deltas", () => {
+  it("a zero-byte .delta beside a plain object does not hide the plain object", async () => {
+    const { engine } = await isolate(await freshCache());
+    const key = `cache-empty-${Date.now()}-${run++}/a.zip`;
+    const plain = pseudoRandom(1000, 51);
+    await engine.put(key, { body: plain, size: plain.length }); // first upload: reference seeded, stored as delta
+    const stored = await engine.open(key);
+    // Replace the variants by hand: a plain object and an empty .delta next to it.
+    await bucket.delete([`${key}.delta`, `${key}.delta.meta`]);
+    await bucket.put(key, plain);
+    await bucket.put(`${key}.delta`, new Uint8Array(0));
+    expect(stored).not.toBeNull();
+    expect(same(await getAll(engine, key), plain)).toBe(true);
   });
 });
