@@ -16,6 +16,8 @@ export class Inspector {
   private pending = new Map<number, (result: unknown) => void>();
 
   private constructor(private readonly socket: WebSocket) {
+    // workerd restarting or dying resets the socket: pending calls time out, and the bench must not crash.
+    socket.on("error", () => {});
     socket.on("message", (data) => {
       const message = JSON.parse(data.toString());
       const resolve = this.pending.get(message.id);
