@@ -5,8 +5,9 @@
 //   npm run bench [-- --series typescript-tar,biome-bin] [-- --no-docs] [-- --keep]
 //   npm run bench -- --series synthetic-1g     only the synthetic 1 GiB series (bench/synthetic.ts; ~20 min)
 //   npm run bench -- --no-synthetic            only the npm corpus
-//   npm run bench -- --series synthetic-1g --reuse-r2 DIR   GETs only, against a copy of an earlier run's local R2
-//                                              state (v3/r2 of a `--keep` run): re-measures downloads on a newer commit
+//   npm run bench -- --series synthetic-1g --reuse-r2 DIR   against a hard-linked copy of an earlier run's local R2
+//                                              state (v3/r2 of a `--keep` run): uploads only the versions missing
+//                                              there, then measures the downloads (on a newer commit, say)
 //
 // Writes bench/results/<date>.json and replaces the table in the "## Benchmark" section of docs/PERFORMANCE.md.
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
@@ -352,11 +353,13 @@ async function main() {
       execFileSync("cp", ["-al", options.reuseR2, join(persistTo, "v3", "r2")]); // hard links: no copy of GiBs
     }
     await harness.start();
-    for (const s of options.reuseR2 ? [] : corpus) {
+    for (const s of corpus) {
       log(`upload ${s.id}`);
       const before = r2BlobBytes(persistTo);
       const types: string[] = [];
       for (const file of s.files) {
+        // Reused state: upload only what an earlier run did not store (e.g. a version whose upload failed).
+        if (options.reuseR2 && (await harness.exists(keyOf(s, file)))) continue;
         const sample = await harness.put(s.id, keyOf(s, file), file, "delta");
         record(sample);
         types.push(sample.storageType ?? (sample.error ? "error" : "?"));
@@ -364,6 +367,7 @@ async function main() {
       const stored = r2BlobBytes(persistTo) - before;
       // The 1 GiB series gets one direct copy (its last version), the baseline for its GETs.
       const directFiles = s.id === SYNTHETIC_ID ? s.files.slice(-1) : s.files;
+      if (options.reuseR2) continue; // stored bytes and direct copies belong to the run that made the state
       for (const file of directFiles) record(await harness.put(s.id, directKeyOf(s, file), file, "direct"));
       uploaded.push({ s, stored, types });
     }
