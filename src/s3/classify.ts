@@ -21,6 +21,7 @@ export type S3Op =
   | { kind: "GetBucketLocation"; bucket: string }
   | { kind: "GetBucketVersioning"; bucket: string }
   | { kind: "GetBucketAcl"; bucket: string }
+  | { kind: "GetBucketTagging"; bucket: string }
   | { kind: "ListObjectsV2"; bucket: string }
   | { kind: "ListObjects"; bucket: string }
   | { kind: "DeleteObjects"; bucket: string }
@@ -31,6 +32,7 @@ export type S3Op =
   | ({ kind: "CopyObject"; source: CopySource } & ObjectAddress)
   | ({ kind: "DeleteObject" } & ObjectAddress)
   | ({ kind: "GetObjectAcl" } & ObjectAddress)
+  | ({ kind: "GetObjectTagging" } & ObjectAddress)
   | ({ kind: "CreateMultipartUpload" } & ObjectAddress)
   | ({ kind: "UploadPart"; uploadId: string; partNumber: number } & ObjectAddress)
   | ({ kind: "UploadPartCopy"; uploadId: string; partNumber: number; source: CopySource } & ObjectAddress)
@@ -108,6 +110,7 @@ function classifyBucketOp(method: string, bucket: string, q: URLSearchParams): S
       if (q.has("location")) return { kind: "GetBucketLocation", bucket };
       if (q.has("versioning")) return { kind: "GetBucketVersioning", bucket };
       if (q.has("acl")) return { kind: "GetBucketAcl", bucket };
+      if (q.has("tagging")) return { kind: "GetBucketTagging", bucket };
       if (q.has("uploads")) return { kind: "ListMultipartUploads", bucket };
       if (q.get("list-type") === "2") return { kind: "ListObjectsV2", bucket };
       if (q.has("list-type")) throw new S3Error("InvalidArgument", "Invalid list-type: only 2 is supported.", { ArgumentName: "list-type", ArgumentValue: q.get("list-type") ?? "" });
@@ -137,8 +140,10 @@ function classifyObjectOp(method: string, address: ObjectAddress, q: URLSearchPa
   switch (method) {
     case "GET":
       if (q.has("acl")) return { kind: "GetObjectAcl", ...address };
+      // Clients (aws s3 cp between buckets) read the source's tags before copying; we store none.
+      if (q.has("tagging")) return { kind: "GetObjectTagging", ...address };
       if (uploadId !== null) return { kind: "ListParts", uploadId, ...address };
-      if (q.has("tagging") || q.has("attributes") || q.has("torrent") || q.has("retention") || q.has("legal-hold")) {
+      if (q.has("attributes") || q.has("torrent") || q.has("retention") || q.has("legal-hold")) {
         return { kind: "Unsupported", name: "GetObjectSubresource", ...address };
       }
       return { kind: "GetObject", ...address };

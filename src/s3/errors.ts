@@ -33,6 +33,7 @@ export const S3_ERROR_STATUS = {
   MissingSecurityHeader: 400,
   NoSuchBucket: 404,
   NoSuchKey: 404,
+  NoSuchTagSet: 404,
   NoSuchUpload: 404,
   NotImplemented: 501,
   NotModified: 304,

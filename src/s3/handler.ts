@@ -16,6 +16,7 @@ import {
   listBuckets,
 } from "./ops/bucket";
 import { multipartOp } from "./ops/multipart";
+import { getBucketTagging, getObjectTagging } from "./ops/tagging";
 
 /** The authentication step: proves the request may run `op`, and hands on its (decoded, verified) body. */
 export interface Authorization extends VerifiedBody {
@@ -58,6 +59,7 @@ function runOp(ctx: OpContext, op: S3Op, auth: Authorization): Promise<Response>
     case "GetBucketLocation": return getBucketLocation(ctx, op.bucket);
     case "GetBucketVersioning": return getBucketVersioning(ctx, op.bucket);
     case "GetBucketAcl": return getBucketAcl(ctx, op.bucket);
+    case "GetBucketTagging": return getBucketTagging(ctx, op.bucket);
     case "ListObjectsV2": return listObjectsV2(ctx, op.bucket);
     case "ListObjects": return listObjectsV1(ctx, op.bucket);
     case "DeleteObjects": return deleteObjects(ctx, op.bucket);
@@ -67,6 +69,7 @@ function runOp(ctx: OpContext, op: S3Op, auth: Authorization): Promise<Response>
     case "CopyObject": return copyObject(ctx, op.bucket, op.key, op.source);
     case "DeleteObject": return deleteObject(ctx, op.bucket, op.key);
     case "GetObjectAcl": return getObjectAcl(ctx, op.bucket, op.key);
+    case "GetObjectTagging": return getObjectTagging(ctx, op.bucket, op.key);
     case "CreateMultipartUpload":
     case "UploadPart":
     case "UploadPartCopy":

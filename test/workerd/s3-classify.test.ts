@@ -65,6 +65,12 @@ describe("path-style addressing", () => {
     expect(op("PUT", "http://h/b?policy")).toMatchObject({ kind: "Unsupported", name: "PutBucketPolicy" });
     expect(op("GET", "http://h/b?lifecycle")).toMatchObject({ kind: "Unsupported", name: "GetBucketLifecycle" });
     expect(op("PUT", "http://h/b/k?tagging")).toMatchObject({ kind: "Unsupported" });
+    expect(op("PUT", "http://h/b?tagging")).toMatchObject({ kind: "Unsupported", name: "PutBucketTagging" });
+  });
+
+  it("reading tags is an operation of its own (object and bucket)", () => {
+    expect(op("GET", "http://h/b/k?tagging")).toEqual({ kind: "GetObjectTagging", bucket: "b", key: "k" });
+    expect(op("GET", "http://h/b?tagging")).toEqual({ kind: "GetBucketTagging", bucket: "b" });
   });
 });
 

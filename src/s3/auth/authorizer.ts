@@ -8,8 +8,8 @@ import type { AuthConfig, RequestAccess } from "./index";
 import { verifyRequest } from "./verify";
 
 const READ_OPS: ReadonlySet<S3Op["kind"]> = new Set<S3Op["kind"]>([
-  "ListBuckets", "HeadBucket", "GetBucketLocation", "GetBucketVersioning", "GetBucketAcl", "ListObjectsV2", "ListObjects",
-  "ListMultipartUploads", "GetObject", "HeadObject", "GetObjectAcl", "ListParts",
+  "ListBuckets", "HeadBucket", "GetBucketLocation", "GetBucketVersioning", "GetBucketAcl", "GetBucketTagging", "ListObjectsV2", "ListObjects",
+  "ListMultipartUploads", "GetObject", "HeadObject", "GetObjectAcl", "GetObjectTagging", "ListParts",
 ]);
 
 export function accessFor(op: S3Op, method: string): RequestAccess {
