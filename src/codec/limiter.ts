@@ -5,12 +5,19 @@
 //
 // Waiters poll with their own timers instead of being woken by the releasing job: in workerd a promise resolved
 // from another request's context does not wake the waiting request (it is reported as hung), while a timer set
-// by the waiting request itself does. A waiter that stops polling (its request went away) loses its place.
+// by the waiting request itself does. A waiter that stops polling (its request went away) loses its place; a
+// waiter that was only late (a long synchronous WASM step of another job delays every timer in the isolate, so
+// all waiters look stale at once) takes its place back by arrival order on its next poll.
 
 import { CodecError } from "./errors";
 
-/** How long a job waits for the budget before failing with a "memory" CodecError. */
-export const DEFAULT_BUDGET_WAIT_MS = 60_000;
+/**
+ * How long a job waits for the budget before failing with a "memory" CodecError. Generous on purpose: a Worker
+ * has no wall-clock limit while its client is connected, so a busy codec must delay a request, not fail it (a
+ * PUT would silently lose its delta, the seeding upload its Reference). A request that goes away stops
+ * polling and is dropped; the limit only bounds a wait behind a job that never releases its reservation.
+ */
+export const DEFAULT_BUDGET_WAIT_MS = 15 * 60_000;
 const POLL_MIN_MS = 2;
 const POLL_MAX_MS = 50;
 /** A queued waiter not seen polling for this long is dropped (its request is gone). */
@@ -19,6 +26,8 @@ const STALE_WAITER_MS = 2_000;
 interface Ticket {
   bytes: number;
   seen: number;
+  /** Arrival order: FIFO position, kept when a late waiter re-joins the queue. */
+  order: number;
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -26,8 +35,9 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 export class MemoryBudget {
   private used = 0;
   private readonly queue: Ticket[] = [];
+  private arrivals = 0;
 
-  constructor(readonly totalBytes: number) {}
+  constructor(readonly totalBytes: number, private readonly staleWaiterMs = STALE_WAITER_MS) {}
 
   /** Resolves with a release function once `bytes` fit and earlier waiters are served; rejects at once if the
    *  request can never fit, or after `waitMs`. */
@@ -36,13 +46,14 @@ export class MemoryBudget {
       throw new CodecError("memory",
         `job needs a ${bytes}-byte WASM cap but the isolate codec budget is ${this.totalBytes} bytes`);
     }
-    const ticket: Ticket = { bytes, seen: Date.now() };
+    const ticket: Ticket = { bytes, seen: Date.now(), order: this.arrivals++ };
     this.queue.push(ticket);
     const deadline = Date.now() + waitMs;
     let delay = POLL_MIN_MS;
     try {
       for (;;) {
         ticket.seen = Date.now();
+        this.rejoinIfDropped(ticket);
         this.dropStaleWaiters(ticket.seen);
         if (this.queue[0] === ticket && this.used + bytes <= this.totalBytes) {
           this.queue.shift();
@@ -83,7 +94,14 @@ export class MemoryBudget {
 
   private dropStaleWaiters(now: number): void {
     for (let i = this.queue.length - 1; i >= 0; i--) {
-      if (now - this.queue[i].seen > STALE_WAITER_MS) this.queue.splice(i, 1);
+      if (now - this.queue[i].seen > this.staleWaiterMs) this.queue.splice(i, 1);
     }
+  }
+
+  /** A waiter that is polling is alive: if another waiter dropped it as stale, it gets its FIFO place back. */
+  private rejoinIfDropped(ticket: Ticket): void {
+    if (this.queue.includes(ticket)) return;
+    const at = this.queue.findIndex((other) => other.order > ticket.order);
+    this.queue.splice(at < 0 ? this.queue.length : at, 0, ticket);
   }
 }

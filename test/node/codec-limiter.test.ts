@@ -5,6 +5,7 @@ import { CodecError, encode, MemoryBudget } from "../../src/codec/index";
 import { textLike } from "../fixtures/codec/data";
 import { codecModule, memorySource, ourEncode, streamOf } from "./codec-helpers";
 import { isolateCodecBudget } from "../../src/codec/index";
+import { DEFAULT_BUDGET_WAIT_MS } from "../../src/codec/limiter";
 
 describe("isolate codec budget", () => {
   it("admits jobs in order while their caps fit and queues the rest", async () => {
@@ -34,6 +35,30 @@ describe("isolate codec budget", () => {
     expect(budget.waiting).toBe(0);
     held();
     (await budget.acquire(100))();
+  });
+
+  it("a waiter that was only late (the isolate was busy) keeps its FIFO place instead of timing out", async () => {
+    const budget = new MemoryBudget(100, 20); // waiters not seen polling for 20 ms count as gone
+    const held = await budget.acquire(80);
+    const order: string[] = [];
+    const second = budget.acquire(60, 1_000).then((r) => (order.push("second"), r));
+    const third = budget.acquire(60, 1_000).then((r) => (order.push("third"), r));
+    await new Promise((r) => setTimeout(r, 5));
+    // A long synchronous step (as a WASM codec job runs) delays every timer: both waiters now look stale.
+    const blockedUntil = Date.now() + 100;
+    while (Date.now() < blockedUntil) { /* busy */ }
+    await new Promise((r) => setTimeout(r, 60));
+    expect(budget.waiting).toBe(2);
+    held();
+    const r2 = await second;
+    r2();
+    (await third)();
+    expect(order).toEqual(["second", "third"]);
+    expect(budget.reservedBytes).toBe(0);
+  });
+
+  it("waits long by default: a busy codec delays a request rather than failing it", () => {
+    expect(DEFAULT_BUDGET_WAIT_MS).toBeGreaterThanOrEqual(10 * 60_000);
   });
 
   it("runs concurrent default-cap jobs one at a time and gives everything back", async () => {
