@@ -4,6 +4,8 @@
 //
 //   .dg/mpu/uploads/<uploadId>           small JSON state (key, headers, metadata, initiated); key in metadata
 //   .dg/mpu/parts/<uploadId>/<00001>     one staged object per part; its MD5 and checksums in metadata
+//   .dg/mpu/parts/<uploadId>/<00001>.checksums   empty companion: checksums that arrived in an aws-chunked
+//                                        trailer (known only after the part was written), tied to the part's MD5
 
 export const MPU_PREFIX = ".dg/mpu/";
 export const UPLOADS_PREFIX = `${MPU_PREFIX}uploads/`;
@@ -48,8 +50,24 @@ export function partKey(uploadId: string, partNumber: number): string {
   return `${partsPrefix(uploadId)}${String(partNumber).padStart(5, "0")}`;
 }
 
+/**
+ * The companion of a part holding checksums that arrived after its write started (aws-chunked trailer).
+ * It sorts right after its part and before the next one ("." < "0"), so one listing pairs them up.
+ */
+export function partChecksumsKey(uploadId: string, partNumber: number): string {
+  return `${partKey(uploadId, partNumber)}${PART_CHECKSUMS_SUFFIX}`;
+}
+
+export const PART_CHECKSUMS_SUFFIX = ".checksums";
+
+export function isPartChecksumsKey(key: string): boolean {
+  return key.endsWith(PART_CHECKSUMS_SUFFIX);
+}
+
+/** The part number of a part key or of its checksums companion. */
 export function partNumberFromKey(key: string): number {
-  return Number(key.slice(key.lastIndexOf("/") + 1));
+  const name = key.slice(key.lastIndexOf("/") + 1);
+  return Number(isPartChecksumsKey(name) ? name.slice(0, -PART_CHECKSUMS_SUFFIX.length) : name);
 }
 
 export function isValidPartNumber(partNumber: number): boolean {

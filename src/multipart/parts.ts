@@ -3,7 +3,7 @@
 import type { Backend, StoredObject } from "../storage/backend";
 import type { ChecksumAlgorithm } from "../engine/api";
 import { S3Error } from "../s3/errors";
-import { MAX_PART_SIZE, partKey, partNumberFromKey, partsPrefix } from "./layout";
+import { isPartChecksumsKey, MAX_PART_SIZE, partChecksumsKey, partKey, partNumberFromKey, partsPrefix } from "./layout";
 
 export type PartChecksums = Partial<Record<ChecksumAlgorithm, string>>;
 
@@ -23,9 +23,16 @@ export interface StagePartOptions {
   contentMd5?: string;
   /** Flexible checksums of the part, already verified by the protocol layer; kept for ListParts/Complete. */
   checksums?: PartChecksums;
+  /**
+   * Checksums known only once the body has been read to its end (an aws-chunked trailer, verified by the body
+   * stream). Asked for after the part was written and kept in the part's checksums companion.
+   */
+  lateChecksums?: () => PartChecksums;
 }
 
 const CHECKSUM_META_PREFIX = "checksum-";
+/** The MD5 of the part a checksums companion belongs to: a companion left by an earlier write is ignored. */
+const COMPANION_PART_MD5 = "part-md5";
 const MD5_HEX = /^[0-9a-f]{32}$/;
 const EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e";
 
@@ -43,10 +50,7 @@ export async function stagePart(
     });
   }
   const expectedMd5 = options.contentMd5 === undefined ? undefined : base64ToHex(options.contentMd5);
-  const metadata: Record<string, string> = {};
-  for (const [algorithm, value] of Object.entries(options.checksums ?? {})) {
-    if (value) metadata[CHECKSUM_META_PREFIX + algorithm] = value;
-  }
+  const metadata = checksumMetadata(options.checksums ?? {});
   const key = partKey(uploadId, partNumber);
   let stored: StoredObject | null;
   let md5: string;
@@ -70,7 +74,28 @@ export async function stagePart(
     await backend.delete([key]);
     throw new S3Error("InternalError", "The stored part did not match the uploaded bytes; please retry the part.");
   }
+  const late = newChecksums(options.lateChecksums?.() ?? {}, staged.checksums);
+  if (Object.keys(late).length > 0) {
+    // The part's metadata was fixed when its write started, before the trailer arrived: record it beside.
+    const companion = { ...checksumMetadata(late), [COMPANION_PART_MD5]: md5 };
+    await backend.put(partChecksumsKey(uploadId, partNumber), new Uint8Array(0), 0, { metadata: companion });
+    staged.checksums = { ...staged.checksums, ...late };
+  }
   return staged;
+}
+
+function checksumMetadata(checksums: PartChecksums): Record<string, string> {
+  const metadata: Record<string, string> = {};
+  for (const [algorithm, value] of Object.entries(checksums)) {
+    if (value) metadata[CHECKSUM_META_PREFIX + algorithm] = value;
+  }
+  return metadata;
+}
+
+function newChecksums(late: PartChecksums, known: PartChecksums): PartChecksums {
+  return Object.fromEntries(
+    Object.entries(late).filter(([algorithm, value]) => value && !known[algorithm as ChecksumAlgorithm]),
+  );
 }
 
 /**
@@ -138,47 +163,76 @@ function badDigest(): S3Error {
   return new S3Error("BadDigest", "The Content-MD5 you specified did not match what we received.");
 }
 
-/** Every staged part of an upload in part-number order, a page at a time (at most 1000 per backend call). */
+/**
+ * Every staged part of an upload in part-number order, with the checksums of its companion merged in.
+ * A part is held back until the next key is seen, because its companion (listed right after it) may be on the
+ * next page of the listing.
+ */
 export async function* listStagedParts(
   backend: Backend,
   uploadId: string,
   afterPartNumber = 0,
 ): AsyncGenerator<StagedPart> {
-  let cursor: string | undefined;
-  const startAfter = afterPartNumber > 0 ? partKey(uploadId, afterPartNumber) : undefined;
-  do {
-    const page = await backend.list({
-      prefix: partsPrefix(uploadId), startAfter, cursor, limit: 1000, includeMetadata: true,
-    });
-    for (const object of page.objects) yield toStagedPart(object);
-    cursor = page.truncated ? page.cursor : undefined;
-  } while (cursor);
+  const startAfter = afterPartNumber > 0 ? partChecksumsKey(uploadId, afterPartNumber) : undefined;
+  let pending: StagedPart | undefined;
+  for await (const object of listPartObjects(backend, uploadId, startAfter)) {
+    if (isPartChecksumsKey(object.key)) {
+      if (pending) mergeCompanion(pending, object);
+      continue;
+    }
+    if (pending) yield pending;
+    pending = toStagedPart(object);
+  }
+  if (pending) yield pending;
 }
 
-/** Delete every staged part of an upload; returns how many were deleted. */
+/** Delete every staged part (and checksums companion) of an upload; returns how many parts were deleted. */
 export async function deleteStagedParts(backend: Backend, uploadId: string, olderThan?: Date): Promise<number> {
-  let deleted = 0;
+  let deletedParts = 0;
   let batch: string[] = [];
-  for await (const part of listStagedParts(backend, uploadId)) {
-    if (olderThan && part.lastModified >= olderThan) continue;
-    batch.push(part.stagedKey);
+  for await (const object of listPartObjects(backend, uploadId)) {
+    if (olderThan && object.lastModified >= olderThan) continue;
+    batch.push(object.key);
+    if (!isPartChecksumsKey(object.key)) deletedParts++;
     if (batch.length === 1000) {
       await backend.delete(batch);
-      deleted += batch.length;
       batch = [];
     }
   }
   await backend.delete(batch);
-  return deleted + batch.length;
+  return deletedParts;
 }
 
-function toStagedPart(object: StoredObject): StagedPart {
+/** Every object under an upload's parts prefix, in key order, a page (at most 1000) per backend call. */
+async function* listPartObjects(backend: Backend, uploadId: string, startAfter?: string): AsyncGenerator<StoredObject> {
+  let cursor: string | undefined;
+  do {
+    const page = await backend.list({
+      prefix: partsPrefix(uploadId), startAfter, cursor, limit: 1000, includeMetadata: true,
+    });
+    yield* page.objects;
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
+}
+
+/** Take a companion's checksums only if it was written for these very bytes (same part number and MD5). */
+function mergeCompanion(part: StagedPart, companion: StoredObject): void {
+  if (partNumberFromKey(companion.key) !== part.partNumber || companion.metadata[COMPANION_PART_MD5] !== part.etag) return;
+  part.checksums = { ...checksumsFromMetadata(companion.metadata), ...part.checksums };
+}
+
+function checksumsFromMetadata(metadata: Record<string, string>): PartChecksums {
   const checksums: PartChecksums = {};
-  for (const [name, value] of Object.entries(object.metadata)) {
+  for (const [name, value] of Object.entries(metadata)) {
     if (name.startsWith(CHECKSUM_META_PREFIX)) {
       checksums[name.slice(CHECKSUM_META_PREFIX.length) as ChecksumAlgorithm] = value;
     }
   }
+  return checksums;
+}
+
+function toStagedPart(object: StoredObject): StagedPart {
+  const checksums = checksumsFromMetadata(object.metadata);
   const etag = object.etag.replaceAll('"', "").toLowerCase();
   return {
     partNumber: partNumberFromKey(object.key),

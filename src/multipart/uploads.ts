@@ -27,6 +27,8 @@ export interface UploadPartInput {
   size: number;
   contentMd5?: string;
   checksums?: PartChecksums;
+  /** Checksums verified only once the body has been read (aws-chunked trailer); asked for after the write. */
+  lateChecksums?: () => PartChecksums;
 }
 
 export interface CompletePartInput {
@@ -96,7 +98,7 @@ export class MultipartUploads {
     assertPartNumber(partNumber);
     await assertOpen(this.backend, key, uploadId);
     return stagePart(this.backend, uploadId, partNumber, input.body, input.size, {
-      contentMd5: input.contentMd5, checksums: input.checksums,
+      contentMd5: input.contentMd5, checksums: input.checksums, lateChecksums: input.lateChecksums,
     });
   }
 

@@ -69,16 +69,37 @@ describe("UploadPart verifies the part's flexible checksum", () => {
     expect((await listedParts(key, uploadId)).map((p) => p.Size)).toEqual([String(data.length)]);
   });
 
-  // Known gap (multipart area, see the protocol report): a checksum that arrives in the trailer is verified but
-  // not recorded with the staged part, because the part's metadata is fixed when its write starts. ListParts
-  // then omits it and Complete's COMPOSITE checksum is left out. `it.fails` proves the gap still exists; turn
-  // it into `it` when the part records trailer checksums.
-  it.fails("a part uploaded with a CRC32 trailer is listed with its ChecksumCRC32", async () => {
+  // The trailer arrives after the part's write has started, so its value is kept in the part's checksums companion.
+  it("a part uploaded with a CRC32 trailer is listed with its ChecksumCRC32", async () => {
     const key = `mpck-${crypto.randomUUID().slice(0, 8)}/trailer-listed.bin`;
     const uploadId = await createUpload(key, { "x-amz-checksum-algorithm": "CRC32" });
     const crc = await checksumOf("crc32", data);
     const response = await chunkedPut(partPath(key, uploadId, 1), data, { signChunks: false, trailer: { algorithm: "crc32", value: crc } });
     expect(response.status).toBe(200);
     expect((await listedParts(key, uploadId)).map((p) => p.ChecksumCRC32)).toEqual([crc]);
+  });
+
+  it("Complete of parts sent with CRC32 trailers (the SDKs' default) reports the COMPOSITE CRC32 of the parts", async () => {
+    const key = `mpck-${crypto.randomUUID().slice(0, 8)}/trailer-complete.bin`;
+    const uploadId = await createUpload(key, { "x-amz-checksum-algorithm": "CRC32" });
+    const parts = [bytes(5 * 1024 * 1024, 7), data];
+    const sent: Array<{ etag: string; crc: string }> = [];
+    for (const [index, part] of parts.entries()) {
+      const crc = await checksumOf("crc32", part);
+      const response = await chunkedPut(partPath(key, uploadId, index + 1), part, { signChunks: false, trailer: { algorithm: "crc32", value: crc } });
+      expect(response.status).toBe(200);
+      sent.push({ etag: response.headers.get("etag")!, crc });
+    }
+    expect((await listedParts(key, uploadId)).map((p) => p.ChecksumCRC32)).toEqual(sent.map((p) => p.crc));
+
+    const body = `<CompleteMultipartUpload>${sent.map((p, i) =>
+      `<Part><PartNumber>${i + 1}</PartNumber><ETag>${p.etag}</ETag><ChecksumCRC32>${p.crc}</ChecksumCRC32></Part>`).join("")}</CompleteMultipartUpload>`;
+    const response = await s3("POST", `/default/${key}?uploadId=${encodeURIComponent(uploadId)}`, { body });
+    expect(response.status).toBe(200);
+    const result = (await xml(response)).CompleteMultipartUploadResult;
+    // COMPOSITE: the CRC32 of the concatenated binary part CRC32s, then "-<part count>".
+    const joined = new Uint8Array(sent.flatMap((p) => [...Uint8Array.from(atob(p.crc), (c) => c.charCodeAt(0))]));
+    expect(result.ChecksumCRC32).toBe(`${await checksumOf("crc32", joined)}-2`);
+    expect(result.ChecksumType).toBe("COMPOSITE");
   });
 });

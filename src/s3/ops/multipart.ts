@@ -72,10 +72,11 @@ async function uploadPart(ctx: OpContext, bucket: string, key: string, uploadId:
     size: verified.bodyLength,
     contentMd5: ctx.request.headers.get("content-md5") ?? undefined,
     checksums: presentChecksums(verified.checksums),
+    // A trailer checksum is filled into verified.checksums only once the body has been read to its end.
+    lateChecksums: () => presentChecksums(verified.checksums),
   });
   const headers = new Headers({ etag: quoteEtag(part.etag) });
-  // A trailer checksum is known only now that the body has been read; echo it as S3 does.
-  for (const [algorithm, value] of Object.entries({ ...verified.checksums, ...part.checksums })) {
+  for (const [algorithm, value] of Object.entries(part.checksums)) {
     if (value) headers.set(`x-amz-checksum-${algorithm}`, value);
   }
   return new Response(null, { status: 200, headers });
