@@ -120,7 +120,7 @@ export function renderMarkdown(r: BenchResults): string {
   lines.push("");
   lines.push("Targets (issue 7), this run:");
   lines.push("");
-  lines.push(`- stored ≤ 1.0 × native xdelta3 -9: ${fixed(stored / xd, 2)} × over the npm corpus — ${verdict(stored / xd <= 1.0)}` +
+  lines.push(`- stored ≤ 1.0 × native xdelta3 -9: ${fixed(stored / xd, 3)} × over the npm corpus — ${verdict(stored / xd <= 1.0)}` +
     (synthetic ? `; ${fixed(synthetic.storedVsXdelta3, 4)} × on the 1 GiB series — ${verdict(synthetic.storedVsXdelta3 <= 1.0)}` : ""));
   lines.push(`- delta GET ≥ 0.5 × direct GET throughput, warm (npm corpus): ${fixed(getRatio, 2)} × — ${verdict(getRatio >= 0.5)}`);
   lines.push(`- first byte of a rebuilt object before decoding finishes (streaming), cold and warm: on the ${bigGets.length} delta GETs of objects ≥ 16 MiB the first byte came at ${fixed(100 * median(shares), 0)} % (median), at most ${fixed(100 * maxShare, 0)} % of the whole GET — ${verdict(maxShare < 0.5)} (met = every one within the first half; all ${deltaGets.length} delta GETs: at most ${fixed(100 * maxOf(deltaGets.map(ttfbShare)), 0)} %)`);
