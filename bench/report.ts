@@ -215,8 +215,8 @@ export function updatePerformanceDoc(path: string, tables: string): void {
  * the machine line is the first file's, with every run's commit.
  */
 const runLabel = (r: BenchResults) =>
-  r.series.length === 0 ? "GETs of the stored synthetic series"
-  : r.series.every((s) => s.id === SYNTHETIC) ? "synthetic series uploads and GETs"
+  r.series.length === 0 ? (r.samples.some((s) => s.op === "PUT") ? "synthetic series: the missing version uploaded, then GETs" : "GETs of the stored synthetic series")
+  : r.series.every((s) => s.id === SYNTHETIC) ? (r.samples.some((s) => s.op !== "PUT") ? "synthetic series uploads and GETs" : "synthetic series uploads")
   : r.series.some((s) => s.id === SYNTHETIC) ? "npm corpus and synthetic series" : "npm corpus";
 
 export function mergeResults(runs: BenchResults[]): BenchResults {
