@@ -3,7 +3,7 @@
 // and verifies every object, and compares with native xdelta3 -9 / zstd -19 on the same files (bench/anchors.ts).
 //
 //   npm run bench [-- --series typescript-tar,biome-bin] [-- --no-docs] [-- --keep]
-//   npm run bench -- --series synthetic-1g     only the synthetic 1 GiB series (bench/synthetic.ts; ~20 min)
+//   npm run bench -- --series synthetic-1g     only the synthetic 1 GiB series (bench/synthetic.ts; 30–40 min on 2 cores)
 //   npm run bench -- --no-synthetic            only the npm corpus
 //   npm run bench -- --series synthetic-1g --reuse-r2 DIR   against a hard-linked copy of an earlier run's local R2
 //                                              state (v3/r2 of a `--keep` run): uploads only the versions missing

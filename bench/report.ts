@@ -200,7 +200,7 @@ export function updatePerformanceDoc(path: string, tables: string): void {
     "uncompressed tars, stored and deflated zips), measures native `xdelta3 -e -9` and `zstd -19 --patch-from` on the same",
     "files (bench/anchors.ts), then runs the Worker under `wrangler dev` and uploads/downloads everything through the S3",
     "API. It also runs a synthetic 1 GiB series (bench/synthetic.ts, generated from a seeded PRNG into the git-ignored",
-    "bench/corpus/; alone: `npm run bench -- --series synthetic-1g`, about 20 minutes). Raw JSON:",
+    "bench/corpus/; alone: `npm run bench -- --series synthetic-1g`, 30–40 minutes on 2 cores). Raw JSON:",
     "`bench/results/<date>.json`. The tables below are rewritten by each complete run.",
     "",
     "",
