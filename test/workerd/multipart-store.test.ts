@@ -308,3 +308,28 @@ describe("the Worker's scheduled handler", () => {
     expect(await bucket().head(`.dg/mpu/uploads/${fresh.uploadId}`)).not.toBeNull();
   });
 });
+
+describe("checksums that arrive after a part's write started (aws-chunked trailer)", () => {
+  const CRC_A = "AAAAAQ==";
+
+  it("are listed with the part, ignored once the part is replaced by other bytes, and deleted on abort", async () => {
+    const key = `${uniquePrefix("late-checksums")}app.zip`;
+    const up = uploads();
+    const { uploadId } = await up.create(key);
+    const first = bytesOf(3000, 1);
+    const staged = await up.uploadPart(key, uploadId, 1, { body: first, size: first.byteLength, lateChecksums: () => ({ crc32: CRC_A }) });
+    expect(staged.checksums).toEqual({ crc32: CRC_A });
+    await up.uploadPart(key, uploadId, 2, { body: bytesOf(10, 2), size: 10 });
+    expect((await up.listParts(key, uploadId)).parts.map((p) => p.checksums)).toEqual([{ crc32: CRC_A }, {}]);
+    // Paging after part 1 skips its companion too.
+    expect((await up.listParts(key, uploadId, 1)).parts.map((p) => p.partNumber)).toEqual([2]);
+
+    // Part 1 replaced by other bytes without a trailer: the old companion no longer describes it.
+    const second = bytesOf(3000, 9);
+    await up.uploadPart(key, uploadId, 1, { body: second, size: second.byteLength });
+    expect((await up.listParts(key, uploadId)).parts.map((p) => p.checksums)).toEqual([{}, {}]);
+
+    await up.abort(key, uploadId);
+    expect((await bucket().list({ prefix: `.dg/mpu/parts/${uploadId}/` })).objects).toEqual([]);
+  });
+});
