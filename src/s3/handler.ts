@@ -7,7 +7,7 @@ import { classify, type S3Op } from "./classify";
 import { S3Error } from "./errors";
 import { errorResponse } from "./xml";
 import type { OpContext, VerifiedBody } from "./ops/context";
-import { getObject } from "./ops/object-read";
+import { encodeBodyFor, getObject } from "./ops/object-read";
 import { copyObject, putObject } from "./ops/object-write";
 import { deleteObject, deleteObjects } from "./ops/delete";
 import { listObjectsV1, listObjectsV2 } from "./ops/list";
@@ -116,7 +116,7 @@ function withRequestId(response: Response, requestId: string): Response {
     return response;
   } catch {
     // A Response passed through from fetch() has immutable headers: re-wrap it once.
-    const mutable = new Response(response.body, response);
+    const mutable = new Response(response.body, { status: response.status, statusText: response.statusText, headers: response.headers, encodeBody: encodeBodyFor(response.headers) });
     setIdentity(mutable.headers, requestId);
     return mutable;
   }

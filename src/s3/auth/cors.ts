@@ -48,5 +48,7 @@ export function withCors(response: Response, request: Request, config: AuthConfi
   headers.set("Access-Control-Allow-Origin", allowed);
   headers.set("Access-Control-Expose-Headers", EXPOSED_HEADERS);
   headers.append("Vary", "Origin");
-  return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+  // A body with a Content-Encoding is an object's stored bytes, already encoded: keep them as they are.
+  const encodeBody = response.headers.has("content-encoding") ? "manual" : "automatic";
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers, encodeBody });
 }

@@ -30,7 +30,16 @@ export async function getObject(ctx: OpContext, bucket: string, key: string, met
   const status = range ? 206 : 200;
   if (range) headers.set("content-range", `bytes ${range.start}-${range.end}/${info.size}`);
   if (method === "HEAD") return new Response(null, { status, headers });
-  return new Response(await bodyOfLength(opened, range, length), { status, headers });
+  return new Response(await bodyOfLength(opened, range, length), { status, headers, encodeBody: encodeBodyFor(headers) });
+}
+
+/**
+ * The stored bytes are already in their Content-Encoding (the client uploaded them gzipped, say): a Worker
+ * would otherwise compress the body to match that header (or, if the client does not accept it, decode it and
+ * drop the header), serving different bytes than were stored. "manual" sends them as they are.
+ */
+export function encodeBodyFor(headers: Headers): "manual" | "automatic" {
+  return headers.has("content-encoding") ? "manual" : "automatic";
 }
 
 export async function openOrNoSuchKey(ctx: OpContext, bucket: string, key: string): Promise<OpenedObject> {
