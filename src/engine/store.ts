@@ -69,9 +69,25 @@ async function storePassthrough(ctx: EngineContext, parsed: ParsedKey, body: Bod
   });
   if (!stored) throw new S3Error("InternalError", "The backend refused the write.");
   // New variant first, then the old one: a concurrent GET never finds neither.
-  await ctx.backend.delete([deltaKey(parsed.key), sidecarKey(deltaKey(parsed.key))]);
+  await deleteOlderVariant(ctx, deltaKey(parsed.key), base.createdAt!);
   await writeSidecar(ctx, parsed.key, record);
   return { etag: base.multipartEtag ?? body.md5, storageType: "passthrough", storedSize: stored.size, size: body.size };
+}
+
+/**
+ * Remove the other stored variant of this key (its `.delta` or its plain copy) unless it is newer than our write.
+ * Two PUTs of one key can store different variants at once (one a delta, one passthrough); deleting the other
+ * variant blindly would let each delete the other's copy and lose the object. A newer variant is left in place:
+ * reads pick the newest variant (fetch.ts), and the newer PUT removes ours. R2 has no conditional delete, so
+ * the HEAD-then-DELETE leaves only a window of one round trip instead of the whole encode.
+ */
+async function deleteOlderVariant(ctx: EngineContext, otherKey: string, ourCreatedAt: Date): Promise<void> {
+  const other = await ctx.backend.head(otherKey);
+  if (other) {
+    const otherCreatedAt = decodeMetadata(other.metadata)?.createdAt ?? other.lastModified;
+    if (otherCreatedAt.getTime() > ourCreatedAt.getTime()) return;
+  }
+  await ctx.backend.delete([otherKey, sidecarKey(otherKey)]);
 }
 
 /** Store as a delta when it pays; null means "store passthrough instead". */
@@ -108,7 +124,7 @@ async function tryStoreDelta(ctx: EngineContext, parsed: ParsedKey, body: BodySo
       await ctx.backend.delete([storedKey]);
       return null;
     }
-    await ctx.backend.delete([parsed.key, sidecarKey(parsed.key)]);
+    await deleteOlderVariant(ctx, parsed.key, base.createdAt!);
     await writeSidecar(ctx, storedKey, record);
     return {
       etag: base.multipartEtag ?? body.md5,
