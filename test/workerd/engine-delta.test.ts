@@ -412,16 +412,18 @@ describe("concurrency inside one isolate (the codec runs one job at a time)", ()
     const size = 12 * 1024 * 1024;
     const big = engineWith({ bodyBufferLimit: 4 * 1024 * 1024 }, xdelta3Module);
     // Three releases of one artifact: the same bytes with one edit each, at a different offset.
-    const release = (i: number) => generatedStream(size, 311).pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
-      start() { this.offset = 0; },
-      transform(chunk, controller) {
-        const copy = chunk.slice();
-        const at = 1_000 + i * 4_000_000 - this.offset;
-        if (at >= 0 && at < copy.length) copy[at] ^= 0x55;
-        this.offset += chunk.length;
-        controller.enqueue(copy);
-      },
-    } as Transformer<Uint8Array, Uint8Array> & { offset: number }));
+    const release = (i: number) => {
+      let offset = 0;
+      return generatedStream(size, 311).pipeThrough(new TransformStream<Uint8Array, Uint8Array>({
+        transform(chunk, controller) {
+          const copy = chunk.slice();
+          const at = 1_000 + i * 4_000_000 - offset;
+          if (at >= 0 && at < copy.length) copy[at] ^= 0x55;
+          offset += chunk.length;
+          controller.enqueue(copy);
+        },
+      }));
+    };
     const versions = [0, 1, 2];
     const results = await Promise.all(versions.map((i) => big.put(`conc2/v${i}.zip`, { body: release(i), size })));
     // The encodes queue for the isolate's codec budget one at a time; however long the queue, a busy codec

@@ -302,7 +302,7 @@ describe("the Worker's scheduled handler", () => {
     await new Promise((r) => setTimeout(r, 1200));
     const fresh = await up.create(`${uniquePrefix("cron")}new.zip`);
     // 0.00001 days ≈ 0.86 s: the first upload is past it, the one just made is not.
-    await worker.scheduled!(createScheduledController(), { ...(env as object), DG_MULTIPART_STALE_DAYS: "0.00001" } as never, {} as never);
+    await worker.scheduled!(createScheduledController(), { ...(env as object), DG_MULTIPART_STALE_DAYS: "0.00001" } as never);
     expect(await bucket().head(`.dg/mpu/uploads/${stale.uploadId}`)).toBeNull();
     expect((await bucket().list({ prefix: `.dg/mpu/parts/${stale.uploadId}/` })).objects).toEqual([]);
     expect(await bucket().head(`.dg/mpu/uploads/${fresh.uploadId}`)).not.toBeNull();
