@@ -16,7 +16,12 @@ export const REMOTE_SUITE = {
 };
 
 /** The protocol suites whose cases go through bucket `default` (and so exercise the backend under it). */
-export const REMOTE_SUITE_FILES = ["test/workerd/s3-objects.test.ts", "test/workerd/s3-list.test.ts"];
+export const REMOTE_SUITE_FILES = [
+  "test/workerd/s3-objects.test.ts",
+  "test/workerd/s3-list.test.ts",
+  "test/workerd/s3-tagging.test.ts",
+  "test/workerd/multipart-ops.test.ts",
+];
 
 /** Synchronous probe (vitest reads its config before any async setup): does the S3 server answer? */
 export function remoteSuiteAvailable(): boolean {
