@@ -288,26 +288,9 @@ async function primed(stream: ReadableStream<Uint8Array>, key: string): Promise<
     if (error instanceof S3Error) throw error;
     throw new S3Error("InternalError", `The stored delta of ${JSON.stringify(key)} could not be rebuilt: ${error instanceof Error ? error.message : error}`, { Key: key });
   }
-  let pending: Uint8Array | undefined = first.done ? undefined : first.value;
-  let done = first.done;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (pending) {
-        controller.enqueue(pending);
-        pending = undefined;
-        return;
-      }
-      if (done) return controller.close();
-      const next = await reader.read();
-      if (next.done) {
-        done = true;
-        controller.close();
-      } else controller.enqueue(next.value);
-    },
-    cancel(reason) {
-      return reader.cancel(reason);
-    },
-  }, { highWaterMark: 0 });
+  // Hand the rest on from where this read stopped; the first chunk goes out first.
+  reader.releaseLock();
+  return first.done ? stream : prependBytes(first.value, stream);
 }
 
 /**
