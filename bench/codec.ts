@@ -12,14 +12,14 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { open } from "node:fs/promises";
 import { once } from "node:events";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { gunzipSync } from "node:zlib";
-import { decode, encode, setIsolateCodecBudget, type CodecOptions, type CodecStats, type SourceInfo } from "../src/codec/index.ts";
+import { decode, encode, setIsolateCodecBudget, type CodecOptions, type CodecStats } from "../src/codec/index.ts";
 import { loadCodecModule } from "../src/codec/node.ts";
+import { openFileSource } from "../src/cli/file-source.ts";
 import { syntheticSource, syntheticTargetBlocks } from "../test/fixtures/codec/synthetic.ts";
 
 const MiB = 1024 * 1024;
@@ -71,24 +71,6 @@ function native(args: string[]): Timing & { maxRssKiB: number } {
 
 // ---------- our codec on files ----------
 
-async function fileSource(path: string): Promise<SourceInfo & { close(): Promise<void> }> {
-  const handle = await open(path, "r");
-  return {
-    size: (await handle.stat()).size,
-    async read(offset, length) {
-      const buf = new Uint8Array(length);
-      let filled = 0;
-      while (filled < length) {
-        const { bytesRead } = await handle.read(buf, filled, length - filled, offset + filled);
-        if (bytesRead === 0) break;
-        filled += bytesRead;
-      }
-      return buf.subarray(0, filled);
-    },
-    close: () => handle.close(),
-  };
-}
-
 const fileStream = (path: string) => Readable.toWeb(createReadStream(path, { highWaterMark: MiB })) as unknown as ReadableStream<Uint8Array>;
 
 async function timed<T>(fn: () => Promise<T>): Promise<T & Timing> {
@@ -100,12 +82,12 @@ async function timed<T>(fn: () => Promise<T>): Promise<T & Timing> {
 }
 
 async function ourEncode(module: WebAssembly.Module, src: string, tgt: string, options: CodecOptions, out: string) {
-  const source = await fileSource(src);
+  const source = await openFileSource(src);
   try {
     return await timed(async () => {
       let stats!: CodecStats;
       const file = createWriteStream(out);
-      await encode(module, source, fileStream(tgt), { targetSize: statSync(tgt).size, ...options, onStats: (s) => (stats = s) })
+      await encode(module, source.info, fileStream(tgt), { targetSize: statSync(tgt).size, ...options, onStats: (s) => (stats = s) })
         .pipeTo(new WritableStream({ async write(c) { if (!file.write(c)) await once(file, "drain"); } }));
       file.end();
       await once(file, "finish");
@@ -117,13 +99,13 @@ async function ourEncode(module: WebAssembly.Module, src: string, tgt: string, o
 }
 
 async function ourDecode(module: WebAssembly.Module, src: string, delta: string, options: CodecOptions = {}) {
-  const source = await fileSource(src);
+  const source = await openFileSource(src);
   const out = join(CORPUS, "out", "ours.out");
   try {
     const run = await timed(async () => {
       let stats!: CodecStats;
       const file = createWriteStream(out);
-      await decode(module, source, fileStream(delta), { ...options, onStats: (s) => (stats = s) })
+      await decode(module, source.info, fileStream(delta), { ...options, onStats: (s) => (stats = s) })
         .pipeTo(new WritableStream({ async write(c) { if (!file.write(c)) await once(file, "drain"); } }));
       file.end();
       await once(file, "finish");

@@ -11,10 +11,11 @@
 // source cache (xdelta3's default -B) so deltas made with any -B up to 64 MiB never re-read the source.
 
 import { createReadStream, createWriteStream } from "node:fs";
-import { open, rm, stat } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import { Readable, Writable } from "node:stream";
-import { decode, encode, setIsolateCodecBudget, type CodecOptions, type CodecStats, type SourceInfo } from "../codec/index";
+import { decode, encode, setIsolateCodecBudget, type CodecOptions, type CodecStats } from "../codec/index";
 import { loadCodecModule } from "../codec/node";
+import { openFileSource } from "./file-source";
 
 const MiB = 1024 * 1024;
 const CLI_MAX_MEMORY = 1024 * MiB; // the module's own maximum
@@ -78,25 +79,6 @@ export function parseArgs(argv: string[]): Args {
   return { mode, source, input: files[0], output: files[1], options, stats };
 }
 
-async function openSource(path: string): Promise<{ info: SourceInfo; close(): Promise<void> }> {
-  const handle = await open(path, "r");
-  const size = (await handle.stat()).size;
-  const info: SourceInfo = {
-    size,
-    async read(offset, length) {
-      const buf = new Uint8Array(length);
-      let filled = 0;
-      while (filled < length) {
-        const { bytesRead } = await handle.read(buf, filled, length - filled, offset + filled);
-        if (bytesRead === 0) break;
-        filled += bytesRead;
-      }
-      return filled === length ? buf : buf.subarray(0, filled);
-    },
-  };
-  return { info, close: () => handle.close() };
-}
-
 function inputStream(path: string): ReadableStream<Uint8Array> {
   const node = path === "-" ? process.stdin : createReadStream(path, { highWaterMark: MiB });
   return Readable.toWeb(node) as unknown as ReadableStream<Uint8Array>;
@@ -110,7 +92,7 @@ function outputStream(path: string): WritableStream<Uint8Array> {
 export async function run(args: Args): Promise<CodecStats & { ms: number }> {
   setIsolateCodecBudget(Math.max(args.options.maxMemory ?? CLI_MAX_MEMORY, CLI_MAX_MEMORY));
   const module = await loadCodecModule();
-  const source = args.source !== undefined ? await openSource(args.source) : undefined;
+  const source = args.source !== undefined ? await openFileSource(args.source) : undefined;
   const started = performance.now();
   let stats: CodecStats | undefined;
   const options: CodecOptions = { ...args.options, onStats: (s) => (stats = s) };
