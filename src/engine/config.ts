@@ -31,7 +31,7 @@ const MiB = 1024 * 1024;
 export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
   compression: true,
   deltaExtensions: DEFAULT_DELTA_EXTENSIONS,
-  maxDeltaRatio: 0.5,
+  maxDeltaRatio: 0.75, // DeltaGlider's default since proxy v0.5.4 (0.5 before; the seed README and the Python CLI say 0.5)
   maxDeltaObjectSize: 100 * MiB,
   bodyBufferLimit: 8 * MiB,
   deltaBufferLimit: 16 * MiB,

@@ -103,7 +103,7 @@ describe("keys and config", () => {
 
   it("config defaults follow the issue and bad values name the field", () => {
     const config = resolveEngineConfig();
-    expect(config.maxDeltaRatio).toBe(0.5);
+    expect(config.maxDeltaRatio).toBe(0.75);
     expect(config.deltaExtensions).toEqual(["zip", "tar", "jar", "war", "ear", "dmg", "iso", "sql", "dump", "bak", "backup"]);
     expect(resolveEngineConfig({ deltaExtensions: [".ZIP", " tar "] }).deltaExtensions).toEqual(["zip", "tar"]);
     expect(() => resolveEngineConfig({ maxDeltaRatio: 0 })).toThrow(/maxDeltaRatio/);

@@ -20,7 +20,7 @@ describe("configuration", () => {
     expect(config.buckets).toEqual([{ name: "default", binding: "BUCKET" }]);
     expect(config.runtimeBuckets).toEqual({ binding: "BUCKET", root: ".dg/buckets/" });
     expect(config.region).toBe("us-east-1");
-    expect(config.engine.maxDeltaRatio).toBe(0.5);
+    expect(config.engine.maxDeltaRatio).toBe(0.75);
   });
 
   it("maps several buckets onto bindings and reads engine variables", () => {
