@@ -17,6 +17,15 @@ export async function openFileSource(path: string): Promise<{ info: SourceInfo; 
       }
       return filled === length ? buf : buf.subarray(0, filled);
     },
+    async readInto(offset, target) {
+      let filled = 0;
+      while (filled < target.length) {
+        const { bytesRead } = await handle.read(target, filled, target.length - filled, offset + filled);
+        if (bytesRead === 0) break;
+        filled += bytesRead;
+      }
+      return filled;
+    },
   };
   return { info, close: () => handle.close() };
 }

@@ -50,4 +50,11 @@ export interface SourceInfo {
   read: SourceReader;
   /** Total source size in bytes. */
   size: number;
+  /**
+   * Optional: reads source bytes [offset, offset + target.length) straight into `target` (a view of the codec's
+   * WASM memory) and resolves with the number of bytes written. When given, the codec uses it instead of
+   * `read`, which saves allocating and copying every source block once more. `target` is valid until the
+   * promise settles; short only at the source's end.
+   */
+  readInto?: (offset: number, target: Uint8Array) => Promise<number>;
 }

@@ -195,19 +195,28 @@ async function readSourceBlock(xg: GlueExports, ctx: number, memory: WebAssembly
   let filled = 0;
   while (filled < length) {
     const want = Math.min(SOURCE_READ_CHUNK, length - filled);
-    const bytes = await source.read(offset + filled, want);
+    // A fresh view per piece: nothing grows memory while the job awaits (one job per instance), but a view
+    // must never outlive a growth.
+    const target = new Uint8Array(memory.buffer, xg.xg_req_buf(ctx) + filled, want);
+    const got = source.readInto ? await source.readInto(offset + filled, target) : await readCopy(source, offset + filled, target);
     stats.sourceReads += 1;
-    stats.sourceBytesRead += bytes.length;
-    if (bytes.length !== want) {
+    stats.sourceBytesRead += got;
+    if (got !== want) {
       throw new CodecError("wrong-source",
-        `source read at ${offset + filled} returned ${bytes.length} of ${want} bytes (source shorter than its declared size ${source.size})`);
+        `source read at ${offset + filled} returned ${got} of ${want} bytes (source shorter than its declared size ${source.size})`);
     }
-    // Re-derive the view after the await: nothing grows memory meanwhile, but stay safe against detachment.
-    new Uint8Array(memory.buffer, xg.xg_req_buf(ctx) + filled, want).set(bytes);
     filled += want;
   }
   const ret = xg.xg_provide(ctx, filled);
   if (ret !== 0) throw new CodecError("internal", cString(memory, xg.xg_msg(ctx)));
+}
+
+/** A source without readInto: read, then copy into wasm memory (the view is re-derived after the await). */
+async function readCopy(source: SourceInfo, offset: number, target: Uint8Array): Promise<number> {
+  const bytes = await source.read(offset, target.length);
+  const n = Math.min(bytes.length, target.length);
+  new Uint8Array(target.buffer, target.byteOffset, n).set(bytes.subarray(0, n));
+  return bytes.length;
 }
 
 function refuseExternalCompression(xg: GlueExports, ctx: number, memory: WebAssembly.Memory): void {
