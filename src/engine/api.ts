@@ -51,6 +51,20 @@ export interface OpenedObject {
    * verifies SHA-256; a mismatch errors the stream before it completes, so wrong bytes are never delivered whole.
    */
   read(range?: ResolvedRange): Promise<ReadableStream<Uint8Array>>;
+  /**
+   * Releases what `open({ forRead: true })` holds for `read()` (a delta's open body) when `read()` will not be
+   * called (HEAD, 304/412, a range error). A no-op after `read()` and for objects opened without `forRead`.
+   */
+  discard(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /**
+   * The caller means to read the bytes (a GET): a delta's body is fetched together with its metadata (one
+   * GET of the `.delta`), so the rebuild needs no second read of it. The caller must then call `read()` or
+   * `discard()`. Without it, `open` reads metadata only (HEADs) and `read()` fetches the delta when it starts.
+   */
+  forRead?: boolean;
 }
 
 export interface PutInput {
@@ -117,7 +131,7 @@ export interface DeleteOutcome {
 
 export interface ObjectEngine {
   /** Resolve a user key to its stored variant. null when absent. */
-  open(key: string): Promise<OpenedObject | null>;
+  open(key: string, options?: OpenOptions): Promise<OpenedObject | null>;
   put(key: string, input: PutInput): Promise<PutResult>;
   /** Delete a user key (absent is fine); removes the deltaspace's reference when nothing depends on it. */
   delete(key: string): Promise<void>;

@@ -1,6 +1,6 @@
 // The delta engine: DeltaGlider semantics over one Backend (one S3 bucket). The protocol layer builds one
 // per bucket and calls it with keys, streams and typed options; it never sees HTTP.
-import type { DeleteOutcome, ListInput, ListResult, ObjectEngine, OpenedObject, PutInput, PutResult } from "./api";
+import type { DeleteOutcome, ListInput, ListResult, ObjectEngine, OpenedObject, OpenOptions, PutInput, PutResult } from "./api";
 import type { Backend } from "../storage/backend";
 import { resolveEngineConfig, type EngineConfig } from "./config";
 import type { DeltaCodec, EngineContext, EngineOptions } from "./context";
@@ -38,8 +38,8 @@ export class DeltaEngine implements ObjectEngine {
     return this.ctx.config;
   }
 
-  open(key: string): Promise<OpenedObject | null> {
-    return openObject(this.ctx, key);
+  open(key: string, options: OpenOptions = {}): Promise<OpenedObject | null> {
+    return openObject(this.ctx, key, options);
   }
 
   put(key: string, input: PutInput): Promise<PutResult> {

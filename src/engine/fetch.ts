@@ -2,7 +2,7 @@
 // passthrough objects stream straight from the backend (ranged); deltas rebuild through the streaming codec
 // against reference.bin (read by range), hashed on the way, and the stream errors instead of ending when
 // the size or SHA-256 differs from the recorded original.
-import type { ObjectInfo, OpenedObject, ResolvedRange } from "./api";
+import type { ObjectInfo, OpenedObject, OpenOptions, ResolvedRange } from "./api";
 import { S3Error } from "../s3/errors";
 import type { StoredObject } from "../storage/backend";
 import type { SourceInfo, SourceReader } from "../codec/api";
@@ -11,37 +11,56 @@ import { readSidecar, type EngineContext } from "./context";
 import { deltaKey, parseKey, referenceKey, reservedReason } from "./deltaspace";
 import { clientEtag, decodeMetadata, type DgRecord } from "./metadata";
 import { isCodecError } from "../codec/errors";
-import { lazyStream, readExactly, streamOf, verifyingSlice } from "./streams";
+import { lazyStream, verifyingSlice } from "./streams";
 
 interface Resolved {
   stored: StoredObject;
   /** null: an object without DeltaGlider metadata, served as it is. */
   record: DgRecord | null;
   isDelta: boolean;
-  /** A delta's first bytes, read with its metadata (all of it when short); the decoder reads these first. */
-  deltaHead?: Uint8Array;
+  /** A delta's body, fetched together with its metadata when opened for reading; the first read takes it. */
+  body?: HeldBody;
 }
 
-export async function openObject(ctx: EngineContext, key: string): Promise<OpenedObject | null> {
+export async function openObject(ctx: EngineContext, key: string, options: OpenOptions = {}): Promise<OpenedObject | null> {
   if (!key || reservedReason(key)) return null;
-  const resolved = await resolve(ctx, key);
+  const resolved = await resolve(ctx, key, options.forRead ?? false);
   if (!resolved) return null;
   const info = describe(key, resolved);
   return {
     info,
     read: (range?: ResolvedRange) => (resolved.isDelta ? readDelta(ctx, key, resolved, info, range) : readPlain(ctx, resolved, range)),
+    discard: async () => resolved.body?.discard(),
   };
 }
 
-async function resolve(ctx: EngineContext, key: string): Promise<Resolved | null> {
-  const [deltaHead, plainObject] = await Promise.all([readDeltaHead(ctx, deltaKey(key)), ctx.backend.head(key)]);
-  const plain = plainObject ? await plainVariant(ctx, plainObject) : null;
-  // An unusable .delta is an error, unless the key's plain object is there to serve instead.
-  const delta = deltaHead
-    ? await deltaVariant(ctx, key, deltaHead.stored, deltaHead.bytes).catch((error) => { if (plain) return null; throw error; })
-    : null;
-  if (delta && plain) return createdAt(plain) > createdAt(delta) ? plain : delta; // mid-overwrite: newest wins
-  return delta ?? plain;
+/**
+ * The key's newest usable variant. Two backend reads: the `.delta` (a GET when the caller will read it, so its
+ * body comes with its metadata; else a HEAD) and a HEAD of the plain key, in parallel.
+ */
+async function resolve(ctx: EngineContext, key: string, forRead: boolean): Promise<Resolved | null> {
+  const [deltaRead, plainRead] = await Promise.allSettled([storedDelta(ctx, deltaKey(key), forRead), ctx.backend.head(key)]);
+  const body = deltaRead.status === "fulfilled" ? deltaRead.value?.body : undefined;
+  try {
+    if (deltaRead.status === "rejected") throw deltaRead.reason;
+    if (plainRead.status === "rejected") throw plainRead.reason;
+    const plain = plainRead.value ? await plainVariant(ctx, plainRead.value) : null;
+    // An unusable .delta is an error, unless the key's plain object is there to serve instead.
+    const stored = deltaRead.value?.stored;
+    const delta = stored
+      ? await deltaVariant(ctx, key, stored).catch((error) => { if (plain) return null; throw error; })
+      : null;
+    // Mid-overwrite: the newest variant wins.
+    const winner = delta && plain ? (createdAt(plain) > createdAt(delta) ? plain : delta) : delta ?? plain;
+    if (!delta || winner !== delta || !body) {
+      await body?.discard();
+      return winner;
+    }
+    return { ...delta, body };
+  } catch (error) {
+    await body?.discard();
+    throw error;
+  }
 }
 
 function createdAt(variant: Resolved): number {
@@ -49,7 +68,7 @@ function createdAt(variant: Resolved): number {
 }
 
 /** A `.delta` must carry a usable delta record (metadata or sidecar); anything else is an error, never raw bytes. */
-async function deltaVariant(ctx: EngineContext, key: string, stored: StoredObject, head: Uint8Array): Promise<Resolved> {
+async function deltaVariant(ctx: EngineContext, key: string, stored: StoredObject): Promise<Resolved> {
   let record = decodeMetadata(stored.metadata);
   if (!record) {
     const sidecar = await readSidecar(ctx, stored.key);
@@ -58,36 +77,37 @@ async function deltaVariant(ctx: EngineContext, key: string, stored: StoredObjec
   if (!record || record.kind !== "delta" || record.size === undefined) {
     throw new S3Error("InternalError", `The stored delta of ${JSON.stringify(key)} has no usable DeltaGlider metadata.`, { Key: key });
   }
-  return { stored, record, isDelta: true, deltaHead: head };
+  return { stored, record, isDelta: true };
+}
+
+/** The `.delta`'s metadata (HEAD), or, for a reader, its metadata and open body (one unranged GET); null if absent. */
+async function storedDelta(ctx: EngineContext, storedKey: string, withBody: boolean): Promise<{ stored: StoredObject; body?: HeldBody } | null> {
+  if (!withBody) {
+    const stored = await ctx.backend.head(storedKey);
+    return stored && { stored };
+  }
+  const object = await ctx.backend.get(storedKey);
+  if (!object) return null;
+  const { body, range: _range, ...stored } = object;
+  return { stored, body: new HeldBody(body) };
 }
 
 /**
- * Bytes of a delta read together with its metadata: one ranged GET instead of a HEAD, so a delta up to this
- * size needs no second backend read to be decoded (a warm delta GET is then 2 reads: this + the plain HEAD).
- * Small, because a HEAD request pays for it too.
+ * A stream opened ahead of its use, taken at most once. Whoever does not take it must discard it, so the
+ * backend read does not stay open (open reads count against the request's connection limit).
  */
-export const DELTA_HEAD_BYTES = 1024 * 1024;
+class HeldBody {
+  constructor(private stream: ReadableStream<Uint8Array> | undefined) {}
 
-/** The `.delta`'s metadata and its first DELTA_HEAD_BYTES bytes (all of it when shorter), or null. */
-async function readDeltaHead(ctx: EngineContext, storedKey: string): Promise<{ stored: StoredObject; bytes: Uint8Array } | null> {
-  let object;
-  try {
-    object = await ctx.backend.get(storedKey, { offset: 0, length: DELTA_HEAD_BYTES });
-  } catch (error) {
-    // Every range of a zero-byte object is unsatisfiable on S3 (416): describe it from a HEAD instead
-    // (it is no usable delta; a plain object beside it is then served).
-    const stored = await ctx.backend.head(storedKey);
-    if (stored?.size === 0) return { stored, bytes: new Uint8Array(0) };
-    if (!stored) return null;
-    throw error;
+  take(): ReadableStream<Uint8Array> | undefined {
+    const stream = this.stream;
+    this.stream = undefined;
+    return stream;
   }
-  if (!object) return null;
-  const { body, range: _range, ...stored } = object;
-  const expected = Math.min(DELTA_HEAD_BYTES, stored.size);
-  const bytes = await readExactly(body, expected).catch((error) => {
-    throw new S3Error("InternalError", `The stored delta ${storedKey} could not be read: ${error instanceof Error ? error.message : error}`);
-  });
-  return { stored, bytes };
+
+  async discard(): Promise<void> {
+    await this.take()?.cancel().catch(() => {});
+  }
 }
 
 /** A plain object: managed passthrough, or unmanaged (no dg-* metadata) served as it is. */
@@ -142,15 +162,21 @@ async function readDelta(
   ctx: EngineContext, key: string, resolved: Resolved, info: ObjectInfo, range?: ResolvedRange,
 ): Promise<ReadableStream<Uint8Array>> {
   const { record } = resolved;
-  if (!ctx.codec) throw new S3Error("InternalError", "Delta decoding is not available.");
-  const reference = await deltaReferenceSource(ctx, key, record!);
+  let reference: ReferenceUse;
+  try {
+    if (!ctx.codec) throw new S3Error("InternalError", "Delta decoding is not available.");
+    reference = await deltaReferenceSource(ctx, key, record!);
+  } catch (error) {
+    await resolved.body?.discard();
+    throw error;
+  }
   if (range && (range.start > 0 || range.end < info.size - 1)) {
     const ranged = await readDeltaRange(ctx, key, resolved, info, range, reference);
     if (ranged) return ranged;
   }
   const { source, evict } = reference;
   const delta = storedDeltaBody(ctx, resolved, key);
-  const rebuilt = ctx.codec.decode(source, delta, { ...ctx.config.codec, maxOutputSize: info.size });
+  const rebuilt = ctx.codec!.decode(source, delta, { ...ctx.config.codec, maxOutputSize: info.size });
   const verified = rebuilt.pipeThrough(verifyingSlice({
     size: info.size,
     sha256: record!.sha256,
@@ -211,21 +237,23 @@ function exactLength(length: number, mismatch: () => Error): TransformStream<Uin
 }
 
 /**
- * The delta's body: the head read at open, then (only when the delta is longer) the rest, fetched when the
- * decoder first pulls past the head and pinned to the ETag seen at open.
+ * The delta's bytes for the decoder: the body fetched at open when there is one (no second read), else one GET
+ * pinned to the ETag seen at open, made when the decoder first pulls. A body held while the codec is busy is
+ * given up for the late GET: a request queued behind another codec job then holds no open backend read, which
+ * could starve the job that is running (parallel ranged GETs of one rebuilt object, as `aws s3 cp` issues them).
  */
-function storedDeltaBody(ctx: EngineContext, { stored, deltaHead }: Resolved, key: string): ReadableStream<Uint8Array> {
-  const head = deltaHead ?? new Uint8Array(0);
-  const rest = lazyStream(async () => {
-    if (head.byteLength >= stored.size) return streamOf(new Uint8Array(0));
-    const object = await ctx.backend.get(stored.key, head.byteLength ? { offset: head.byteLength } : undefined);
+function storedDeltaBody(ctx: EngineContext, { stored, body }: Resolved, key: string): ReadableStream<Uint8Array> {
+  const held = body?.take();
+  if (held && !ctx.codec?.busy?.()) return held;
+  held?.cancel().catch(() => {});
+  return lazyStream(async () => {
+    const object = await ctx.backend.get(stored.key);
     if (!object || object.etag !== stored.etag) {
       await object?.body.cancel().catch(() => {});
       throw new S3Error("InternalError", "The stored delta changed while it was being read; retry.", { Key: key });
     }
     return object.body;
   });
-  return head.byteLength ? prependBytes(head, rest) : rest;
 }
 
 /** `head`, then everything `rest` yields (rest is not pulled before head has been taken). */

@@ -1,10 +1,11 @@
 // The engine's codec port bound to the xdelta3 WebAssembly module (src/codec).
-import { decode, encode } from "../codec/index";
+import { decode, encode, isolateCodecBudget } from "../codec/index";
 import type { DeltaCodec } from "./context";
 
 export function wasmCodec(module: WebAssembly.Module): DeltaCodec {
   return {
     encode: (source, target, options) => encode(module, source, target, options),
     decode: (source, delta, options) => decode(module, source, delta, options),
+    busy: () => isolateCodecBudget.reservedBytes > 0,
   };
 }

@@ -7,7 +7,6 @@ import { describe, expect, it } from "vitest";
 import { ReferenceBlockCache } from "../../src/cache/index";
 import { xdelta3Module } from "../../src/codec/module";
 import { DeltaEngine } from "../../src/engine/engine";
-import { DELTA_HEAD_BYTES } from "../../src/engine/fetch";
 import { encodeMetadata, decodeMetadata } from "../../src/engine/metadata";
 import { CountingBackend, emptyCounts, type OperationCounts } from "../../src/storage/counting";
 import { R2Backend } from "../../src/storage/r2";
@@ -40,10 +39,11 @@ async function opsOf<T>(backend: CountingBackend, action: () => Promise<T>): Pro
   return { result, ops };
 }
 
-async function getAll(engine: DeltaEngine, key: string): Promise<Uint8Array> {
-  const opened = await engine.open(key);
+/** What a GET request does: open for reading (the delta's body comes with its metadata), then read. */
+async function getAll(engine: DeltaEngine, key: string, range?: { start: number; end: number }): Promise<Uint8Array> {
+  const opened = await engine.open(key, { forRead: true });
   if (!opened) throw new Error(`${key} not found`);
-  return bytesOf(await opened.read());
+  return bytesOf(await opened.read(range));
 }
 
 /** Byte equality without vitest's element-wise diff (slow on MiB-sized arrays). */
@@ -118,20 +118,54 @@ describe("R2 operations of delta GETs and PUTs with the reference cache", () => 
     console.log(`R2 ops: delta PUT, cold cache ${JSON.stringify(cold.ops)}; warm ${JSON.stringify(warm.ops)}`);
   });
 
-  it("a delta longer than the bytes read with its metadata is fetched in full (one more ranged GET, same ETag)", async () => {
+  it("a warm GET of a delta over 1 MiB, whole or ranged, reads the .delta once (body with metadata) + the plain HEAD", async () => {
     const cache = await freshCache();
-    const { engine, backend } = await isolate(cache);
+    const { engine, backend, referenceCache } = await isolate(cache);
     const prefix = `cache-long-${Date.now()}-${run++}`;
     const v1 = pseudoRandom(6 * MiB, 21);
     const v2 = v1.slice();
-    v2.set(pseudoRandom(DELTA_HEAD_BYTES + 512 * KiB, 22), 3 * MiB); // new content: the delta outgrows the head
+    v2.set(pseudoRandom(3 * MiB, 22), 2 * MiB); // new content: a delta of about 3 MiB
     await engine.put(`${prefix}/v1.zip`, { body: v1, size: v1.length });
     const put = await engine.put(`${prefix}/v2.zip`, { body: v2, size: v2.length });
     expect(put.storageType).toBe("delta");
-    expect(put.storedSize).toBeGreaterThan(DELTA_HEAD_BYTES);
-    const warm = await opsOf(backend, () => getAll(engine, `${prefix}/v2.zip`));
-    expect(same(warm.result, v2)).toBe(true);
-    expect(warm.ops).toMatchObject({ head: 1, get: 2 });
+    expect(put.storedSize).toBeGreaterThan(2 * MiB);
+    const key = `${prefix}/v2.zip`;
+    const misses = referenceCache.stats.misses;
+
+    const whole = await opsOf(backend, () => getAll(engine, key));
+    expect(same(whole.result, v2)).toBe(true);
+    expect(whole.ops).toMatchObject({ head: 1, get: 1, put: 0, list: 0, delete: 0 });
+    for (const range of [{ start: 0, end: 99_999 }, { start: 3 * MiB, end: 4 * MiB - 1 }, { start: v2.length - MiB, end: v2.length - 1 }]) {
+      const ranged = await opsOf(backend, () => getAll(engine, key, range));
+      expect(same(ranged.result, v2.subarray(range.start, range.end + 1)), `${range.start}-${range.end}`).toBe(true);
+      expect(ranged.ops, `${range.start}-${range.end}`).toMatchObject({ head: 1, get: 1, put: 0 });
+    }
+    expect(referenceCache.stats.misses).toBe(misses); // every reference block came from the cache
+    console.log(`R2 ops: warm GET of a ${put.storedSize}-byte delta ${JSON.stringify(whole.ops)}`);
+  });
+
+  it("opened without forRead (HEAD), a delta costs two HEADs and no body; read() then fetches the delta once", async () => {
+    const { engine, backend } = await isolate(await freshCache());
+    const { prefix, v2 } = await seededDeltaspace(engine, "head");
+    await engine.put(`${prefix}/v2.zip`, { body: v2, size: v2.length });
+    const described = await opsOf(backend, () => engine.open(`${prefix}/v2.zip`));
+    expect(described.result?.info).toMatchObject({ storageType: "delta", size: v2.length });
+    expect(described.ops).toMatchObject({ head: 2, get: 0 });
+    const read = await opsOf(backend, async () => bytesOf(await described.result!.read()));
+    expect(same(read.result, v2)).toBe(true);
+    expect(read.ops).toMatchObject({ head: 0, get: 1 });
+  });
+
+  it("a body opened for reading and discarded (304, HEAD) is released; a later read() still fetches the same delta", async () => {
+    const { engine, backend } = await isolate(await freshCache());
+    const { prefix, v2 } = await seededDeltaspace(engine, "discard");
+    await engine.put(`${prefix}/v2.zip`, { body: v2, size: v2.length });
+    const opened = (await engine.open(`${prefix}/v2.zip`, { forRead: true }))!;
+    await opened.discard();
+    await opened.discard(); // twice is fine
+    const read = await opsOf(backend, async () => bytesOf(await opened.read()));
+    expect(same(read.result, v2)).toBe(true);
+    expect(read.ops).toMatchObject({ get: 1 }); // the discarded body is not reused: one GET pinned to its ETag
   });
 });
 

@@ -65,8 +65,9 @@ export async function storedKeys(prefix: string): Promise<string[]> {
   return keys.sort();
 }
 
+/** A GET: opened for reading (a delta's body comes with its metadata), then read. */
 export async function readAll(engine: DeltaEngine, key: string, range?: { start: number; end: number }): Promise<Uint8Array> {
-  const opened = await engine.open(key);
+  const opened = await engine.open(key, { forRead: true });
   if (!opened) throw new Error(`${key} not found`);
   return bytesOf(await opened.read(range));
 }

@@ -1,11 +1,20 @@
 // GetObject and HeadObject: conditional requests, byte ranges, response-* overrides, checksums on request.
-import type { ChecksumAlgorithm, OpenedObject } from "../../engine/api";
+import type { ChecksumAlgorithm, OpenedObject, OpenOptions } from "../../engine/api";
 import { S3Error } from "../errors";
 import type { OpContext } from "./context";
 import { applyResponseOverrides, conditionsFrom, evaluateConditions, objectHeaders, resolveRange } from "./headers";
 
 export async function getObject(ctx: OpContext, bucket: string, key: string, method: "GET" | "HEAD"): Promise<Response> {
-  const opened = await openOrNoSuchKey(ctx, bucket, key);
+  // A GET has the engine fetch a delta's body with its metadata (one backend read); HEAD reads metadata only.
+  const opened = await openOrNoSuchKey(ctx, bucket, key, { forRead: method === "GET" });
+  try {
+    return await respond(ctx, opened, method);
+  } finally {
+    await opened.discard(); // releases the body when no read() took it (HEAD, 304/412, a bad range)
+  }
+}
+
+async function respond(ctx: OpContext, opened: OpenedObject, method: "GET" | "HEAD"): Promise<Response> {
   const { info } = opened;
   const headers = objectHeaders(info);
   try {
@@ -42,9 +51,9 @@ export function encodeBodyFor(headers: Headers): "manual" | "automatic" {
   return headers.has("content-encoding") ? "manual" : "automatic";
 }
 
-export async function openOrNoSuchKey(ctx: OpContext, bucket: string, key: string): Promise<OpenedObject> {
+export async function openOrNoSuchKey(ctx: OpContext, bucket: string, key: string, options: OpenOptions = {}): Promise<OpenedObject> {
   const entry = await ctx.buckets.require(bucket);
-  const opened = await ctx.engineFor(entry).open(key);
+  const opened = await ctx.engineFor(entry).open(key, options);
   if (!opened) throw new S3Error("NoSuchKey", "The specified key does not exist.", { Key: key });
   return opened;
 }
