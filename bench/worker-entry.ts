@@ -1,6 +1,8 @@
 // The Worker as the benchmark runs it: src/index.ts unchanged, with its R2 bindings wrapped so every R2 call is
 // counted, and `GET /_/ops` returning the isolate's totals. The bench is a single sequential client, so the
-// difference of two reads around a request is that request's R2 operations. Never deployed.
+// difference of two reads around a request is that request's R2 operations. `GET /_/poke` answers 204 and does
+// nothing else: the memory bench sends it so that the isolate runs a pending forced GC (bench/inspector.ts).
+// Never deployed.
 import worker from "../src/index";
 
 type Counts = Record<"head" | "get" | "put" | "list" | "delete" | "multipart", number>;
@@ -76,9 +78,11 @@ function countingEnv(env: Record<string, unknown>): Record<string, unknown> {
 
 export default {
   fetch(request: Request, env: Record<string, unknown>, ctx: ExecutionContext): Promise<Response> | Response {
-    if (new URL(request.url).pathname === "/_/ops") {
+    const path = new URL(request.url).pathname;
+    if (path === "/_/ops") {
       return Response.json({ ...counts, wasmPeakBytes: takeWasmPeak() }, { headers: { "cache-control": "no-store" } });
     }
+    if (path === "/_/poke") return new Response(null, { status: 204 });
     return worker.fetch(request, countingEnv(env) as never, ctx);
   },
 };
