@@ -94,6 +94,7 @@ function referenceCacheFrom(env: Env): ReferenceBlockCache | null {
 function scopedCache(cache: ReferenceBlockCache, waitUntil?: (promise: Promise<unknown>) => void): ReferenceCache {
   return {
     reader: (ref, origin) => cache.reader(ref, origin, { waitUntil }),
+    source: (ref, origin) => cache.source(ref, origin, { waitUntil }),
     referenceSize: (sha256) => cache.referenceSize(sha256),
     rememberReferenceSize: (sha256, size) => cache.rememberReferenceSize(sha256, size, { waitUntil }),
     evictReference: (ref) => cache.evictReference(ref),

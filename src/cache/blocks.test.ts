@@ -84,6 +84,34 @@ describe("reference block cache", () => {
     expect(cache.stats.hits + cache.stats.misses).toBe(2);
   });
 
+  it("keeps the blocks it used last (keptBlocks, LRU): reads alternating over them load each block once", async () => {
+    const { bytes, ref, origin } = await storeReference(4 * 65536, 5);
+    const cache = new ReferenceBlockCache({ blockSize: 65536, keptBlocks: 3 });
+    const { readInto } = cache.source(ref, origin);
+    // Like the decoder: pieces scattered over a window of three blocks, then the fourth block.
+    const offsets = [0, 2, 1, 0, 2, 1, 2, 0, 3, 2].map((block, i) => block * 65536 + i * 4096);
+    for (const offset of offsets) {
+      const target = new Uint8Array(4096);
+      expect(await readInto(offset, target)).toBe(4096);
+      expect(sameBytes(target, bytes.subarray(offset, offset + 4096)), `read at ${offset}`).toBe(true);
+    }
+    expect(cache.stats.hits + cache.stats.misses).toBe(4);
+    // One kept block: the same pattern loads a block at every switch.
+    const single = new ReferenceBlockCache({ blockSize: 65536, keptBlocks: 1 });
+    const narrow = single.source(ref, origin);
+    for (const offset of offsets) await narrow.readInto(offset, new Uint8Array(4096));
+    expect(single.stats.hits + single.stats.misses).toBe(10);
+  });
+
+  it("readInto writes across block boundaries into the caller's buffer and refuses reads outside the reference", async () => {
+    const { bytes, ref, origin } = await storeReference(3 * 65536 + 777, 6);
+    const { readInto } = new ReferenceBlockCache({ blockSize: 65536 }).source(ref, origin);
+    const target = new Uint8Array(2 * 65536 + 100);
+    expect(await readInto(65536 - 50, target)).toBe(target.length);
+    expect(sameBytes(target, bytes.subarray(65536 - 50, 65536 - 50 + target.length))).toBe(true);
+    await expect(readInto(ref.size - 10, new Uint8Array(11))).rejects.toThrow(RangeError);
+  });
+
   it("evicts a tampered entry and re-reads the block from R2 instead of serving it", async () => {
     const { bytes, backend, ref, origin } = await storeReference(2 * 65536, 4);
     const fill = new ReferenceBlockCache({ blockSize: 65536 });

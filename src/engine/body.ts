@@ -4,7 +4,8 @@
 // Small bodies (≤ bodyBufferLimit) are held in memory. Larger ones are streamed once into a hidden staging
 // object under `.dg/tmp/`, hashed on the way (SHA-256 + MD5 via crypto.DigestStream), and then re-read
 // from there by range or as a stream. The staged copy is deleted when the PUT finishes (dispose).
-import type { SourceInfo } from "../codec/api";
+import type { SourceInfo, SourceReader } from "../codec/api";
+import type { ReferenceCache } from "./context";
 import type { ReReadableBody } from "./api";
 import type { Backend } from "../storage/backend";
 import { S3Error } from "../s3/errors";
@@ -158,12 +159,18 @@ class StagedBody implements BodySource {
  * reference cache when there is one and the reference's SHA-256 is known.
  */
 export function referenceSource(
-  backend: Backend, key: string, stored: { etag: string; size: number }, sha256: string | undefined,
-  cache?: { reader(ref: { sha256: string; size: number }, origin: SourceInfo["read"]): SourceInfo["read"] },
+  backend: Backend, key: string, stored: { etag: string; size: number }, sha256: string | undefined, cache?: ReferenceCache,
 ): SourceInfo {
   const origin = backendSource(backend, key, stored.etag, stored.size);
   if (!cache || !sha256 || !/^[0-9a-f]{64}$/.test(sha256)) return origin;
-  return { size: stored.size, read: cache.reader({ sha256, size: stored.size }, origin.read) };
+  return cachedSource(cache, { sha256, size: stored.size }, origin.read);
+}
+
+/** The reference through the cache as a codec source, with `readInto` when the cache offers it. */
+export function cachedSource(cache: ReferenceCache, ref: { sha256: string; size: number }, origin: SourceReader): SourceInfo {
+  if (!cache.source) return { size: ref.size, read: cache.reader(ref, origin) };
+  const { read, readInto } = cache.source(ref, origin);
+  return readInto ? { size: ref.size, read, readInto } : { size: ref.size, read };
 }
 
 /**

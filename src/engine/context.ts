@@ -9,7 +9,7 @@ import { decodeSidecar, encodeSidecar, type DgRecord } from "./metadata";
 export interface DeltaCodec {
   /** Delta of `target` against `source`, as a stream. */
   encode(source: SourceInfo, target: ReadableStream<Uint8Array>, options: CodecOptions): ReadableStream<Uint8Array>;
-  /** The target rebuilt from `source` + `delta`, as a stream. */
+  /** The target rebuilt from `source` + `delta`, as a stream of chunks the consumer owns (never reused). */
   decode(source: SourceInfo, delta: ReadableStream<Uint8Array>, options: CodecOptions): ReadableStream<Uint8Array>;
   /** True while a codec job holds the isolate's budget (a new job would queue behind it). */
   busy?(): boolean;
@@ -18,6 +18,8 @@ export interface DeltaCodec {
 /** A cache of reference bytes keyed by the reference's SHA-256 (src/cache ReferenceBlockCache fits). */
 export interface ReferenceCache {
   reader(ref: { sha256: string; size: number }, origin: SourceReader): SourceReader;
+  /** The same reads, plus `readInto` straight into the codec's buffer (preferred when present: no extra copy). */
+  source?(ref: { sha256: string; size: number }, origin: SourceReader): Pick<SourceInfo, "read" | "readInto">;
   /**
    * The size of the reference with this SHA-256 if the cache knows it. Lets a delta GET decode from cached
    * blocks without reading the reference's metadata from the backend (its origin is then opened on a miss).

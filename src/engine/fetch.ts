@@ -6,7 +6,7 @@ import type { ObjectInfo, OpenedObject, OpenOptions, ResolvedRange } from "./api
 import { S3Error } from "../s3/errors";
 import type { StoredObject } from "../storage/backend";
 import type { SourceInfo, SourceReader } from "../codec/api";
-import { backendSource, referenceSource } from "./body";
+import { backendSource, cachedSource, referenceSource } from "./body";
 import { readSidecar, type EngineContext } from "./context";
 import { deltaKey, parseKey, referenceKey, reservedReason } from "./deltaspace";
 import { clientEtag, decodeMetadata, type DgRecord } from "./metadata";
@@ -347,7 +347,7 @@ async function deltaReferenceSource(ctx: EngineContext, key: string, record: DgR
     };
     const read: SourceReader = async (offset, length) => (await (origin ??= openOrigin())).read(offset, length);
     const ref = { sha256: named, size: cachedSize };
-    return { source: { size: cachedSize, read: cache.reader(ref, read) }, evict: () => cache.evictReference?.(ref) ?? Promise.resolve() };
+    return { source: cachedSource(cache, ref, read), evict: () => cache.evictReference?.(ref) ?? Promise.resolve() };
   }
   const reference = await headReference(ctx, key, refKey);
   const sha = await checkReference(ctx, key, record, reference);

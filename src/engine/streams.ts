@@ -151,8 +151,9 @@ export function verifyingSlice(spec: VerifySpec): TransformStream<Uint8Array, Ui
       position += bytes.byteLength;
       if (to <= from) return;
       if (held) controller.enqueue(held);
-      // Copy: the producer may reuse its buffer (WASM memory views).
-      held = bytes.slice(from - (position - bytes.byteLength), to - (position - bytes.byteLength));
+      // A view, not a copy: the producer hands over chunks it does not touch again (the codec's output slices
+      // are copies out of WASM memory; DeltaCodec.decode promises that).
+      held = bytes.subarray(from - (position - bytes.byteLength), to - (position - bytes.byteLength));
     },
     async flush(controller) {
       const { sha256 } = await hasher.finish();
