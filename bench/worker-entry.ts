@@ -1,7 +1,7 @@
 // The Worker as the benchmark runs it: src/index.ts unchanged, with its R2 bindings wrapped so every R2 call is
 // counted, and `GET /_/ops` returning the isolate's totals. The bench is a single sequential client, so the
-// difference of two reads around a request is that request's R2 operations. `GET /_/poke` answers 204 and does
-// nothing else: the memory bench sends it so that the isolate runs a pending forced GC (bench/inspector.ts).
+// difference of two reads around a request is that request's R2 operations. `GET /_/gc` runs a full GC when
+// workerd runs with V8's --expose-gc (the memory bench's live figure, bench/gc-trace.ts), 501 otherwise.
 // Never deployed.
 import worker from "../src/index";
 
@@ -82,7 +82,12 @@ export default {
     if (path === "/_/ops") {
       return Response.json({ ...counts, wasmPeakBytes: takeWasmPeak() }, { headers: { "cache-control": "no-store" } });
     }
-    if (path === "/_/poke") return new Response(null, { status: 204 });
+    if (path === "/_/gc") {
+      const gc = (globalThis as { gc?: () => void }).gc;
+      if (!gc) return new Response("V8 runs without --expose-gc", { status: 501 });
+      gc();
+      return new Response(null, { status: 204 });
+    }
     return worker.fetch(request, countingEnv(env) as never, ctx);
   },
 };
