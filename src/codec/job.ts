@@ -85,7 +85,10 @@ export async function* runJob(
   const reader = new ChunkReader(input.getReader());
   const mode = config.encode ? "encode" : "decode";
   try {
-    if (config.range) xg.xg_prefer_blocks(1); // read only the source blocks the range's windows copy from
+    // Decoding reads the source in blocks even when all of it fits the cache: each window then waits only for the
+    // blocks it copies from, so the first bytes go out before the whole reference has been read (and a ranged
+    // decode reads only what its windows need).
+    if (!config.encode) xg.xg_prefer_blocks(1);
     const ctx = xg.xg_new(config.encode ? 1 : 0, config.winsize, config.srcwin, config.blksize, config.flags,
       config.smatch, source ? source.size : -1, IO_CHUNK);
     if (ctx === 0) throw libraryError(mode, xg.xg_new_error(), "could not configure the stream", memory);

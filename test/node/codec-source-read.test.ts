@@ -54,6 +54,20 @@ describe("codec source reads", () => {
     expect(sameBytes(viaReadInto, viaRead)).toBe(true);
   });
 
+  it("the first decoded bytes come out before the whole source has been read (blocks on demand)", async () => {
+    const big = version(8 * 1024 * 1024, 5);
+    const next = big.slice();
+    next.set(version(1000, 3), 6_000_000);
+    const { delta } = await ourEncode(big, next, { inputWindow: 1024 * 1024 });
+    const reads: { offset: number; length: number }[] = [];
+    const reader = decode(codecModule, memorySource(big, reads), streamOf(delta)).getReader();
+    const first = await reader.read();
+    const bytesReadBeforeFirstChunk = reads.reduce((n, r) => n + r.length, 0);
+    await reader.cancel();
+    expect(first.value?.length).toBeGreaterThan(0);
+    expect(bytesReadBeforeFirstChunk).toBeLessThanOrEqual(2 * 1024 * 1024); // the first 1 MiB window's blocks
+  });
+
   it("a readInto that comes back short is refused as the wrong source", async () => {
     const { delta } = await ourEncode(source, target);
     const error = await decodeWith(readIntoSource(source, [], 1), delta).then(() => null, (e: unknown) => e);
