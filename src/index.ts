@@ -10,9 +10,9 @@ import { corsPreflight, parseAuthConfig, withCors, type AuthConfig } from "./s3/
 import { s3Authorizer } from "./s3/auth/authorizer";
 import { errorResponse } from "./s3/xml";
 import type { EngineConfig } from "./engine/config";
-import type { DeltaCodec, EngineOptions, ReferenceCache } from "./engine/context";
+import type { DeltaCodec, EngineOptions, RebuiltCache, ReferenceCache } from "./engine/context";
 import { DeltaEngine } from "./engine/engine";
-import { ReferenceBlockCache, parseCacheConfig } from "./cache/index";
+import { RebuiltObjectCache, ReferenceBlockCache, parseCacheConfig } from "./cache/index";
 import { decode, encode } from "./codec/index";
 import { xdelta3Module } from "./codec/module";
 import type { Backend } from "./storage/backend";
@@ -41,6 +41,8 @@ interface WorkerServices extends S3Services {
   auth: AuthConfig;
   /** The isolate's reference block cache (Cache API), null when DG_CACHE_ENABLED=false. */
   referenceCache: ReferenceBlockCache | null;
+  /** Whole rebuilt delta objects (Cache API), null unless DG_CACHE_REBUILT_MAX_SIZE is set. */
+  rebuiltCache: RebuiltObjectCache | null;
 }
 
 const services = new WeakMap<object, WorkerServices>();
@@ -51,13 +53,14 @@ function servicesFor(env: Env): WorkerServices {
   if (!built) {
     const config = configFrom(env);
     const auth = authConfigFrom(env);
-    const referenceCache = referenceCacheFrom(env);
+    const { referenceCache, rebuiltCache } = edgeCachesFrom(env);
     built = {
       config,
       auth,
       referenceCache,
+      rebuiltCache,
       buckets: new BucketRegistry(config, env),
-      engineFor: enginesFor(config, referenceCache && scopedCache(referenceCache)),
+      engineFor: enginesFor(config, referenceCache && scopedCache(referenceCache), rebuiltCache && scopedRebuilt(rebuiltCache)),
       authorize: s3Authorizer(auth),
     };
     services.set(env, built);
@@ -75,7 +78,7 @@ function authConfigFrom(env: Env): AuthConfig {
   }
 }
 
-function referenceCacheFrom(env: Env): ReferenceBlockCache | null {
+function edgeCachesFrom(env: Env): { referenceCache: ReferenceBlockCache | null; rebuiltCache: RebuiltObjectCache | null } {
   let cacheConfig;
   try {
     cacheConfig = parseCacheConfig(env as Record<string, string | undefined>);
@@ -83,8 +86,23 @@ function referenceCacheFrom(env: Env): ReferenceBlockCache | null {
     const message = (error as Error).message;
     throw new ConfigError(/^(DG_[A-Z_]+)/.exec(message)?.[1] ?? "DG_CACHE", message);
   }
-  if (!cacheConfig.enabled) return null;
-  return new ReferenceBlockCache({ blockSize: cacheConfig.blockSize, ttlSeconds: cacheConfig.ttlSeconds });
+  if (!cacheConfig.enabled) return { referenceCache: null, rebuiltCache: null };
+  return {
+    referenceCache: new ReferenceBlockCache({ blockSize: cacheConfig.blockSize, ttlSeconds: cacheConfig.ttlSeconds }),
+    rebuiltCache: cacheConfig.rebuiltMaxSize > 0
+      ? new RebuiltObjectCache({ maxObjectSize: cacheConfig.rebuiltMaxSize, ttlSeconds: cacheConfig.ttlSeconds })
+      : null,
+  };
+}
+
+/** The isolate's rebuilt-object cache as one request uses it: the cache write outlives the response via waitUntil. */
+function scopedRebuilt(cache: RebuiltObjectCache, waitUntil?: (promise: Promise<unknown>) => void): RebuiltCache {
+  return {
+    accepts: (object) => cache.accepts(object),
+    match: (object) => cache.match(object),
+    tap: (object, stream) => cache.tap(object, stream, { waitUntil }),
+    evict: (object) => cache.evict(object),
+  };
 }
 
 /**
@@ -105,10 +123,12 @@ function scopedCache(cache: ReferenceBlockCache, waitUntil?: (promise: Promise<u
  * Engines for one scope (a request, or the isolate when there is no request context). Every engine shares
  * the isolate's reference cache; buckets on a remote S3 server list without per-object metadata HEADs.
  */
-function enginesFor(config: Config, referenceCache: ReferenceCache | null): (bucket: BucketEntry) => DeltaEngine {
+function enginesFor(config: Config, referenceCache: ReferenceCache | null, rebuiltCache: RebuiltCache | null):
+  (bucket: BucketEntry) => DeltaEngine {
   const engines = new Map<string, DeltaEngine>();
   const build = (bucket: BucketEntry) => createEngine(bucket.backend, config.engine, {
     referenceCache: referenceCache ?? undefined,
+    rebuiltCache: rebuiltCache ?? undefined,
     listMetadata: isRemote(config, bucket) ? "deltas" : "all",
   });
   return (bucket) => {
@@ -132,7 +152,8 @@ function isRemote(config: Config, bucket: BucketEntry): boolean {
 function forRequest(built: WorkerServices, ctx: ExecutionContext | undefined): WorkerServices {
   if (!ctx || !built.referenceCache) return built;
   const waitUntil = (promise: Promise<unknown>) => ctx.waitUntil(promise);
-  return { ...built, engineFor: enginesFor(built.config, scopedCache(built.referenceCache, waitUntil)) };
+  const rebuilt = built.rebuiltCache && scopedRebuilt(built.rebuiltCache, waitUntil);
+  return { ...built, engineFor: enginesFor(built.config, scopedCache(built.referenceCache, waitUntil), rebuilt) };
 }
 
 function isOperatorPath(url: URL, config: Config | undefined): boolean {

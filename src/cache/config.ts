@@ -6,14 +6,20 @@ export interface CacheConfig {
   enabled: boolean;
   /** DG_CACHE_BLOCK_SIZE: bytes per cached reference block, 64 KiB..64 MiB (default 4 MiB). Suffixes K/M allowed. */
   blockSize: number;
-  /** DG_CACHE_TTL_SECONDS: max-age of a cached block (default 2592000 = 30 days). */
+  /** DG_CACHE_TTL_SECONDS: max-age of a cached block or rebuilt object (default 2592000 = 30 days). */
   ttlSeconds: number;
+  /**
+   * DG_CACHE_REBUILT_MAX_SIZE: keep whole rebuilt delta objects up to this size in the cache for hot downloads
+   * (default 0 = off; at most 512 MiB, the Cache API's object limit). Suffixes K/M allowed.
+   */
+  rebuiltMaxSize: number;
 }
 
 export interface CacheVars {
   DG_CACHE_ENABLED?: string;
   DG_CACHE_BLOCK_SIZE?: string;
   DG_CACHE_TTL_SECONDS?: string;
+  DG_CACHE_REBUILT_MAX_SIZE?: string;
 }
 
 export function parseCacheConfig(vars: CacheVars): CacheConfig {
@@ -21,6 +27,7 @@ export function parseCacheConfig(vars: CacheVars): CacheConfig {
     enabled: parseBoolean("DG_CACHE_ENABLED", vars.DG_CACHE_ENABLED, true),
     blockSize: parseSize("DG_CACHE_BLOCK_SIZE", vars.DG_CACHE_BLOCK_SIZE, DEFAULT_BLOCK_SIZE, 64 * 1024, 64 * 1024 * 1024),
     ttlSeconds: parseInteger("DG_CACHE_TTL_SECONDS", vars.DG_CACHE_TTL_SECONDS, DEFAULT_TTL_SECONDS, 60, 365 * 24 * 3600),
+    rebuiltMaxSize: parseSize("DG_CACHE_REBUILT_MAX_SIZE", vars.DG_CACHE_REBUILT_MAX_SIZE, 0, 0, 512 * 1024 * 1024),
   };
 }
 

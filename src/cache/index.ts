@@ -3,3 +3,5 @@ export type { BlockCacheOptions, BlockCacheStats, FillScope, ReferenceId } from 
 export { backendRangeReader } from "./origin";
 export { parseCacheConfig } from "./config";
 export type { CacheConfig, CacheVars } from "./config";
+export { RebuiltObjectCache, MAX_CACHE_LAG } from "./rebuilt";
+export type { RebuiltObjectId, RebuiltCacheOptions, RebuiltScope } from "./rebuilt";

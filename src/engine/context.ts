@@ -31,9 +31,22 @@ export interface ReferenceCache {
   evictReference?(ref: { sha256: string; size: number }): Promise<void>;
 }
 
+/** Whole rebuilt delta objects kept at the edge, keyed by their SHA-256 and size (src/cache RebuiltObjectCache fits). */
+export interface RebuiltCache {
+  /** Whether an object of this identity is kept at all (e.g. small enough). */
+  accepts(object: { sha256: string; size: number }): boolean;
+  /** The cached bytes, or null. Unverified: the engine checks them against the object's SHA-256. */
+  match(object: { sha256: string; size: number }): Promise<ReadableStream<Uint8Array> | null>;
+  /** `stream` unchanged; what went through is stored once it ended normally (never after an error). */
+  tap(object: { sha256: string; size: number }, stream: ReadableStream<Uint8Array>): ReadableStream<Uint8Array>;
+  evict(object: { sha256: string; size: number }): Promise<void>;
+}
+
 export interface EngineOptions {
   /** Serve reference.bin range reads from an edge cache; misses read the backend (ETag-pinned). */
   referenceCache?: ReferenceCache;
+  /** Keep whole rebuilt delta objects at the edge for hot downloads (off when absent). */
+  rebuiltCache?: RebuiltCache;
   /**
    * How listings get object metadata. "all" (default; right for R2, where the list returns it for free):
    * list with includeMetadata. "deltas": list without it and HEAD only `.delta` entries (for backends where
@@ -49,6 +62,7 @@ export interface EngineContext {
   /** Absent: no delta work is possible (everything is stored passthrough; stored deltas cannot be read). */
   codec?: DeltaCodec;
   referenceCache?: ReferenceCache;
+  rebuiltCache?: RebuiltCache;
   listMetadata: "all" | "deltas";
 }
 

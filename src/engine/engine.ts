@@ -18,6 +18,7 @@ export class DeltaEngine implements ObjectEngine {
    * @param codec the compiled xdelta3 module (src/codec/module.ts) or a DeltaCodec; without one, everything
    *   is stored passthrough and stored deltas cannot be read (InternalError).
    * @param options.referenceCache e.g. a src/cache ReferenceBlockCache (one per isolate).
+   * @param options.rebuiltCache e.g. a src/cache RebuiltObjectCache (off when absent).
    */
   constructor(
     backend: Backend,
@@ -30,6 +31,7 @@ export class DeltaEngine implements ObjectEngine {
       config: resolveEngineConfig(config),
       codec: codec instanceof WebAssembly.Module ? wasmCodec(codec) : codec,
       referenceCache: options.referenceCache,
+      rebuiltCache: options.rebuiltCache,
       listMetadata: options.listMetadata ?? "all",
     };
   }

@@ -162,6 +162,11 @@ async function readDelta(
   ctx: EngineContext, key: string, resolved: Resolved, info: ObjectInfo, range?: ResolvedRange,
 ): Promise<ReadableStream<Uint8Array>> {
   const { record } = resolved;
+  const kept = await keptRebuild(ctx, key, record!, info, range);
+  if (kept) {
+    await resolved.body?.discard();
+    return kept;
+  }
   let reference: ReferenceUse;
   try {
     if (!ctx.codec) throw new S3Error("InternalError", "Delta decoding is not available.");
@@ -183,7 +188,31 @@ async function readDelta(
     range,
     onMismatch: (what) => new S3Error("InternalError", `Rebuilt object failed its ${what} check; no wrong bytes are served.`, { Key: key }),
   }));
-  return primed(evict ? onFailure(verified, evict) : verified, key);
+  const checked = evict ? onFailure(verified, evict) : verified;
+  // A whole, verified rebuild may be kept for the next GET (what is kept is only stored once the SHA-256 matched).
+  const object = { sha256: record!.sha256, size: info.size };
+  const whole = !range || (range.start === 0 && range.end === info.size - 1);
+  return primed(whole && ctx.rebuiltCache?.accepts(object) ? ctx.rebuiltCache.tap(object, checked) : checked, key);
+}
+
+/**
+ * The object from the rebuilt-object cache, if kept there: checked against its size and SHA-256 like a rebuild
+ * (a range still hashes the whole object), and evicted when it fails, so a damaged entry never serves wrong bytes.
+ */
+async function keptRebuild(ctx: EngineContext, key: string, record: DgRecord, info: ObjectInfo,
+  range?: ResolvedRange): Promise<ReadableStream<Uint8Array> | null> {
+  const cache = ctx.rebuiltCache;
+  const object = { sha256: record.sha256, size: info.size };
+  if (!cache?.accepts(object)) return null;
+  const body = await cache.match(object).catch(() => null);
+  if (!body) return null;
+  const verified = body.pipeThrough(verifyingSlice({
+    size: info.size,
+    sha256: record.sha256,
+    range,
+    onMismatch: (what) => new S3Error("InternalError", `A cached rebuild failed its ${what} check; no wrong bytes are served.`, { Key: key }),
+  }));
+  return primed(onFailure(verified, () => cache.evict(object)), key);
 }
 
 /**
