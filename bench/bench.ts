@@ -5,6 +5,7 @@
 //   npm run bench [-- --series typescript-tar,biome-bin] [-- --no-docs] [-- --keep]
 //   npm run bench -- --series synthetic-1g     only the synthetic 1 GiB series (bench/synthetic.ts; 30–40 min on 2 cores)
 //   npm run bench -- --no-synthetic            only the npm corpus
+//   npm run bench -- --rebuilt-cache 256M      with the optional rebuilt-object cache (DG_CACHE_REBUILT_MAX_SIZE)
 //   npm run bench -- --series synthetic-1g --reuse-r2 DIR   against a hard-linked copy of an earlier run's local R2
 //                                              state (v3/r2 of a `--keep` run): uploads only the versions missing
 //                                              there, then measures the downloads (on a newer commit, say)
@@ -84,6 +85,8 @@ export interface SeriesResult {
 
 interface Options {
   series?: string[];
+  /** DG_CACHE_REBUILT_MAX_SIZE for the Worker (the optional rebuilt-object cache; off when absent). */
+  rebuiltCache?: string;
   synthetic: boolean;
   /** Local R2 state (a `v3/r2` dir) of an earlier run with the same objects: skip the uploads. */
   reuseR2?: string;
@@ -101,6 +104,7 @@ function parseArgs(argv: string[]): Options {
     else if (argv[i] === "--keep") options.keep = true;
     else if (argv[i] === "--no-synthetic") options.synthetic = false;
     else if (argv[i] === "--reuse-r2") options.reuseR2 = argv[++i];
+    else if (argv[i] === "--rebuilt-cache") options.rebuiltCache = argv[++i];
     else if (argv[i] === "--port") {
       PORT = Number(argv[++i]);
       INSPECTOR_PORT = PORT + 500;
@@ -332,7 +336,10 @@ async function main() {
   const workerRoot = options.workerRoot === ROOT ? snapshotOfHead(persistTo) : options.workerRoot;
   const worker = new LocalWorker({
     root: workerRoot, port: PORT, inspectorPort: INSPECTOR_PORT, persistTo,
-    vars: { DG_DELTA_EXTENSIONS: DELTA_EXTENSIONS, DG_DEV_CREDENTIALS: "true", DG_MAX_DELTA_OBJECT_SIZE: MAX_DELTA_OBJECT_SIZE },
+    vars: {
+      DG_DELTA_EXTENSIONS: DELTA_EXTENSIONS, DG_DEV_CREDENTIALS: "true", DG_MAX_DELTA_OBJECT_SIZE: MAX_DELTA_OBJECT_SIZE,
+      ...(options.rebuiltCache ? { DG_CACHE_REBUILT_MAX_SIZE: options.rebuiltCache } : {}),
+    },
     script: options.workerRoot === ROOT ? "bench/worker-entry.ts" : undefined,
   });
   const harness = new Harness(worker);
@@ -415,13 +422,13 @@ async function main() {
   const date = new Date().toISOString();
   const results = {
     date, durationS: Math.round((Date.now() - started) / 1000), machine: machine(commit),
-    settings: { deltaExtensions: DELTA_EXTENSIONS, maxDeltaObjectSize: MAX_DELTA_OBJECT_SIZE, multipartAbove: MULTIPART_THRESHOLD, partSize: PART_SIZE,
+    settings: { deltaExtensions: DELTA_EXTENSIONS, maxDeltaObjectSize: MAX_DELTA_OBJECT_SIZE, rebuiltCacheMaxSize: options.rebuiltCache ?? "0", multipartAbove: MULTIPART_THRESHOLD, partSize: PART_SIZE,
       client: "@aws-sdk/client-s3 (path-style, WHEN_REQUIRED checksums); @aws-sdk/lib-storage Upload above multipartAbove" },
     series, anchors, samples,
   };
   const resultsDir = join(BENCH_DIR, "results");
   mkdirSync(resultsDir, { recursive: true });
-  const only = (options.series ? `-${options.series.join("+")}` : options.synthetic ? "" : "-corpus") + (options.reuseR2 ? "-gets" : "");
+  const only = (options.series ? `-${options.series.join("+")}` : options.synthetic ? "" : "-corpus") + (options.reuseR2 ? "-gets" : "") + (options.rebuiltCache ? "-rebuilt-cache" : "");
   const file = join(resultsDir, `${date.slice(0, 10)}${only}.json`);
   writeFileSync(file, JSON.stringify(results, null, 2));
   const markdown = renderMarkdown(results);
