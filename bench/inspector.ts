@@ -1,7 +1,14 @@
 // Isolate memory through the DevTools protocol of `wrangler dev --inspector-port`: `Runtime.getHeapUsage`
-// (JS heap + ArrayBuffer backing stores). One client only (the inspector refuses a second one), and no
-// `HeapProfiler.collectGarbage` (it hangs the connection). Figures include garbage not yet collected, so a
-// peak is an upper bound of what a request needed.
+// (JS heap used + ArrayBuffer backing stores; WASM linear memory is not in it, bench/worker-entry.ts reports
+// that). One client only (the inspector refuses a second one). Figures include garbage not yet collected, so a
+// peak is an upper bound of what a request needed. For live memory (garbage excluded) see bench/gc-trace.ts.
+//
+// Measured limits (workerd 1.20260426): while one long request keeps the isolate busy (a 1 GiB
+// CompleteMultipartUpload), inspector commands are answered late or not at all, so the samples of such a request
+// are few (`samples` counts the answered ones). `HeapProfiler.collectGarbage` does not collect inside the call:
+// V8 posts a GC task to the isolate's foreground task runner and answers when it has run, and workerd runs those
+// tasks only when the isolate goes idle or a request arrives at an idle isolate. Until then every later command on
+// the connection waits behind it: that is the "hang". So the bench forces GCs from inside the Worker instead.
 import WebSocket from "ws";
 
 export interface HeapUsage {
@@ -10,6 +17,8 @@ export interface HeapUsage {
   embedderHeapUsedSize: number;
   backingStorageSize: number;
 }
+
+export const heapPlusBuffers = (u: HeapUsage): number => u.usedSize + u.backingStorageSize;
 
 export class Inspector {
   private nextId = 1;
@@ -20,6 +29,8 @@ export class Inspector {
     socket.on("error", () => {});
     socket.on("message", (data) => {
       const message = JSON.parse(data.toString());
+      // Only answers carry `result` or `error`; wrangler's inspector proxy also echoes some commands back.
+      if (!("result" in message) && !("error" in message)) return;
       const resolve = this.pending.get(message.id);
       if (resolve) {
         this.pending.delete(message.id);
@@ -71,12 +82,15 @@ export class Inspector {
     return result && typeof result.usedSize === "number" ? result : undefined;
   }
 
-  /** Samples heap usage every `intervalMs` while `work` runs; returns its result and the largest sample. */
-  async sampleDuring<T>(work: () => Promise<T>, intervalMs = 50): Promise<{ result: T; peak: HeapUsage | undefined }> {
+  /** Samples heap usage every `intervalMs` while `work` runs; returns its result, the largest sample and how many answered. */
+  async sampleDuring<T>(work: () => Promise<T>, intervalMs = 50): Promise<{ result: T; peak: HeapUsage | undefined; samples: number }> {
     let peak: HeapUsage | undefined;
+    let samples = 0;
     let running = true;
     const take = (u: HeapUsage | undefined) => {
-      if (u && (!peak || u.usedSize + u.backingStorageSize > peak.usedSize + peak.backingStorageSize)) peak = u;
+      if (!u) return;
+      samples++;
+      if (!peak || heapPlusBuffers(u) > heapPlusBuffers(peak)) peak = u;
     };
     const sampler = (async () => {
       while (running) {
@@ -86,8 +100,8 @@ export class Inspector {
     })();
     try {
       const result = await work();
-      take(await this.heapUsage());
-      return { result, peak };
+      take(await this.heapUsage()); // the request's garbage is still there right after it
+      return { result, peak, samples };
     } finally {
       running = false;
       await sampler;

@@ -1,0 +1,34 @@
+// Preloaded into wrangler (NODE_OPTIONS=--require) by bench/multipart-memory.ts: adds V8 flags to the workerd
+// configuration that miniflare serialises (its Config has a `v8Flags` field; wrangler offers no option for it).
+// Flags come from DG_BENCH_V8_FLAGS (space-separated). Bench only; never part of the Worker.
+const Module = require("node:module");
+const { sep } = require("node:path");
+
+const flags = (process.env.DG_BENCH_V8_FLAGS ?? "").split(" ").filter(Boolean);
+const MINIFLARE = `${sep}miniflare${sep}dist${sep}src${sep}index.js`;
+const ANCHOR = "function serializeConfig(config) {";
+const compile = Module.prototype._compile;
+
+Module.prototype._compile = function (content, filename) {
+  if (flags.length && filename.endsWith(MINIFLARE)) {
+    if (!content.includes(ANCHOR)) throw new Error(`v8-flags-hook: "${ANCHOR}" not found in ${filename}`);
+    content = content.replace(ANCHOR, `${ANCHOR} config = { ...config, v8Flags: [...(config.v8Flags ?? []), ...${JSON.stringify(flags)}] };`);
+  }
+  return compile.call(this, content, filename);
+};
+
+// DG_BENCH_WORKERD_LOG: also append everything workerd writes to stdout/stderr (V8's --trace-gc output goes to
+// stdout, which wrangler shows only at verbose log levels) to that file.
+const logFile = process.env.DG_BENCH_WORKERD_LOG;
+if (logFile) {
+  const childProcess = require("node:child_process");
+  const { appendFileSync } = require("node:fs");
+  const spawn = childProcess.spawn;
+  childProcess.spawn = function (command, ...rest) {
+    const child = spawn.call(this, command, ...rest);
+    if (String(command).endsWith("workerd")) {
+      for (const stream of [child.stdout, child.stderr]) stream?.on("data", (chunk) => appendFileSync(logFile, chunk));
+    }
+    return child;
+  };
+}
