@@ -2,6 +2,8 @@
 // counted, and `GET /_/ops` returning the isolate's totals. The bench is a single sequential client, so the
 // difference of two reads around a request is that request's R2 operations. `GET /_/gc` runs a full GC when
 // workerd runs with V8's --expose-gc (the memory bench's live figure, bench/gc-trace.ts), 501 otherwise.
+// `GET /_/read-body?key=K&reader=byob|default&gcAfter=N` reads R2 object K to its end and runs gc() after N
+// chunks and at the end (bench/body-retention.ts: how much of a body being read stays alive).
 // Never deployed.
 import worker from "../src/index";
 
@@ -76,12 +78,44 @@ function countingEnv(env: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
+async function readBody(params: URLSearchParams, env: Record<string, unknown>): Promise<Response> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const bucket = Object.values(env).find(isR2Bucket);
+  const object = bucket && await bucket.get(params.get("key") ?? "");
+  if (!gc || !object) return new Response("needs --expose-gc and an existing key", { status: 400 });
+  const gcAfter = Number(params.get("gcAfter") ?? "3");
+  let chunks = 0;
+  let bytes = 0;
+  if (params.get("reader") === "byob") {
+    const reader = object.body.getReader({ mode: "byob" }) as ReadableStreamBYOBReader & {
+      readAtLeast(min: number, view: Uint8Array): Promise<ReadableStreamReadResult<Uint8Array>>;
+    };
+    for (;;) {
+      const { done, value } = await reader.readAtLeast(1024 * 1024, new Uint8Array(1024 * 1024));
+      bytes += value?.byteLength ?? 0;
+      if (++chunks === gcAfter) gc();
+      if (done) break;
+    }
+  } else {
+    const reader = object.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      bytes += value?.byteLength ?? 0;
+      if (++chunks === gcAfter) gc();
+      if (done) break;
+    }
+  }
+  gc();
+  return Response.json({ chunks, bytes });
+}
+
 export default {
   fetch(request: Request, env: Record<string, unknown>, ctx: ExecutionContext): Promise<Response> | Response {
     const path = new URL(request.url).pathname;
     if (path === "/_/ops") {
       return Response.json({ ...counts, wasmPeakBytes: takeWasmPeak() }, { headers: { "cache-control": "no-store" } });
     }
+    if (path === "/_/read-body") return readBody(new URL(request.url).searchParams, env);
     if (path === "/_/gc") {
       const gc = (globalThis as { gc?: () => void }).gc;
       if (!gc) return new Response("V8 runs without --expose-gc", { status: 501 });

@@ -1,0 +1,58 @@
+// How much of an R2 body being read stays alive in the isolate (docs/PERFORMANCE.md "Multipart"): the Worker
+// (bench/worker-entry.ts, under wrangler dev with --expose-gc --trace-gc --trace-gc-verbose) reads one 64 MiB
+// object with a BYOB reader (readAtLeast 1 MiB, as src/multipart/assemble.ts does) and with a default reader,
+// runs gc() after a few chunks and at the end, and the live ArrayBuffer backing store after each of those GCs is
+// read from V8's trace (bench/gc-trace.ts).   npx tsx bench/body-retention.ts [--port 8880]
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { AwsClient } from "aws4fetch";
+import { parseGcTrace } from "./gc-trace";
+import { LocalWorker } from "./worker";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const MiB = 1024 * 1024;
+const at = process.argv.indexOf("--port");
+const PORT = at > 0 ? Number(process.argv[at + 1]) : 8880;
+
+async function main(): Promise<void> {
+  const scratch = mkdtempSync(join(tmpdir(), "dg-bench-body-"));
+  const log = join(scratch, "workerd-output.log");
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --require ${join(ROOT, "bench", "v8-flags-hook.cjs")}`.trim();
+  process.env.DG_BENCH_V8_FLAGS = "--expose-gc --trace-gc --trace-gc-verbose";
+  process.env.DG_BENCH_WORKERD_LOG = log;
+  const worker = new LocalWorker({
+    root: ROOT, port: PORT, inspectorPort: PORT + 1, persistTo: join(scratch, "state"), script: "bench/worker-entry.ts",
+    vars: { DG_DEV_CREDENTIALS: "true" },
+  });
+  await worker.start();
+  try {
+    const s3 = new AwsClient({ accessKeyId: "deltaglider", secretAccessKey: "deltaglider-secret", service: "s3", region: "us-east-1" });
+    const put = await s3.fetch(`${worker.endpoint}/default/probe/body.bin`, {
+      method: "PUT", body: new Uint8Array(64 * MiB).fill(7), headers: { "x-amz-content-sha256": "UNSIGNED-PAYLOAD" },
+    });
+    if (!put.ok) throw new Error(`PUT: ${put.status} ${await put.text()}`);
+    for (const [reader, gcAfter] of [["byob", 3], ["byob", 30], ["default", 300]] as const) {
+      const from = readFileSync(log).byteLength;
+      const res = await fetch(`${worker.endpoint}/_/read-body?key=probe/body.bin&reader=${reader}&gcAfter=${gcAfter}`);
+      const read = (await res.json()) as { chunks: number; bytes: number };
+      // workerd's stdout is block-buffered: more GCs (more output) push the two we want out; only the first two count.
+      let forced = parseGcTrace(readFileSync(log).subarray(from).toString("utf8")).filter((p) => p.forced);
+      for (let i = 0; i < 50 && forced.filter((p) => p.buffersAfter !== undefined).length < 2; i++) {
+        await (await fetch(`${worker.endpoint}/_/gc`)).arrayBuffer();
+        await new Promise((r) => setTimeout(r, 200));
+        forced = parseGcTrace(readFileSync(log).subarray(from).toString("utf8")).filter((p) => p.forced);
+      }
+      const live = forced.map((p) => ((p.buffersAfter ?? NaN) / MiB).toFixed(1));
+      console.log(`${reader} reader, ${read.chunks} chunks (${(read.bytes / MiB).toFixed(0)} MiB): live buffers after ${gcAfter} chunks ${live[0]} MiB, at the end ${live[1]} MiB`);
+    }
+  } finally {
+    await worker.stop();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
