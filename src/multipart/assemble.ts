@@ -1,6 +1,8 @@
 // The completed object as a re-readable source over its staged parts: a fresh stream of all parts in order
 // whenever asked (the engine may need the bytes twice, e.g. encode a delta and then store as-is when it does not
-// compress), and random access by range. Only one part's current chunk is in memory at a time.
+// compress), and random access by range. One part is open at a time, but with the BYOB reader below workerd keeps
+// the bytes read from a backend body alive until that body is done (measured: up to 63 MiB of a 64 MiB part,
+// docs/PERFORMANCE.md "Multipart"), so memory is up to about one whole part, not one chunk.
 import type { ReReadableBody } from "../engine/api";
 import type { Backend } from "../storage/backend";
 import { S3Error } from "../s3/errors";
