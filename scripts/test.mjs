@@ -25,7 +25,13 @@ try {
   process.exit(1);
 }
 const passed = summary.numPassedTests;
-const failed = summary.numFailedTests + (summary.numRuntimeErrorTestSuites ?? 0);
+let failed = summary.numFailedTests + (summary.numRuntimeErrorTestSuites ?? 0);
+// Vitest also fails the run for errors outside any test (e.g. an unhandled rejection); the JSON report does not
+// count them, so the closing line counts such a run as one failure instead of claiming "0 failed".
+if (failed === 0 && (run.status !== 0 || !summary.success)) {
+  failed = 1;
+  console.error(`vitest exited with status ${run.status} although every test passed (unhandled errors above)`);
+}
 const skipped = summary.numPendingTests + (summary.numTodoTests ?? 0);
 console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
 process.exit(summary.success && failed === 0 && run.status === 0 ? 0 : 1);

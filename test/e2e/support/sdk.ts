@@ -6,6 +6,12 @@
 // either (the fetch handler runs before it could, and has no way to emit an informational response). So
 // every large upload would idle 6 s: measured 8–9 s instead of 2–3 s for a 9.7 MiB PUT. The SDK's own
 // `expectContinueHeader: false` turns the header off (see docs/DEPLOY.md, "Local development").
+//
+// Connections are not kept alive: wrangler dev's listener closes idle connections, and a client that starts the
+// next request on a connection the server is closing at that moment gets a socket error (ECONNRESET on write)
+// that the SDK retries but that also surfaced once as an unhandled error in a loaded CI run (the test passed).
+// One loopback connection per request costs nothing measurable here.
+import { Agent } from "node:http";
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import { DEV_CREDENTIALS, REGION } from "./wrangler-dev";
 
@@ -15,6 +21,7 @@ export const LOCAL_WORKER_CLIENT_CONFIG = {
   forcePathStyle: true,
   credentials: DEV_CREDENTIALS,
   expectContinueHeader: false,
+  requestHandler: { httpAgent: new Agent({ keepAlive: false }) },
 } satisfies S3ClientConfig;
 
 /** An S3 client for a local Worker (`wrangler dev`) at `endpoint`; `overrides` for credentials, checksums… */
