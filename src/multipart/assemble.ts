@@ -1,28 +1,18 @@
 // The completed object as a re-readable source over its staged parts: a fresh stream of all parts in order
 // whenever asked (the engine may need the bytes twice, e.g. encode a delta and then store as-is when it does not
-// compress), and random access by range. One backend body is open at a time, and it covers at most pieceBytes
-// (8 MiB up to 1 GiB objects): with the BYOB reader below workerd keeps the bytes read from a body alive until
-// that body is done (measured: up to 63 MiB of a 64 MiB part read in one body, docs/PERFORMANCE.md "Multipart").
+// compress), and random access by range. One part is open at a time, but with the BYOB reader below workerd keeps
+// the bytes read from a backend body alive until that body is done (measured: up to 63 MiB of a 64 MiB part,
+// docs/PERFORMANCE.md "Multipart"), so memory is up to about one whole part, not one chunk.
 import type { ReReadableBody } from "../engine/api";
 import type { Backend } from "../storage/backend";
 import { S3Error } from "../s3/errors";
 import type { StagedPart } from "./parts";
 import { largeChunks } from "../engine/streams";
 
-/**
- * Parts are read in pieces of at most this many bytes (more for huge objects, so that one pass over the object
- * stays near PIECES_PER_PASS backend reads): workerd keeps what was read from a body alive until that body is
- * done, so the piece size, not the part size, bounds the buffers a completion holds.
- */
-export const MIN_PIECE_BYTES = 8 * 1024 * 1024;
-const PIECES_PER_PASS = 128;
-
 export class PartsSource implements ReReadableBody {
   readonly size: number;
   /** Start offset of each part within the assembled object. */
   private readonly offsets: number[];
-  /** Largest single backend read (one body). */
-  readonly pieceBytes: number;
 
   constructor(private readonly backend: Backend, private readonly parts: readonly StagedPart[]) {
     let offset = 0;
@@ -32,8 +22,6 @@ export class PartsSource implements ReReadableBody {
       return start;
     });
     this.size = offset;
-    const MiB = 1024 * 1024;
-    this.pieceBytes = Math.max(MIN_PIECE_BYTES, Math.ceil(this.size / PIECES_PER_PASS / MiB) * MiB);
   }
 
   /** The whole object, parts read one after another as streams. */
@@ -99,9 +87,7 @@ export class PartsSource implements ReReadableBody {
       if (partEnd <= start || partStart >= end || part.size === 0) return;
       const from = Math.max(start, partStart) - partStart;
       const to = Math.min(end, partEnd) - partStart;
-      for (let at = from; at < to; at += this.pieceBytes) {
-        pieces.push({ part, offset: at, length: Math.min(this.pieceBytes, to - at) });
-      }
+      pieces.push({ part, offset: from, length: to - from });
     });
     return pieces;
   }
