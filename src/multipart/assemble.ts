@@ -2,7 +2,8 @@
 // whenever asked (the engine may need the bytes twice, e.g. encode a delta and then store as-is when it does not
 // compress), and random access by range. One part is open at a time, but with the BYOB reader below workerd keeps
 // the bytes read from a backend body alive until that body is done (measured: up to 63 MiB of a 64 MiB part,
-// docs/PERFORMANCE.md "Multipart"), so memory is up to about one whole part, not one chunk.
+// docs/PERFORMANCE.md "Multipart"). Reading parts in 8 MiB ranges instead was tried and did not lower a 1 GiB
+// completion's live buffers (same docs section), so each part is still read as one body.
 import type { ReReadableBody } from "../engine/api";
 import type { Backend } from "../storage/backend";
 import { S3Error } from "../s3/errors";
