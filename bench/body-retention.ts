@@ -46,6 +46,20 @@ async function main(): Promise<void> {
       const live = forced.map((p) => ((p.buffersAfter ?? NaN) / MiB).toFixed(1));
       console.log(`${reader} reader, ${read.chunks} chunks (${(read.bytes / MiB).toFixed(0)} MiB): live buffers after ${gcAfter} chunks ${live[0]} MiB, at the end ${live[1]} MiB`);
     }
+    // The write side: a 64 MiB stream written to R2 through a FixedLengthStream (as a completion writes its object).
+    {
+      const from = readFileSync(log).byteLength;
+      const res = await fetch(`${worker.endpoint}/_/write-body?key=probe/written.bin&gcAfter=32`);
+      const wrote = (await res.json()) as { chunks: number; bytes: number };
+      let forced = parseGcTrace(readFileSync(log).subarray(from).toString("utf8")).filter((p) => p.forced);
+      for (let i = 0; i < 50 && forced.filter((p) => p.buffersAfter !== undefined).length < 2; i++) {
+        await (await fetch(`${worker.endpoint}/_/gc`)).arrayBuffer();
+        await new Promise((r) => setTimeout(r, 200));
+        forced = parseGcTrace(readFileSync(log).subarray(from).toString("utf8")).filter((p) => p.forced);
+      }
+      const live = forced.map((p) => ((p.buffersAfter ?? NaN) / MiB).toFixed(1));
+      console.log(`R2 put of a stream, ${wrote.chunks} chunks (${(wrote.bytes / MiB).toFixed(0)} MiB): live buffers after 32 chunks ${live[0]} MiB, at the end ${live[1]} MiB`);
+    }
   } finally {
     await worker.stop();
     rmSync(scratch, { recursive: true, force: true });
