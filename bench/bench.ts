@@ -15,12 +15,13 @@ import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from 
 import { Upload } from "@aws-sdk/lib-storage";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { closeSync, createReadStream, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { closeSync, createReadStream, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { computeAnchors, type AnchorOptions, type SeriesAnchor } from "./anchors.ts";
 import { BENCH_DIR, buildCorpus, type CorpusFile, type CorpusSeries } from "./corpus.ts";
+import { livePeak, parseGcTrace, type GcPoint } from "./gc-trace.ts";
 import { Inspector, type HeapUsage } from "./inspector.ts";
 import { renderMarkdown, updatePerformanceDoc } from "./report.ts";
 import { buildSynthetic, SYNTHETIC_ID } from "./synthetic.ts";
@@ -39,6 +40,8 @@ const MAX_DELTA_OBJECT_SIZE = String(2 * 1024 * MiB);
 /** Files above this go up as a multipart upload (lib-storage `Upload`), as S3 clients do for large bodies. */
 const MULTIPART_THRESHOLD = 256 * MiB;
 const PART_SIZE = 64 * MiB;
+/** The Worker runs a full GC this often while a request runs (bench/worker-entry.ts), for the live memory figure. */
+const GC_INTERVAL_MS = 100;
 /** The Worker's default source window (codec -B), for the native anchor with the same window. */
 const OUR_SOURCE_WINDOW = String(16 * MiB);
 
@@ -57,6 +60,13 @@ export interface RequestSample {
   /** Largest JS heap used + ArrayBuffer backing store seen while the request ran (inspector). */
   peakHeapBytes?: number;
   peakHeap?: HeapUsage;
+  /** Live JS heap / ArrayBuffer backing stores at the fullest full GC during the request (V8's GC trace: garbage
+   *  excluded; sampled by a full GC every GC_INTERVAL_MS and by V8's own), and how many full GCs that covers. */
+  liveHeapBytes?: number;
+  liveBuffersBytes?: number;
+  liveFullGcs?: number;
+  /** Marker GCs around the request in the GC trace (internal: resolved into the live figures after the run). */
+  gcMarks?: [number, number];
   /** workerd resident set size right after the request. */
   rssBytes: number;
   /** Storage operations the Worker made for this request (needs the /_/ops endpoint; null without it). */
@@ -188,9 +198,12 @@ class Harness {
     const pid = this.worker.workerdPid();
     const opsBefore = await this.opCounts();
     const cpuBefore = pid ? cpuMs(pid) : NaN;
+    const markBefore = await this.gcMark();
     const start = performance.now();
     const sampled = this.inspector ? await this.inspector.sampleDuring(work) : { result: await work(), peak: undefined };
     const ms = performance.now() - start;
+    const markAfter = await this.gcMark();
+    const gcMarks: [number, number] | undefined = markBefore !== null && markAfter !== null ? [markBefore, markAfter] : undefined;
     const cpu = pid ? cpuMs(pid) - cpuBefore : NaN;
     const opsAfter = await this.opCounts();
     const wasmPeak = opsAfter?.wasmPeakBytes;
@@ -199,7 +212,19 @@ class Harness {
     const ops = opsBefore && opsAfter && !restarted
       ? Object.fromEntries(Object.keys(opsAfter).filter((k) => k !== "wasmPeakBytes").map((k) => [k, opsAfter[k] - (opsBefore[k] ?? 0)]))
       : null;
-    return { result: sampled.result, ms, cpu, peak: sampled.peak, rss: pid ? rssBytes(pid) : NaN, ops, wasmPeak };
+    return { result: sampled.result, ms, cpu, peak: sampled.peak, rss: pid ? rssBytes(pid) : NaN, ops, wasmPeak, gcMarks };
+  }
+
+  /** Marker GCs written into the GC trace (a minor GC each, bench/worker-entry.ts); their running number, or null. */
+  private gcMarks = 0;
+  private async gcMark(): Promise<number | null> {
+    try {
+      const res = await fetch(`${this.worker.endpoint}/_/gc?minor`);
+      await res.arrayBuffer();
+      return res.status === 204 ? this.gcMarks++ : null;
+    } catch {
+      return null;
+    }
   }
 
   async put(series: string, key: string, file: CorpusFile, kind: "delta" | "direct"): Promise<RequestSample> {
@@ -273,6 +298,7 @@ interface Measured {
   rss: number;
   ops: Record<string, number> | null;
   wasmPeak?: number;
+  gcMarks?: [number, number];
 }
 
 function sampleOf(m: Measured, bytes: number) {
@@ -285,7 +311,31 @@ function sampleOf(m: Measured, bytes: number) {
     rssBytes: m.rss,
     r2Ops: m.ops,
     wasmPeakBytes: m.wasmPeak,
+    gcMarks: m.gcMarks,
   };
+}
+
+/**
+ * Fills each sample's live figures from workerd's GC trace: the full GCs of the Worker's isolate between the
+ * request's two marker GCs (minor GCs forced by /_/gc?minor, counted in order over the whole run).
+ */
+function addLiveMemory(samples: RequestSample[], trace: string): void {
+  const points = parseGcTrace(trace);
+  const markers = points.filter((p) => p.forced && p.kind !== "Mark-Compact");
+  for (const s of samples) {
+    const marks = s.gcMarks;
+    delete s.gcMarks;
+    const from = marks && markers[marks[0]];
+    const to = marks && markers[marks[1]];
+    if (!from || !to || from.isolate !== to.isolate || from.pid !== to.pid) continue;
+    const during = points.slice(points.indexOf(from) + 1, points.indexOf(to)) satisfies GcPoint[];
+    const live = livePeak(during, from);
+    s.liveFullGcs = live.fullGcs;
+    if (live.peak) {
+      s.liveHeapBytes = live.peak.heap;
+      s.liveBuffersBytes = live.peak.buffers;
+    }
+  }
 }
 
 /** SHA-256 of bytes start..end (inclusive) of the file, reading only that slice (files can be 1 GiB). */
@@ -334,10 +384,20 @@ async function main() {
   const commit = headCommit();
   const persistTo = mkdtempSync(join(tmpdir(), "dg-bench-"));
   const workerRoot = options.workerRoot === ROOT ? snapshotOfHead(persistTo) : options.workerRoot;
+  // Live memory: V8 flags for workerd (bench/v8-flags-hook.cjs puts them into the config wrangler hands it) and a
+  // copy of workerd's output, where V8 prints its GC trace (bench/gc-trace.ts). Synchronous ArrayBuffer sweeping
+  // makes the "Backing store memory" printed after a full GC exclude buffers that GC found dead.
+  const gcLog = join(persistTo, "workerd-output.log");
+  if (options.workerRoot === ROOT) {
+    process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --require ${join(ROOT, "bench", "v8-flags-hook.cjs")}`.trim();
+    process.env.DG_BENCH_V8_FLAGS = "--expose-gc --trace-gc --trace-gc-verbose --no-concurrent-array-buffer-sweeping";
+    process.env.DG_BENCH_WORKERD_LOG = gcLog;
+  }
   const worker = new LocalWorker({
     root: workerRoot, port: PORT, inspectorPort: INSPECTOR_PORT, persistTo,
     vars: {
       DG_DELTA_EXTENSIONS: DELTA_EXTENSIONS, DG_DEV_CREDENTIALS: "true", DG_MAX_DELTA_OBJECT_SIZE: MAX_DELTA_OBJECT_SIZE,
+      BENCH_GC_INTERVAL_MS: String(GC_INTERVAL_MS),
       ...(options.rebuiltCache ? { DG_CACHE_REBUILT_MAX_SIZE: options.rebuiltCache } : {}),
     },
     script: options.workerRoot === ROOT ? "bench/worker-entry.ts" : undefined,
@@ -408,6 +468,8 @@ async function main() {
     }
   } finally {
     await harness.stop();
+    await new Promise((r) => setTimeout(r, 500)); // wrangler relays workerd's output asynchronously
+    addLiveMemory(samples, existsSync(gcLog) ? readFileSync(gcLog, "utf8") : "");
     if (!options.keep) rmSync(persistTo, { recursive: true, force: true });
   }
 

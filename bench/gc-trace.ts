@@ -2,7 +2,8 @@
 // (bench/v8-flags-hook.cjs), so after every GC V8 prints the heap's size before and after it and, with
 // --trace-gc-verbose, "Backing store memory" (ArrayBuffer contents, the figure Runtime.getHeapUsage calls
 // backingStorageSize). After a full mark-compact, "after" is what was still reachable: live memory, garbage
-// excluded. While a request allocates ArrayBuffers V8 runs such full GCs on its own every few MiB ("external
+// excluded -- for ArrayBuffers only when workerd runs with --no-concurrent-array-buffer-sweeping, as the benches
+// start it: by default V8 frees the dead ones later in the background and the printed figure still counts them. While a request allocates ArrayBuffers V8 runs such full GCs on its own every few MiB ("external
 // memory pressure"), so a long request is sampled many times; forcing more from outside is not possible mid-request
 // (bench/inspector.ts). The peak over those points is a sampled figure: memory can be higher between two GCs for a
 // moment, but it never counts garbage. WASM linear memory is in neither figure (bench/worker-entry.ts reports it).

@@ -9,7 +9,7 @@
 //   npm run bench:multipart              print the results
 //   npm run bench:multipart -- --docs    also write them into docs/PERFORMANCE.md ("## Multipart")
 //   options: --port N (HTTP; the inspector listens on N+1), --parts N (of 64 MiB; default 16 = 1 GiB),
-//            (the live figure needs nothing else: V8 runs full GCs on its own while Complete runs, see gc-trace.ts)
+//            (the live figure needs nothing else: V8 and the Worker's sampler run full GCs while Complete runs)
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { get as httpGet } from "node:http";
@@ -163,9 +163,10 @@ function render(results: Completion[], commit: string): string {
     `CompleteMultipartUpload of a ${size} \`.zip\` uploaded as ${PARTS} × 64 MiB parts. Heap + buffers = JS heap + ArrayBuffer`,
     "backing stores of the Worker's isolate, two ways:",
     "- *live* (garbage excluded): the largest heap + \"Backing store memory\" V8 printed after a full mark-compact",
-    "  of the Worker's isolate during Complete (workerd run with `--trace-gc --trace-gc-verbose`, bench/gc-trace.ts).",
-    "  V8 runs these itself (mostly \"external memory pressure\": every few MiB of new ArrayBuffers), so this is a",
-    "  sample at each full GC, not a continuous figure.",
+    "  of the Worker's isolate during Complete (workerd run with `--trace-gc --trace-gc-verbose",
+    "  --no-concurrent-array-buffer-sweeping`, bench/gc-trace.ts). V8 runs these itself (mostly \"external memory",
+    "  pressure\") and the Worker runs one every 100 ms (BENCH_GC_INTERVAL_MS), so this is a sample at each full GC,",
+    "  not a continuous figure.",
     "- *sampled* (upper bound, garbage included): inspector `Runtime.getHeapUsage` every 100 ms, as before. workerd",
     "  answers the inspector late while a long request runs, so few samples come back (count in brackets).",
     "WASM = largest codec linear memory (bench/worker-entry.ts). Budget: live heap + buffers + WASM ≤ 64 MiB.",
@@ -200,11 +201,11 @@ async function main(): Promise<void> {
   // of workerd's output, where V8 prints its GC trace.
   const gcLog = join(scratch, "workerd-output.log");
   process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --require ${join(ROOT, "bench", "v8-flags-hook.cjs")}`.trim();
-  process.env.DG_BENCH_V8_FLAGS = "--expose-gc --trace-gc --trace-gc-verbose";
+  process.env.DG_BENCH_V8_FLAGS = process.env.DG_BENCH_V8_FLAGS ?? "--expose-gc --trace-gc --trace-gc-verbose --no-concurrent-array-buffer-sweeping";
   process.env.DG_BENCH_WORKERD_LOG = gcLog;
   const worker = new LocalWorker({
     root: dir, port: PORT, inspectorPort: INSPECTOR_PORT, persistTo: join(scratch, "state"), script: "bench/worker-entry.ts",
-    vars: { DG_DEV_CREDENTIALS: "true", DG_MAX_DELTA_OBJECT_SIZE: String(2 * 1024 * MiB) },
+    vars: { DG_DEV_CREDENTIALS: "true", DG_MAX_DELTA_OBJECT_SIZE: String(2 * 1024 * MiB), BENCH_GC_INTERVAL_MS: "100" },
   });
   await worker.start();
   const inspector = await Inspector.connect(INSPECTOR_PORT);

@@ -78,8 +78,15 @@ function countingEnv(env: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
-async function readBody(params: URLSearchParams, env: Record<string, unknown>): Promise<Response> {
+/** gc() run `gcs` times in a row (default 1): V8 sweeps dead ArrayBuffers after a GC, so a second one shows what the first freed. */
+function gcTimes(params: URLSearchParams): (() => void) | undefined {
   const gc = (globalThis as { gc?: () => void }).gc;
+  const times = Number(params.get("gcs") ?? "1");
+  return gc && (() => { for (let i = 0; i < times; i++) gc(); });
+}
+
+async function readBody(params: URLSearchParams, env: Record<string, unknown>): Promise<Response> {
+  const gc = gcTimes(params);
   const bucket = Object.values(env).find(isR2Bucket);
   const object = bucket && await bucket.get(params.get("key") ?? "");
   if (!gc || !object) return new Response("needs --expose-gc and an existing key", { status: 400 });
@@ -114,7 +121,7 @@ async function readBody(params: URLSearchParams, env: Record<string, unknown>): 
  * FixedLengthStream, as the engine does, and runs gc() after `gcAfter` chunks were handed to the writer and at the end.
  */
 async function writeBody(params: URLSearchParams, env: Record<string, unknown>): Promise<Response> {
-  const gc = (globalThis as { gc?: () => void }).gc;
+  const gc = gcTimes(params);
   const bucket = Object.values(env).find(isR2Bucket);
   if (!gc || !bucket) return new Response("needs --expose-gc and an R2 binding", { status: 400 });
   const size = Number(params.get("size") ?? String(64 * 1024 * 1024));
@@ -139,20 +146,36 @@ async function writeBody(params: URLSearchParams, env: Record<string, unknown>):
   return Response.json({ chunks, bytes: sent });
 }
 
+let sampler: ReturnType<typeof setInterval> | undefined;
+
+/**
+ * With BENCH_GC_INTERVAL_MS (and workerd's --expose-gc), a full GC every that many ms while a request runs, so
+ * V8's GC trace has the request's live memory at regular points, not only when V8 itself collects. The timer
+ * belongs to the request and ends with it (or when the next request arrives).
+ */
+function sampleLiveMemory(intervalMs: number): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc && intervalMs > 0) sampler = setInterval(() => gc(), intervalMs);
+}
+
 export default {
   fetch(request: Request, env: Record<string, unknown>, ctx: ExecutionContext): Promise<Response> | Response {
     const path = new URL(request.url).pathname;
+    clearInterval(sampler);
     if (path === "/_/ops") {
       return Response.json({ ...counts, wasmPeakBytes: takeWasmPeak() }, { headers: { "cache-control": "no-store" } });
     }
     if (path === "/_/read-body") return readBody(new URL(request.url).searchParams, env);
     if (path === "/_/write-body") return writeBody(new URL(request.url).searchParams, env);
     if (path === "/_/gc") {
-      const gc = (globalThis as { gc?: () => void }).gc;
+      const gc = (globalThis as { gc?: (options?: { type: "minor" | "major" }) => void }).gc;
       if (!gc) return new Response("V8 runs without --expose-gc", { status: 501 });
-      gc();
+      // ?minor: a young-generation GC, which the bench uses as a marker between requests in the GC trace (the
+      // full GCs it measures are the sampler's and V8's own).
+      gc(new URL(request.url).searchParams.has("minor") ? { type: "minor" } : undefined);
       return new Response(null, { status: 204 });
     }
+    sampleLiveMemory(Number(env.BENCH_GC_INTERVAL_MS ?? 0));
     return worker.fetch(request, countingEnv(env) as never, ctx);
   },
 };
