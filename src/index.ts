@@ -41,7 +41,7 @@ interface WorkerServices extends S3Services {
   auth: AuthConfig;
   /** The isolate's reference block cache (Cache API), null when DG_CACHE_ENABLED=false. */
   referenceCache: ReferenceBlockCache | null;
-  /** Whole rebuilt delta objects (Cache API), null unless DG_CACHE_REBUILT_MAX_SIZE is set. */
+  /** Whole rebuilt delta objects (Cache API), null when DG_CACHE_REBUILT_MAX_SIZE is 0 or the cache is off. */
   rebuiltCache: RebuiltObjectCache | null;
 }
 

@@ -1,6 +1,13 @@
 // Cache settings from Worker vars (wrangler.toml [vars] or the dashboard), parsed once; a bad value names its variable.
 import { DEFAULT_BLOCK_SIZE, DEFAULT_TTL_SECONDS } from "./blocks";
 
+/**
+ * Rebuilt objects up to this size are kept by default: a request copying one into the cache holds at most 4 MiB
+ * more (src/cache/rebuilt.ts), so it costs edge-cache space, not memory, and makes repeat downloads of a delta
+ * object as fast as of a plain one (docs/PERFORMANCE.md). Bigger objects (ISOs, dumps) are decoded every time.
+ */
+export const DEFAULT_REBUILT_MAX_SIZE = 128 * 1024 * 1024;
+
 export interface CacheConfig {
   /** DG_CACHE_ENABLED: "true" (default) | "false". Off: references are read from the backend on every use. */
   enabled: boolean;
@@ -10,7 +17,7 @@ export interface CacheConfig {
   ttlSeconds: number;
   /**
    * DG_CACHE_REBUILT_MAX_SIZE: keep whole rebuilt delta objects up to this size in the cache for hot downloads
-   * (default 0 = off; at most 512 MiB, the Cache API's object limit). Suffixes K/M allowed.
+   * (default 128 MiB; 0 = off; at most 512 MiB, the Cache API's object limit). Suffixes K/M allowed.
    */
   rebuiltMaxSize: number;
 }
@@ -27,7 +34,7 @@ export function parseCacheConfig(vars: CacheVars): CacheConfig {
     enabled: parseBoolean("DG_CACHE_ENABLED", vars.DG_CACHE_ENABLED, true),
     blockSize: parseSize("DG_CACHE_BLOCK_SIZE", vars.DG_CACHE_BLOCK_SIZE, DEFAULT_BLOCK_SIZE, 64 * 1024, 64 * 1024 * 1024),
     ttlSeconds: parseInteger("DG_CACHE_TTL_SECONDS", vars.DG_CACHE_TTL_SECONDS, DEFAULT_TTL_SECONDS, 60, 365 * 24 * 3600),
-    rebuiltMaxSize: parseSize("DG_CACHE_REBUILT_MAX_SIZE", vars.DG_CACHE_REBUILT_MAX_SIZE, 0, 0, 512 * 1024 * 1024),
+    rebuiltMaxSize: parseSize("DG_CACHE_REBUILT_MAX_SIZE", vars.DG_CACHE_REBUILT_MAX_SIZE, DEFAULT_REBUILT_MAX_SIZE, 0, 512 * 1024 * 1024),
   };
 }
 

@@ -1,6 +1,6 @@
 // Whole rebuilt objects in the Workers Cache API (`caches.default`), for hot downloads of delta objects.
 //
-// Off by default (DG_CACHE_REBUILT_MAX_SIZE = 0). When on, a full rebuild of a delta object no larger than the limit
+// On by default for objects up to 128 MiB (DG_CACHE_REBUILT_MAX_SIZE; 0 turns it off). A full rebuild of a delta object no larger than the limit
 // is copied into the cache while it streams to the client, and later GETs of that object read it from the cache
 // instead of decoding again. Entries are keyed by the object's SHA-256 and size (content addressed: an overwritten
 // key has a new hash, so an entry is never stale) and are checked against that SHA-256 on every use by the
