@@ -5,7 +5,7 @@
 //   npm run bench [-- --series typescript-tar,biome-bin] [-- --no-docs] [-- --keep]
 //   npm run bench -- --series synthetic-1g     only the synthetic 1 GiB series (bench/synthetic.ts; 30–40 min on 2 cores)
 //   npm run bench -- --no-synthetic            only the npm corpus
-//   npm run bench -- --rebuilt-cache 256M      with the optional rebuilt-object cache (DG_CACHE_REBUILT_MAX_SIZE)
+//   npm run bench -- --rebuilt-cache 0         with DG_CACHE_REBUILT_MAX_SIZE=0 (no rebuilt-object cache; or a size)
 //   npm run bench -- --series synthetic-1g --reuse-r2 DIR   against a hard-linked copy of an earlier run's local R2
 //                                              state (v3/r2 of a `--keep` run): uploads only the versions missing
 //                                              there, then measures the downloads (on a newer commit, say)
@@ -45,12 +45,16 @@ const GC_INTERVAL_MS = 100;
 /** The Worker's default source window (codec -B), for the native anchor with the same window. */
 const OUR_SOURCE_WINDOW = String(16 * MiB);
 
+type Cache = "cold" | "warm-ref" | "warm";
+
 export interface RequestSample {
   /** Series id (the synthetic 1 GiB series is reported apart from the npm corpus). */
   series: string;
   op: "PUT" | "GET" | "GET-range";
   kind: "delta" | "direct";
-  cache?: "cold" | "warm";
+  /** cold: empty Cache API; warm-ref: reference blocks cached, the version's first GET (a rebuild decodes it);
+   *  warm: a repeat GET (served by the rebuilt-object cache when it is on and the object fits). */
+  cache?: Cache;
   key: string;
   bytes: number;
   ms: number;
@@ -95,7 +99,7 @@ export interface SeriesResult {
 
 interface Options {
   series?: string[];
-  /** DG_CACHE_REBUILT_MAX_SIZE for the Worker (the optional rebuilt-object cache; off when absent). */
+  /** DG_CACHE_REBUILT_MAX_SIZE for the Worker (the rebuilt-object cache; its default when absent, 0 = off). */
   rebuiltCache?: string;
   synthetic: boolean;
   /** Local R2 state (a `v3/r2` dir) of an earlier run with the same objects: skip the uploads. */
@@ -263,7 +267,7 @@ class Harness {
     }
   }
 
-  async get(series: string, key: string, file: CorpusFile, kind: "delta" | "direct", cache: "cold" | "warm", range?: { start: number; end: number }): Promise<RequestSample> {
+  async get(series: string, key: string, file: CorpusFile, kind: "delta" | "direct", cache: Cache, range?: { start: number; end: number }): Promise<RequestSample> {
     const bytes = range ? range.end - range.start + 1 : file.size;
     const base = { series, op: range ? ("GET-range" as const) : ("GET" as const), kind, cache, key, bytes };
     try {
@@ -398,7 +402,7 @@ async function main() {
     vars: {
       DG_DELTA_EXTENSIONS: DELTA_EXTENSIONS, DG_DEV_CREDENTIALS: "true", DG_MAX_DELTA_OBJECT_SIZE: MAX_DELTA_OBJECT_SIZE,
       BENCH_GC_INTERVAL_MS: String(GC_INTERVAL_MS),
-      ...(options.rebuiltCache ? { DG_CACHE_REBUILT_MAX_SIZE: options.rebuiltCache } : {}),
+      ...(options.rebuiltCache !== undefined ? { DG_CACHE_REBUILT_MAX_SIZE: options.rebuiltCache } : {}),
     },
     script: options.workerRoot === ROOT ? "bench/worker-entry.ts" : undefined,
   });
@@ -455,7 +459,11 @@ async function main() {
       // 1 GiB versions: the cold GET above warmed the cache, so one warm GET of the same object is enough.
       const warmFiles = s.id === SYNTHETIC_ID ? [last] : s.files;
       for (const file of warmFiles) {
-        if (s.id !== SYNTHETIC_ID) await harness.get(s.id, keyOf(s, file), file, "delta", "warm");
+        // The version's first GET decodes it (the last version's was the cold GET above); the repeat is "warm".
+        if (s.id !== SYNTHETIC_ID) {
+          const first = await harness.get(s.id, keyOf(s, file), file, "delta", "warm-ref");
+          if (file !== last) record(first);
+        }
         record(await harness.get(s.id, keyOf(s, file), file, "delta", "warm"));
         if (s.id !== SYNTHETIC_ID) await harness.get(s.id, directKeyOf(s, file), file, "direct", "warm");
         if (s.id !== SYNTHETIC_ID || hasDirect) record(await harness.get(s.id, directKeyOf(s, file), file, "direct", "warm"));
@@ -484,13 +492,13 @@ async function main() {
   const date = new Date().toISOString();
   const results = {
     date, durationS: Math.round((Date.now() - started) / 1000), machine: machine(commit),
-    settings: { deltaExtensions: DELTA_EXTENSIONS, maxDeltaObjectSize: MAX_DELTA_OBJECT_SIZE, rebuiltCacheMaxSize: options.rebuiltCache ?? "0", multipartAbove: MULTIPART_THRESHOLD, partSize: PART_SIZE,
+    settings: { deltaExtensions: DELTA_EXTENSIONS, maxDeltaObjectSize: MAX_DELTA_OBJECT_SIZE, rebuiltCacheMaxSize: options.rebuiltCache ?? "default (128M)", multipartAbove: MULTIPART_THRESHOLD, partSize: PART_SIZE,
       client: "@aws-sdk/client-s3 (path-style, WHEN_REQUIRED checksums); @aws-sdk/lib-storage Upload above multipartAbove" },
     series, anchors, samples,
   };
   const resultsDir = join(BENCH_DIR, "results");
   mkdirSync(resultsDir, { recursive: true });
-  const only = (options.series ? `-${options.series.join("+")}` : options.synthetic ? "" : "-corpus") + (options.reuseR2 ? "-gets" : "") + (options.rebuiltCache ? "-rebuilt-cache" : "");
+  const only = (options.series ? `-${options.series.join("+")}` : options.synthetic ? "" : "-corpus") + (options.reuseR2 ? "-gets" : "") + (options.rebuiltCache !== undefined ? `-rebuilt-cache-${options.rebuiltCache}` : "");
   const file = join(resultsDir, `${date.slice(0, 10)}${only}.json`);
   writeFileSync(file, JSON.stringify(results, null, 2));
   const markdown = renderMarkdown(results);

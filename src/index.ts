@@ -112,7 +112,7 @@ function scopedRebuilt(cache: RebuiltObjectCache, waitUntil?: (promise: Promise<
 function scopedCache(cache: ReferenceBlockCache, waitUntil?: (promise: Promise<unknown>) => void): ReferenceCache {
   return {
     reader: (ref, origin) => cache.reader(ref, origin, { waitUntil }),
-    source: (ref, origin) => cache.source(ref, origin, { waitUntil }),
+    source: (ref, origin, pattern) => cache.source(ref, origin, { ...pattern, waitUntil }),
     referenceSize: (sha256) => cache.referenceSize(sha256),
     rememberReferenceSize: (sha256, size) => cache.rememberReferenceSize(sha256, size, { waitUntil }),
     evictReference: (ref) => cache.evictReference(ref),

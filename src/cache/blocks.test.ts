@@ -101,6 +101,11 @@ describe("reference block cache", () => {
     const narrow = single.source(ref, origin);
     for (const offset of offsets) await narrow.readInto(offset, new Uint8Array(4096));
     expect(single.stats.hits + single.stats.misses).toBe(10);
+    // A reader may ask for fewer kept blocks than the cache's default (the encoder's front-to-back reads).
+    const perReader = new ReferenceBlockCache({ blockSize: 65536, keptBlocks: 3 });
+    const encoderLike = perReader.source(ref, origin, { keptBlocks: 1 });
+    for (const offset of offsets) await encoderLike.readInto(offset, new Uint8Array(4096));
+    expect(perReader.stats.hits + perReader.stats.misses).toBe(10);
   });
 
   it("readInto writes across block boundaries into the caller's buffer and refuses reads outside the reference", async () => {

@@ -56,6 +56,13 @@ export interface FillScope {
   waitUntil?: (promise: Promise<unknown>) => void;
 }
 
+/** How one reader uses the reference. */
+export interface ReadPattern {
+  /** Blocks to keep (default: the cache's keptBlocks). The encoder reads its source window front to back, so one
+   *  is enough there; the decoder jumps around inside its window and wants three. */
+  keptBlocks?: number;
+}
+
 /** The identity of a reference: its SHA-256 (hex) and its size in bytes. */
 export interface ReferenceId {
   sha256: string;
@@ -106,9 +113,10 @@ export class ReferenceBlockCache {
    * last (LRU): the decoder asks for 256 KiB pieces scattered over its source window, and each block that has
    * to be loaded again costs a cache lookup, a copy and a SHA-256 of the whole block.
    */
-  source(ref: ReferenceId, origin: SourceReader, scope: FillScope = {}): BlockSource {
+  source(ref: ReferenceId, origin: SourceReader, scope: FillScope & ReadPattern = {}): BlockSource {
     if (!isSha256(ref.sha256)) throw new RangeError("reference sha256 must be 64 lower-case hex digits");
     const waitUntil = scope.waitUntil ?? this.options.waitUntil;
+    const keptBlocks = Math.max(1, scope.keptBlocks ?? this.keptBlocks);
     const kept: Array<{ index: number; bytes: Uint8Array }> = []; // most recently used last
     const block = async (index: number) => {
       const at = kept.findIndex((entry) => entry.index === index);
@@ -118,7 +126,7 @@ export class ReferenceBlockCache {
         return entry.bytes;
       }
       // Drop the least recently used block before loading: never more than keptBlocks blocks in memory.
-      if (kept.length >= this.keptBlocks) kept.shift();
+      if (kept.length >= keptBlocks) kept.shift();
       const bytes = await this.loadBlock(ref, index, origin, waitUntil);
       kept.push({ index, bytes });
       return bytes;

@@ -160,16 +160,19 @@ class StagedBody implements BodySource {
  */
 export function referenceSource(
   backend: Backend, key: string, stored: { etag: string; size: number }, sha256: string | undefined, cache?: ReferenceCache,
+  pattern?: { keptBlocks?: number },
 ): SourceInfo {
   const origin = backendSource(backend, key, stored.etag, stored.size);
   if (!cache || !sha256 || !/^[0-9a-f]{64}$/.test(sha256)) return origin;
-  return cachedSource(cache, { sha256, size: stored.size }, origin.read);
+  return cachedSource(cache, { sha256, size: stored.size }, origin.read, pattern);
 }
 
 /** The reference through the cache as a codec source, with `readInto` when the cache offers it. */
-export function cachedSource(cache: ReferenceCache, ref: { sha256: string; size: number }, origin: SourceReader): SourceInfo {
+export function cachedSource(
+  cache: ReferenceCache, ref: { sha256: string; size: number }, origin: SourceReader, pattern?: { keptBlocks?: number },
+): SourceInfo {
   if (!cache.source) return { size: ref.size, read: cache.reader(ref, origin) };
-  const { read, readInto } = cache.source(ref, origin);
+  const { read, readInto } = cache.source(ref, origin, pattern);
   return readInto ? { size: ref.size, read, readInto } : { size: ref.size, read };
 }
 

@@ -19,7 +19,7 @@ export interface DeltaCodec {
 export interface ReferenceCache {
   reader(ref: { sha256: string; size: number }, origin: SourceReader): SourceReader;
   /** The same reads, plus `readInto` straight into the codec's buffer (preferred when present: no extra copy). */
-  source?(ref: { sha256: string; size: number }, origin: SourceReader): Pick<SourceInfo, "read" | "readInto">;
+  source?(ref: { sha256: string; size: number }, origin: SourceReader, pattern?: { keptBlocks?: number }): Pick<SourceInfo, "read" | "readInto">;
   /**
    * The size of the reference with this SHA-256 if the cache knows it. Lets a delta GET decode from cached
    * blocks without reading the reference's metadata from the backend (its origin is then opened on a miss).
