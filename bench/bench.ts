@@ -40,8 +40,8 @@ const MAX_DELTA_OBJECT_SIZE = String(2 * 1024 * MiB);
 /** Files above this go up as a multipart upload (lib-storage `Upload`), as S3 clients do for large bodies. */
 const MULTIPART_THRESHOLD = 256 * MiB;
 const PART_SIZE = 64 * MiB;
-/** The Worker runs a full GC this often while a request runs (bench/worker-entry.ts), for the live memory figure. */
-const GC_INTERVAL_MS = 100;
+/** The Worker runs a full GC each time this many MiB pass its stream writers (bench/worker-entry.ts): live memory samples. */
+const GC_EVERY_MIB = 4;
 /** The Worker's default source window (codec -B), for the native anchor with the same window. */
 const OUR_SOURCE_WINDOW = String(16 * MiB);
 
@@ -65,7 +65,7 @@ export interface RequestSample {
   peakHeapBytes?: number;
   peakHeap?: HeapUsage;
   /** Live JS heap / ArrayBuffer backing stores at the fullest full GC during the request (V8's GC trace: garbage
-   *  excluded; sampled by a full GC every GC_INTERVAL_MS and by V8's own), and how many full GCs that covers. */
+   *  excluded; sampled by the bench Worker's full GC every GC_EVERY_MIB MiB written and by V8's own), and how many full GCs that covers. */
   liveHeapBytes?: number;
   liveBuffersBytes?: number;
   liveFullGcs?: number;
@@ -401,7 +401,7 @@ async function main() {
     root: workerRoot, port: PORT, inspectorPort: INSPECTOR_PORT, persistTo,
     vars: {
       DG_DELTA_EXTENSIONS: DELTA_EXTENSIONS, DG_DEV_CREDENTIALS: "true", DG_MAX_DELTA_OBJECT_SIZE: MAX_DELTA_OBJECT_SIZE,
-      BENCH_GC_INTERVAL_MS: String(GC_INTERVAL_MS),
+      BENCH_GC_EVERY_MIB: String(GC_EVERY_MIB),
       ...(options.rebuiltCache !== undefined ? { DG_CACHE_REBUILT_MAX_SIZE: options.rebuiltCache } : {}),
     },
     script: options.workerRoot === ROOT ? "bench/worker-entry.ts" : undefined,

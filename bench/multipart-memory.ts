@@ -165,7 +165,7 @@ function render(results: Completion[], commit: string): string {
     "- *live* (garbage excluded): the largest heap + \"Backing store memory\" V8 printed after a full mark-compact",
     "  of the Worker's isolate during Complete (workerd run with `--trace-gc --trace-gc-verbose",
     "  --no-concurrent-array-buffer-sweeping`, bench/gc-trace.ts). V8 runs these itself (mostly \"external memory",
-    "  pressure\") and the Worker runs one every 100 ms (BENCH_GC_INTERVAL_MS), so this is a sample at each full GC,",
+    "  pressure\") and the Worker runs one per 4 MiB its stream writers pass (BENCH_GC_EVERY_MIB), so this is a sample at each full GC,",
     "  not a continuous figure.",
     "- *sampled* (upper bound, garbage included): inspector `Runtime.getHeapUsage` every 100 ms, as before. workerd",
     "  answers the inspector late while a long request runs, so few samples come back (count in brackets).",
@@ -205,7 +205,7 @@ async function main(): Promise<void> {
   process.env.DG_BENCH_WORKERD_LOG = gcLog;
   const worker = new LocalWorker({
     root: dir, port: PORT, inspectorPort: INSPECTOR_PORT, persistTo: join(scratch, "state"), script: "bench/worker-entry.ts",
-    vars: { DG_DEV_CREDENTIALS: "true", DG_MAX_DELTA_OBJECT_SIZE: String(2 * 1024 * MiB), BENCH_GC_INTERVAL_MS: "100" },
+    vars: { DG_DEV_CREDENTIALS: "true", DG_MAX_DELTA_OBJECT_SIZE: String(2 * 1024 * MiB), BENCH_GC_EVERY_MIB: "4" },
   });
   await worker.start();
   const inspector = await Inspector.connect(INSPECTOR_PORT);

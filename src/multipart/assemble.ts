@@ -1,9 +1,7 @@
 // The completed object as a re-readable source over its staged parts: a fresh stream of all parts in order
 // whenever asked (the engine may need the bytes twice, e.g. encode a delta and then store as-is when it does not
-// compress), and random access by range. One part is open at a time, but with the BYOB reader below workerd keeps
-// the bytes read from a backend body alive until that body is done (measured: up to 63 MiB of a 64 MiB part,
-// docs/PERFORMANCE.md "Multipart"). Reading parts in 8 MiB ranges instead was tried and did not lower a 1 GiB
-// completion's live buffers (same docs section), so each part is still read as one body.
+// compress), and random access by range. One part is open at a time and read in 1 MiB chunks; only the chunk in
+// hand is live (docs/PERFORMANCE.md "Multipart": a 1 GiB completion holds a few MiB of buffers besides the codec).
 import type { ReReadableBody } from "../engine/api";
 import type { Backend } from "../storage/backend";
 import { S3Error } from "../s3/errors";
