@@ -69,8 +69,8 @@ export interface RequestSample {
   liveHeapBytes?: number;
   liveBuffersBytes?: number;
   liveFullGcs?: number;
-  /** Marker GCs around the request in the GC trace (internal: resolved into the live figures after the run). */
-  gcMarks?: [number, number];
+  /** workerd pid and its marker GCs around the request in the GC trace (internal: resolved after the run). */
+  gcMarks?: [number, number, number];
   /** workerd resident set size right after the request. */
   rssBytes: number;
   /** Storage operations the Worker made for this request (needs the /_/ops endpoint; null without it). */
@@ -207,7 +207,8 @@ class Harness {
     const sampled = this.inspector ? await this.inspector.sampleDuring(work) : { result: await work(), peak: undefined };
     const ms = performance.now() - start;
     const markAfter = await this.gcMark();
-    const gcMarks: [number, number] | undefined = markBefore !== null && markAfter !== null ? [markBefore, markAfter] : undefined;
+    const gcMarks: [number, number, number] | undefined = markBefore !== null && markAfter !== null && pid
+      ? [pid, markBefore, markAfter] : undefined;
     const cpu = pid ? cpuMs(pid) - cpuBefore : NaN;
     const opsAfter = await this.opCounts();
     const wasmPeak = opsAfter?.wasmPeakBytes;
@@ -219,13 +220,21 @@ class Harness {
     return { result: sampled.result, ms, cpu, peak: sampled.peak, rss: pid ? rssBytes(pid) : NaN, ops, wasmPeak, gcMarks };
   }
 
-  /** Marker GCs written into the GC trace (a minor GC each, bench/worker-entry.ts); their running number, or null. */
-  private gcMarks = 0;
+  /**
+   * Marker GCs written into the GC trace (a minor GC each, bench/worker-entry.ts); their running number within the
+   * current workerd process, or null. Numbered per process: a stopped workerd loses the tail of its block-buffered
+   * output, so a count over the whole run would shift after every restart.
+   */
+  private readonly gcMarksByPid = new Map<number, number>();
   private async gcMark(): Promise<number | null> {
+    const pid = this.worker.workerdPid();
     try {
       const res = await fetch(`${this.worker.endpoint}/_/gc?minor`);
       await res.arrayBuffer();
-      return res.status === 204 ? this.gcMarks++ : null;
+      if (res.status !== 204 || !pid) return null;
+      const index = this.gcMarksByPid.get(pid) ?? 0;
+      this.gcMarksByPid.set(pid, index + 1);
+      return index;
     } catch {
       return null;
     }
@@ -302,7 +311,7 @@ interface Measured {
   rss: number;
   ops: Record<string, number> | null;
   wasmPeak?: number;
-  gcMarks?: [number, number];
+  gcMarks?: [number, number, number];
 }
 
 function sampleOf(m: Measured, bytes: number) {
@@ -321,16 +330,17 @@ function sampleOf(m: Measured, bytes: number) {
 
 /**
  * Fills each sample's live figures from workerd's GC trace: the full GCs of the Worker's isolate between the
- * request's two marker GCs (minor GCs forced by /_/gc?minor, counted in order over the whole run).
+ * request's two marker GCs (minor GCs forced by /_/gc?minor, counted in order per workerd process).
  */
 function addLiveMemory(samples: RequestSample[], trace: string): void {
   const points = parseGcTrace(trace);
-  const markers = points.filter((p) => p.forced && p.kind !== "Mark-Compact");
+  const markersOf = (pid: number) => points.filter((p) => p.pid === pid && p.forced && p.kind !== "Mark-Compact");
   for (const s of samples) {
     const marks = s.gcMarks;
     delete s.gcMarks;
-    const from = marks && markers[marks[0]];
-    const to = marks && markers[marks[1]];
+    const markers = marks ? markersOf(marks[0]) : [];
+    const from = marks && markers[marks[1]];
+    const to = marks && markers[marks[2]];
     if (!from || !to || from.isolate !== to.isolate || from.pid !== to.pid) continue;
     const during = points.slice(points.indexOf(from) + 1, points.indexOf(to)) satisfies GcPoint[];
     const live = livePeak(during, from);

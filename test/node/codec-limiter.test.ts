@@ -47,7 +47,8 @@ describe("isolate codec budget", () => {
     // A long synchronous step (as a WASM codec job runs) delays every timer: both waiters now look stale.
     const blockedUntil = Date.now() + 100;
     while (Date.now() < blockedUntil) { /* busy */ }
-    await new Promise((r) => setTimeout(r, 60));
+    // Each late waiter re-joins on its next poll (≤ 50 ms apart; more on a loaded machine, so wait up to 1 s).
+    for (const until = Date.now() + 1_000; budget.waiting < 2 && Date.now() < until;) await new Promise((r) => setTimeout(r, 10));
     expect(budget.waiting).toBe(2);
     held();
     const r2 = await second;
