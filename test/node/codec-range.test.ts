@@ -63,9 +63,9 @@ function rangesFor(window: number): [string, { start: number; end: number }][] {
 let dir: ReturnType<typeof scratchDir>;
 beforeAll(async () => {
   dir = scratchDir();
-  cases.push({ name: "ours (LZMA)", delta: (await ourEncode(source, target)).delta, window: MiB });
-  cases.push({ name: "ours (-S none)", delta: (await ourEncode(source, target, { secondary: "none" })).delta, window: MiB });
-  cases.push({ name: "ours (DJW)", delta: (await ourEncode(source, target, { secondary: "djw" })).delta, window: MiB });
+  cases.push({ name: "ours (LZMA)", delta: (await ourEncode(source, target, { inputWindow: MiB })).delta, window: MiB });
+  cases.push({ name: "ours (-S none)", delta: (await ourEncode(source, target, { secondary: "none", inputWindow: MiB })).delta, window: MiB });
+  cases.push({ name: "ours (DJW)", delta: (await ourEncode(source, target, { secondary: "djw", inputWindow: MiB })).delta, window: MiB });
   if (hasNativeXdelta3) {
     const src = dir.file("source", source);
     const tgt = dir.file("target", target);
@@ -167,7 +167,7 @@ describe("a ranged decode never hands out wrong bytes", () => {
     const range = { start: next.length - 1000, end: next.length - 1 };
     const expected = next.subarray(range.start);
     for (const secondary of ["lzma", "none"] as const) {
-      const { delta } = await ourEncode(small, next, { secondary });
+      const { delta } = await ourEncode(small, next, { secondary, inputWindow: MiB }); // 1 MiB windows: 2 skipped
       let reported = 0;
       for (let at = 0; at < delta.length; at++) {
         const damaged = delta.slice();
