@@ -14,10 +14,11 @@ export const DEFAULT_LEVEL = 6;
 export const DEFAULT_SECONDARY = "lzma" as const;
 /** Encoder source window (-B). The decoder's default source cache is DEFAULT_DECODE_CACHE. */
 export const DEFAULT_SOURCE_WINDOW = 16 * MiB;
-/** Encoder input window (-W). 256 KiB rather than 1 MiB: deltas of the same size on the npm binaries, tars and the
- *  1 GiB synthetic pair, ~3 MiB less WASM (target hash and window buffers), decode within ~2 % (measured
- *  2026-11-28, docs/PERFORMANCE.md "Codec"), and finer windows for ranged GETs. */
-export const DEFAULT_INPUT_WINDOW = 256 * 1024;
+/** Encoder input window (-W): the target length of each VCDIFF window. 512 KiB rather than 1 MiB: 5–7 MiB less
+ *  WASM (target hash and window buffers), deltas within ±2.5 % (smaller on the npm binaries, larger on a tar whose
+ *  delta is tiny), and twice as fine windows for ranged GETs; 256 KiB saves 1.3 MiB more but costs up to 6 % on
+ *  small deltas (measured 2026-11-28, docs/PERFORMANCE.md "Codec"). */
+export const DEFAULT_INPUT_WINDOW = 512 * 1024;
 /** Decoder source cache. Deltas made with a larger -B still decode, but may re-read source blocks. */
 export const DEFAULT_DECODE_CACHE = 32 * MiB;
 /** Decoder cache block size when the source is larger than the cache. */

@@ -89,17 +89,20 @@ export async function* runJob(
     // blocks it copies from, so the first bytes go out before the whole reference has been read (and a ranged
     // decode reads only what its windows need).
     if (!config.encode) xg.xg_prefer_blocks(1);
+    // xdelta3 encodes an input piece of winsize or more as one window of the piece's length (1 MiB pieces gave
+    // 1 MiB windows under -W 256K), so the encoder is fed window-sized pieces: -W then means what it says.
+    const piece = config.encode ? Math.min(IO_CHUNK, config.winsize) : IO_CHUNK;
     const ctx = xg.xg_new(config.encode ? 1 : 0, config.winsize, config.srcwin, config.blksize, config.flags,
-      config.smatch, source ? source.size : -1, IO_CHUNK);
+      config.smatch, source ? source.size : -1, piece);
     if (ctx === 0) throw libraryError(mode, xg.xg_new_error(), "could not configure the stream", memory);
     if (config.range) xg.xg_set_range(ctx, config.range.start, config.range.end);
 
-    let last = await feed(xg, ctx, memory, reader, stats);
+    let last = await feed(xg, ctx, memory, reader, stats, piece);
     for (;;) {
       const code = xg.xg_step(ctx);
       if (code === XD3_INPUT) {
         if (last) break;
-        last = await feed(xg, ctx, memory, reader, stats);
+        last = await feed(xg, ctx, memory, reader, stats, piece);
       } else if (code === XD3_OUTPUT) {
         if (!config.range) {
           yield* drainOutput(xg, ctx, memory, config, stats);
@@ -139,8 +142,8 @@ export async function* runJob(
 
 /** Copies the next input piece into wasm memory; returns true when it was the last one. */
 async function feed(xg: GlueExports, ctx: number, memory: WebAssembly.Memory, reader: ChunkReader,
-  stats: CodecStats): Promise<boolean> {
-  const { bytes, last } = await reader.next(IO_CHUNK);
+  stats: CodecStats, piece: number): Promise<boolean> {
+  const { bytes, last } = await reader.next(piece);
   new Uint8Array(memory.buffer, xg.xg_inbuf(ctx), bytes.length).set(bytes);
   stats.bytesIn += bytes.length;
   xg.xg_input(ctx, bytes.length, last ? 1 : 0);

@@ -34,7 +34,7 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
   maxDeltaRatio: 0.75, // DeltaGlider's default since proxy v0.5.4 (0.5 before; the seed README and the Python CLI say 0.5)
   maxDeltaObjectSize: 100 * MiB,
   bodyBufferLimit: 8 * MiB,
-  deltaBufferLimit: 4 * MiB,
+  deltaBufferLimit: 2 * MiB,
   sidecars: true,
   tool: "deltaglider_worker/0.1.0",
   codec: {},
