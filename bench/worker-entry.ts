@@ -167,6 +167,33 @@ WritableStreamDefaultWriter.prototype.write = function (this: WritableStreamDefa
   return nativeWrite.call(this, chunk);
 };
 
+/**
+ * And one when a stream the Worker produces in JS ends (the codec's output, a rebuilt or ranged body): a small
+ * ranged GET passes less than BENCH_GC_EVERY_MIB through any writer, and this is its only sample, taken while the
+ * request's decoder and buffers are still alive.
+ */
+const StreamController = (globalThis as { ReadableStreamDefaultController?: { prototype: { close(): void } } })
+  .ReadableStreamDefaultController;
+if (StreamController) {
+  const nativeClose = StreamController.prototype.close;
+  StreamController.prototype.close = function (this: unknown) {
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (gc && gcEveryBytes > 0) gc();
+    return nativeClose.call(this);
+  };
+}
+
+/**
+ * And one when the Worker hands its Response to the runtime: a body that streams natively from R2 (a direct object,
+ * a passthrough in a deltaspace) passes no JS stream, and this sample is then what the request holds.
+ */
+async function sampledAtResponse(response: Promise<Response> | Response): Promise<Response> {
+  const answered = await response;
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc && gcEveryBytes > 0) gc();
+  return answered;
+}
+
 export default {
   fetch(request: Request, env: Record<string, unknown>, ctx: ExecutionContext): Promise<Response> | Response {
     const path = new URL(request.url).pathname;
@@ -184,6 +211,6 @@ export default {
       return new Response(null, { status: 204 });
     }
     gcEveryBytes = Number(env.BENCH_GC_EVERY_MIB ?? 0) * 1024 * 1024;
-    return worker.fetch(request, countingEnv(env) as never, ctx);
+    return sampledAtResponse(worker.fetch(request, countingEnv(env) as never, ctx));
   },
 };
