@@ -130,7 +130,8 @@ export function renderMarkdown(r: BenchResults): string {
   lines.push("Targets (issue 7), this run:");
   lines.push("");
   lines.push(`- stored ≤ 1.0 × native xdelta3 -9: ${fixed(stored / xd, 3)} × over the npm corpus — ${verdict(stored / xd <= 1.0)}` +
-    (synthetic ? `; ${fixed(synthetic.storedVsXdelta3, 4)} × on the 1 GiB series — ${verdict(synthetic.storedVsXdelta3 <= 1.0)}` : ""));
+    // The target is about the corpus of real artifacts; the synthetic series (there for the memory target) is shown beside it.
+    (synthetic ? ` (the synthetic 1 GiB series, outside this target: ${fixed(synthetic.storedVsXdelta3, 4)} ×, ${synthetic.storedVsXdelta3 <= 1.0 ? "within" : "over"} native)` : ""));
   lines.push(`- delta GET ≥ 0.5 × direct GET throughput, warm (npm corpus): ${fixed(getRatio, 2)} × — ${verdict(getRatio >= 0.5)}` +
     ` (rebuilt-object cache ${(r.settings?.rebuiltCacheMaxSize ?? "0") === "0" ? "off" : `on, ${r.settings?.rebuiltCacheMaxSize}`}; decoding with the reference warm: ${fixed(decodeRatio, 2)} ×)`);
   lines.push(`- first byte of a rebuilt object before decoding finishes (streaming), cold and warm: on the ${bigGets.length} delta GETs of objects ≥ 16 MiB the first byte came at ${fixed(100 * median(shares), 0)} % (median), at most ${fixed(100 * maxShare, 0)} % of the whole GET — ${verdict(maxShare < 1)} (all ${deltaGets.length} delta GETs: at most ${fixed(100 * maxOf(deltaGets.map(ttfbShare)), 0)} %)`);
@@ -139,7 +140,7 @@ export function renderMarkdown(r: BenchResults): string {
     ` — ${verdict(overBudget.length === 0 && unmeasured.length === 0)} (${overBudget.length} of ${deltaRequests.length} delta-key requests above ${BUDGET_MIB} MiB, ${unmeasured.length} without a full GC to sample)`);
   lines.push(`- ≤ 2 R2 reads (head + get) per warm delta GET: ${fixed(readsPerWarmGet)} on average, ${fixed(maxReadsWarm, 0)} at most — ${verdict(maxReadsWarm <= 2)}`);
   lines.push("");
-  lines.push(`Requests: ${all.length} measured, ${failed.length} failed or unverified${failed.length ? ` (first: ${failed[0].op} ${failed[0].key}: ${failed[0].error ?? "wrong bytes"})` : ""}. Every GET is checked against the file's SHA-256. Live memory is the largest JS heap + ArrayBuffer backing store V8 printed after a full GC of the Worker's isolate while the request ran (workerd with \`--trace-gc --trace-gc-verbose --no-concurrent-array-buffer-sweeping\`; the bench Worker runs a full GC per 4 MiB its stream writers pass (the engine hashes every body through them), V8 adds its own; bench/gc-trace.ts), plus the largest WASM linear memory the request created. The sampled figure is \`Runtime.getHeapUsage\` through the inspector every 50 ms, garbage included. "–" = not measurable in this run.`);
+  lines.push(`Requests: ${all.length} measured, ${failed.length} failed or unverified${failed.length ? ` (first: ${failed[0].op} ${failed[0].key}: ${failed[0].error ?? "wrong bytes"})` : ""}. Every GET is checked against the file's SHA-256. Live memory is the largest JS heap + ArrayBuffer backing store V8 printed after a full GC of the Worker's isolate while the request ran (workerd with \`--trace-gc --trace-gc-verbose --no-concurrent-array-buffer-sweeping\`; the bench Worker runs a full GC per 4 MiB its stream writers pass (the engine hashes every body through them), when a stream made in JS closes and when it hands over its Response, V8 adds its own; bench/gc-trace.ts), plus the largest WASM linear memory the request created. The sampled figure is \`Runtime.getHeapUsage\` through the inspector every 50 ms, garbage included. "–" = not measurable in this run.`);
   lines.push("");
   lines.push("### Native anchors (per version, against the series' first version)");
   lines.push("");
