@@ -178,8 +178,8 @@ class Harness {
   }
 
   async stop(): Promise<void> {
-    // workerd's stdout is block-buffered and its tail is lost when it is stopped: push the last request's GC
-    // trace out with a few more (unused) markers first.
+    // Where coreutils' stdbuf is missing, workerd's stdout is block-buffered and its tail is lost when it is
+    // stopped (bench/v8-flags-hook.cjs): push the last request's GC trace out with a few more (unused) markers first.
     for (let i = 0; i < 40; i++) await this.gcMark();
     this.inspector?.close();
     this.inspector = undefined;
