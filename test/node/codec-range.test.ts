@@ -2,7 +2,7 @@
 // the range. Every kind of range is compared against slices of the original, for deltas made by our encoder
 // and by the Debian xdelta3 CLI (default LZMA secondary with DeltaGlider's -B64M, and -S none).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decode, isCodecError, type CodecOptions, type CodecStats } from "../../src/codec/index";
+import { decode, encode, isCodecError, type CodecOptions, type CodecStats } from "../../src/codec/index";
 import {
   codecModule, hasNativeXdelta3, memorySource, ourDecode, ourEncode, readBytes, runNative, sameBytes, scratchDir, streamOf,
 } from "./codec-helpers";
@@ -157,6 +157,22 @@ describe("a ranged decode never hands out wrong bytes", () => {
     }
     expect(reported).toBeGreaterThan(tried / 2);
   }, 60_000);
+
+  it("the encoder makes windows of the -W it was given, not of the size its input arrives in", async () => {
+    const small = randomBytes(2 * MiB);
+    const next = small.slice();
+    for (let i = 999; i < next.length; i += 100 * 1024) next[i] ^= 0x11;
+    for (const inputWindow of [256 * 1024, 512 * 1024, MiB]) {
+      // The body arrives in 2 MiB chunks, as R2 and staged bodies can.
+      const delta = new Uint8Array(await new Response(encode(codecModule, memorySource(small), streamOf(next, 2 * MiB),
+        { inputWindow, targetSize: next.length })).arrayBuffer());
+      let stats: CodecStats | undefined;
+      const tail = await new Response(decode(codecModule, memorySource(small), streamOf(delta),
+        { targetRange: { start: next.length - 1, end: next.length - 1 }, onStats: (st) => (stats = st) })).arrayBuffer();
+      expect(new Uint8Array(tail)[0]).toBe(next[next.length - 1]);
+      expect(stats!.windowsDecoded! + stats!.windowsSkipped!, `-W ${inputWindow}`).toBe(next.length / inputWindow);
+    }
+  });
 
   it("every single-byte change of a delta is reported or leaves the range's bytes right (headers of skipped windows included)", async () => {
     const small = randomBytes(2 * MiB);
