@@ -22,25 +22,21 @@ Module.prototype._compile = function (content, filename) {
 const logFile = process.env.DG_BENCH_WORKERD_LOG;
 if (logFile) {
   const childProcess = require("node:child_process");
-  const { appendFileSync } = require("node:fs");
+  const { appendFileSync, existsSync } = require("node:fs");
   const spawn = childProcess.spawn;
   // workerd's stdout is a pipe, so C stdio buffers it in blocks and a stopped workerd loses the tail: the GC trace of
   // its last requests. coreutils' stdbuf library (where installed) makes it line-buffered.
-  const { existsSync } = require("node:fs");
   const STDBUF = "/usr/libexec/coreutils/libstdbuf.so";
   const lineBuffered = (options) => existsSync(STDBUF)
     ? { ...options, env: { ...(options?.env ?? process.env), LD_PRELOAD: STDBUF, _STDBUF_O: "L", _STDBUF_E: "L" } }
     : options;
   childProcess.spawn = function (command, ...rest) {
-    if (String(command).endsWith("workerd")) {
-      const at = rest.findIndex((a) => a !== null && typeof a === "object" && !Array.isArray(a));
-      if (at >= 0) rest[at] = lineBuffered(rest[at]);
-      else rest.push(lineBuffered(undefined));
-    }
+    if (!String(command).endsWith("workerd")) return spawn.call(this, command, ...rest);
+    const at = rest.findIndex((a) => a !== null && typeof a === "object" && !Array.isArray(a));
+    if (at >= 0) rest[at] = lineBuffered(rest[at]);
+    else rest.push(lineBuffered(undefined));
     const child = spawn.call(this, command, ...rest);
-    if (String(command).endsWith("workerd")) {
-      for (const stream of [child.stdout, child.stderr]) stream?.on("data", (chunk) => appendFileSync(logFile, chunk));
-    }
+    for (const stream of [child.stdout, child.stderr]) stream?.on("data", (chunk) => appendFileSync(logFile, chunk));
     return child;
   };
 }

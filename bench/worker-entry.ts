@@ -154,14 +154,19 @@ async function writeBody(params: URLSearchParams, env: Record<string, unknown>):
  */
 let gcEveryBytes = 0;
 let writtenSinceGc = 0;
+/** A full GC for the live-memory trace, when the bench asked for samples (BENCH_GC_EVERY_MIB) and V8 exposes gc(). */
+function sampleLiveMemory(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc && gcEveryBytes > 0) gc();
+}
+
 const nativeWrite = WritableStreamDefaultWriter.prototype.write;
 WritableStreamDefaultWriter.prototype.write = function (this: WritableStreamDefaultWriter, chunk?: unknown) {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc && gcEveryBytes > 0 && ArrayBuffer.isView(chunk)) {
+  if (gcEveryBytes > 0 && ArrayBuffer.isView(chunk)) {
     writtenSinceGc += chunk.byteLength;
     if (writtenSinceGc >= gcEveryBytes) {
       writtenSinceGc = 0;
-      gc();
+      sampleLiveMemory();
     }
   }
   return nativeWrite.call(this, chunk);
@@ -177,8 +182,7 @@ const StreamController = (globalThis as { ReadableStreamDefaultController?: { pr
 if (StreamController) {
   const nativeClose = StreamController.prototype.close;
   StreamController.prototype.close = function (this: unknown) {
-    const gc = (globalThis as { gc?: () => void }).gc;
-    if (gc && gcEveryBytes > 0) gc();
+    sampleLiveMemory();
     return nativeClose.call(this);
   };
 }
@@ -189,8 +193,7 @@ if (StreamController) {
  */
 async function sampledAtResponse(response: Promise<Response> | Response): Promise<Response> {
   const answered = await response;
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc && gcEveryBytes > 0) gc();
+  sampleLiveMemory();
   return answered;
 }
 
