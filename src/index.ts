@@ -3,7 +3,7 @@
 import { ConfigError, configFrom, type Config } from "./config";
 import { BucketRegistry, type BucketEntry } from "./buckets/registry";
 import type { ObjectEngine } from "./engine/api";
-import { S3Error } from "./s3/errors";
+import { S3Error } from "./errors";
 import { handleS3, type S3Services } from "./s3/handler";
 import { addressOf } from "./s3/classify";
 import { corsPreflight, parseAuthConfig, withCors, type AuthConfig } from "./s3/auth/index";

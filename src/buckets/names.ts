@@ -1,5 +1,5 @@
 // S3 bucket naming rules (general purpose buckets), as AWS documents them.
-import { S3Error } from "../s3/errors";
+import { S3Error } from "../errors";
 
 const SHAPE = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;

@@ -6,7 +6,7 @@ import type {
   Backend, BackendMultipart, ByteRange, ListOptions, ListPage, MultipartPart, PutOptions, StoredObject,
   StoredObjectBody,
 } from "../storage/backend";
-import { S3Error } from "../s3/errors";
+import { S3Error } from "../errors";
 
 export class PrefixedBackend implements Backend {
   readonly name: string;

@@ -11,7 +11,7 @@ import type { Config } from "../config";
 import type { Backend } from "../storage/backend";
 import { R2Backend } from "../storage/r2";
 import { createS3Backend } from "../storage/s3";
-import { S3Error } from "../s3/errors";
+import { S3Error } from "../errors";
 import { assertValidBucketName } from "./names";
 import { HidingBackend, PrefixedBackend } from "./prefixed";
 

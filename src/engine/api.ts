@@ -1,5 +1,5 @@
 // The engine's contract with the S3 protocol layer. The engine never sees HTTP: it takes keys, streams and
-// typed options and returns typed results; it throws S3Error values (src/s3/errors.ts) for S3-visible failures.
+// typed options and returns typed results; it throws S3Error values (src/errors.ts) for S3-visible failures.
 // One Engine instance serves one S3 bucket (one Backend); the protocol layer maps bucket names to engines.
 
 /** How an object is stored. Header `x-amz-storage-type` shows Reference | Delta | Direct (seed names). */

@@ -8,7 +8,7 @@ import type { SourceInfo, SourceReader } from "../codec/api";
 import type { ReferenceCache } from "./context";
 import type { ReReadableBody } from "./api";
 import type { Backend } from "../storage/backend";
-import { S3Error } from "../s3/errors";
+import { S3Error } from "../errors";
 import { STAGING_PREFIX } from "./deltaspace";
 import { StreamHasher, asBytes, digestsOf, hashingTap, lazyStream, readExactly, streamOf } from "./streams";
 

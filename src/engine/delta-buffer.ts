@@ -3,7 +3,7 @@
 // spilled, one limit-sized temporary object at a time, under `.dg/tmp/`. The final write streams the spilled
 // parts and the in-memory tail into one object with a known length.
 import type { Backend, PutOptions, StoredObject } from "../storage/backend";
-import { S3Error } from "../s3/errors";
+import { S3Error } from "../errors";
 import { STAGING_PREFIX } from "./deltaspace";
 
 export class DeltaBuffer {

@@ -3,7 +3,7 @@
 // Deltaspace = everything before the key's last "/" (root keys: ""). One `reference.bin` per deltaspace;
 // a delta of `<prefix>/<name>` is stored at `<prefix>/<name>.delta`, anything else at its own key; every
 // stored object may have a `<stored key>.meta` JSON sidecar. `.dg/` at the bucket root is ours (staging).
-import { S3Error } from "../s3/errors";
+import { S3Error } from "../errors";
 
 export const REFERENCE_NAME = "reference.bin";
 export const DELTA_SUFFIX = ".delta";

@@ -3,7 +3,7 @@
 // against reference.bin (read by range), hashed on the way, and the stream errors instead of ending when
 // the size or SHA-256 differs from the recorded original.
 import type { ObjectInfo, OpenedObject, OpenOptions, ResolvedRange } from "./api";
-import { S3Error } from "../s3/errors";
+import { S3Error } from "../errors";
 import type { StoredObject } from "../storage/backend";
 import type { SourceInfo, SourceReader } from "../codec/api";
 import { backendSource, cachedSource, referenceSource } from "./body";

@@ -6,7 +6,7 @@
 // `.delta` reorders keys (`a.zip.b` < `a.zip.delta` in the store, but `a.zip` < `a.zip.b` for the client):
 // such a pair may then appear in neighbouring pages in stored order.
 import type { ListInput, ListResult, ListedObject } from "./api";
-import { S3Error } from "../s3/errors";
+import { S3Error } from "../errors";
 import type { StoredObject } from "../storage/backend";
 import { readSidecar, type EngineContext } from "./context";
 import { classifyStoredKey, compareKeys, INTERNAL_PREFIX, sidecarKey } from "./deltaspace";

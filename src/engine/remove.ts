@@ -1,7 +1,7 @@
 // DELETE path: remove every stored variant of a user key (delta, passthrough, their sidecars), then collect
 // the deltaspace's reference.bin when no object is left in the deltaspace (DeltaGlider's GC rule).
 import type { DeleteOutcome } from "./api";
-import { S3Error } from "../s3/errors";
+import { S3Error } from "../errors";
 import { type EngineContext } from "./context";
 import {
   REFERENCE_NAME, classifyStoredKey, compareKeys, deltaKey, deltaspaceListPrefix, parseUserKey, referenceKey, sidecarKey,

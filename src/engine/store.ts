@@ -9,7 +9,7 @@
 //   seeding upload:         + 1 write B (reference.bin); its self-delta is encoded from the body itself
 //   D > deltaBufferLimit:   + write D and read D (spilled parts), then the final write D
 import type { PutInput, PutResult } from "./api";
-import { S3Error } from "../s3/errors";
+import { S3Error } from "../errors";
 import type { StoredObject } from "../storage/backend";
 import { acceptBody, referenceSource, type BodySource } from "./body";
 import { STORED_CONTENT_TYPE, readSidecar, writeSidecar, type EngineContext } from "./context";

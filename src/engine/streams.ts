@@ -1,5 +1,5 @@
 // Stream helpers for the engine: incremental hashing, bounded buffering, verified slicing.
-import { S3Error } from "../s3/errors";
+import { S3Error } from "../errors";
 
 export interface Digests {
   sha256: string;

@@ -4,7 +4,7 @@
 // hand is live (docs/PERFORMANCE.md "Multipart": a 1 GiB completion holds a few MiB of buffers besides the codec).
 import type { ReReadableBody } from "../engine/api";
 import type { Backend } from "../storage/backend";
-import { S3Error } from "../s3/errors";
+import { S3Error } from "../errors";
 import type { StagedPart } from "./parts";
 import { largeChunks } from "../engine/streams";
 

@@ -2,7 +2,7 @@
 // the object, so the last write wins, and a part that fails verification is never stored (see md5Gate).
 import type { Backend, StoredObject } from "../storage/backend";
 import type { ChecksumAlgorithm } from "../engine/api";
-import { S3Error } from "../s3/errors";
+import { S3Error } from "../errors";
 import { isPartChecksumsKey, MAX_PART_SIZE, partChecksumsKey, partKey, partNumberFromKey, partsPrefix } from "./layout";
 
 export type PartChecksums = Partial<Record<ChecksumAlgorithm, string>>;

@@ -2,7 +2,7 @@
 // isolate), replaced by a small "completed" record when the upload completes, deleted on abort/cleanup.
 import type { Backend } from "../storage/backend";
 import type { ChecksumAlgorithm, ObjectHttpHeaders } from "../engine/api";
-import { S3Error } from "../s3/errors";
+import { S3Error } from "../errors";
 import { isWellFormedUploadId, stateKey } from "./layout";
 
 export type ChecksumType = "COMPOSITE" | "FULL_OBJECT";

@@ -3,7 +3,7 @@
 // so an eligible object is delta-compressed like any single PUT.
 import type { Backend } from "../storage/backend";
 import type { ChecksumAlgorithm, ObjectEngine, ObjectHttpHeaders, OpenedObject, ResolvedRange, StorageType } from "../engine/api";
-import { S3Error } from "../s3/errors";
+import { S3Error } from "../errors";
 import { PartsSource } from "./assemble";
 import { compositeChecksum } from "./checksums";
 import { multipartEtag, normalizeEtag } from "./etag";

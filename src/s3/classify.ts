@@ -2,7 +2,7 @@
 // (`?list-type=2`, `?delete`, `?location`, `?uploads`, `?uploadId`…) and headers (`x-amz-copy-source`), not
 // from the path alone. The result is a discriminated union; the handler's switch over `kind` is exhaustive,
 // so the compiler proves every operation is handled.
-import { S3Error } from "./errors";
+import { S3Error } from "../errors";
 
 export interface ObjectAddress {
   bucket: string;

@@ -4,7 +4,7 @@ import type { Config } from "../config";
 import type { BucketEntry, BucketRegistry } from "../buckets/registry";
 import type { ObjectEngine } from "../engine/api";
 import { classify, type S3Op } from "./classify";
-import { S3Error } from "./errors";
+import { S3Error } from "../errors";
 import { errorResponse } from "./xml";
 import type { OpContext, VerifiedBody } from "./ops/context";
 import { encodeBodyFor, getObject } from "./ops/object-read";

@@ -1,6 +1,6 @@
 // S3 XML in and out (fast-xml-parser), and the one place an S3Error becomes an XML response.
 import { XMLBuilder, XMLParser, XMLValidator } from "fast-xml-parser";
-import { S3Error } from "./errors";
+import { S3Error } from "../errors";
 
 export const S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/";
 const DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n';

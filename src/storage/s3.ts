@@ -13,7 +13,7 @@
 //   (If-Match), so the reader gets the original bytes or an error, never a splice of two versions.
 import { AwsClient } from "aws4fetch";
 import { XMLParser } from "fast-xml-parser";
-import { S3Error, type S3ErrorCode } from "../s3/errors";
+import { S3Error, type S3ErrorCode } from "../errors";
 import type {
   Backend, BackendMultipart, ByteRange, ListOptions, ListPage, MultipartPart, PutOptions, StoredObject,
   StoredObjectBody,

@@ -1,7 +1,7 @@
 // Objects that are not delta candidates: layout, metadata, sidecars, reserved keys, unmanaged objects,
 // the staged path for large bodies.
 import { describe, expect, it } from "vitest";
-import { S3Error } from "../../src/s3/errors";
+import { S3Error } from "../../src/errors";
 import {
   backend, bodyStream, bucket, bytesOf, engineWith, generatedStream, md5Hex, pseudoRandom, readAll, sha256Hex, storedKeys,
 } from "./engine-helpers";

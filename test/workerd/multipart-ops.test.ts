@@ -3,7 +3,7 @@
 import { XMLParser } from "fast-xml-parser";
 import { describe, expect, it } from "vitest";
 import { keepAliveXmlResponse, parseCompleteBody } from "../../src/s3/ops/multipart";
-import { S3Error } from "../../src/s3/errors";
+import { S3Error } from "../../src/errors";
 import { defaultBucketBackend } from "./helpers/remote-s3";
 import { s3 } from "./s3-support";
 import { bytesOf, concat, expectedMultipartEtag, md5Hex, MiB, readAll } from "./multipart-helpers";

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { ObjectEngine } from "../../src/engine/api";
 import { cleanupMultipart, MultipartUploads, PartsSource } from "../../src/multipart";
 import { listStagedParts } from "../../src/multipart/parts";
-import { S3Error } from "../../src/s3/errors";
+import { S3Error } from "../../src/errors";
 import { backend, base64, bucket, bytesOf, concat, md5Hex, MiB, readAll, uniquePrefix } from "./multipart-helpers";
 
 // These tests never complete an upload, so the engine must never be reached.

@@ -3,7 +3,7 @@
 // What a user relies on: retried calls succeed, persistent failures become a clear S3 error (503 SlowDown or
 // 500 InternalError, never the backend's own text), and nothing partial is ever readable.
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { S3Error } from "../../src/s3/errors";
+import { S3Error } from "../../src/errors";
 import type { S3Backend } from "../../src/storage/s3";
 import { armFault, backendFor, clearFaults, createRemoteBucket, faultLog, remoteS3, remoteS3SkipReason } from "./helpers/remote-s3";
 

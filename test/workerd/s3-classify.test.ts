@@ -1,7 +1,7 @@
 // Classification of requests into S3 operations: the same rules AWS applies (method + query + headers).
 import { describe, expect, it } from "vitest";
 import { classify, parseCopySource, type S3Op } from "../../src/s3/classify";
-import { S3Error } from "../../src/s3/errors";
+import { S3Error } from "../../src/errors";
 
 const options = { virtualHostDomains: ["localhost", "s3.example.com"] };
 

@@ -1,7 +1,7 @@
 // The adapter between the S3 pipeline (src/s3/handler.ts) and verifyRequest: derives the access an operation
 // needs from its classified S3Op (which bucket, read or write, and read access to a copy source).
 import type { S3Op } from "../classify";
-import { S3Error } from "../errors";
+import { S3Error } from "../../errors";
 import type { Authorizer } from "../handler";
 import { mayAccess } from "./config";
 import type { AuthConfig, RequestAccess } from "./index";

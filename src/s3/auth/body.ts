@@ -3,7 +3,7 @@
 // bytes stream through. The last decoded piece is held back until every check has passed, so a consumer never
 // receives the complete body of a request that fails: a storage write of this stream errors and stores nothing.
 import type { ChecksumAlgorithm } from "../../engine/api";
-import { S3Error } from "../errors";
+import { S3Error } from "../../errors";
 import { AwsChunkedDecoder, type ChunkedOptions } from "./chunked";
 import { checksumHasher, checksumHeaderName, digestHasher, toBase64, type Hasher } from "./checksums";
 import { toHex } from "./sigv4";

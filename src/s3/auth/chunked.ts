@@ -3,7 +3,7 @@
 // With signed chunks every chunk signature is checked, each chained from the previous one (the first from the
 // seed signature of the Authorization header). Trailers (x-amz-checksum-*: value, x-amz-trailer-signature) are
 // parsed at the end; their signature, when the mode has one, chains from the final chunk's signature.
-import { S3Error } from "../errors";
+import { S3Error } from "../../errors";
 import { EMPTY_SHA256, constantTimeEqual, hmacHex, sha256Hex, toHex } from "./sigv4";
 import { digestHasher, type Hasher } from "./checksums";
 

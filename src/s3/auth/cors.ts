@@ -1,7 +1,7 @@
 // CORS for browser clients (e.g. a page uploading with a presigned URL). Origins come from DG_CORS_ORIGINS;
 // with none configured no CORS headers are sent and preflights are refused, as S3 does for a bucket without
 // a CORS configuration.
-import { S3Error } from "../errors";
+import { S3Error } from "../../errors";
 import type { AuthConfig } from "./index";
 
 const ALLOWED_METHODS = "GET, PUT, POST, DELETE, HEAD";

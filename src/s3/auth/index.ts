@@ -2,7 +2,7 @@
 // Everything a request must prove (who signed it, that it may touch this bucket, that its body is the body that
 // was signed and checksummed) is decided here; the protocol layer only sees a VerifiedRequest or an S3Error.
 import type { ChecksumAlgorithm } from "../../engine/api";
-import type { S3Error } from "../errors";
+import type { S3Error } from "../../errors";
 
 export type Access = "read-write" | "read-only";
 

@@ -3,7 +3,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import examples from "../../../test/fixtures/sigv4/s3-examples.json";
-import { S3Error } from "../errors";
+import { S3Error } from "../../errors";
 import { AwsChunkedDecoder } from "./chunked";
 import { corsPreflight, parseAuthConfig, verifyRequest, withCors, type AuthConfig } from "./index";
 import { signingKey } from "./sigv4";

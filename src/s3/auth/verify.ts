@@ -1,7 +1,7 @@
 // verifyRequest: who signed this request (header or presigned SigV4, or nobody), may they do this, and is the
 // body the one they signed? Refusals are S3Errors with the codes and details AWS S3 answers.
 import type { ChecksumAlgorithm } from "../../engine/api";
-import { S3Error } from "../errors";
+import { S3Error } from "../../errors";
 import { BodyVerifier, needsVerification, verifiedStream, type BodyChecks } from "./body";
 import { CHECKSUM_ALGORITHMS, CHECKSUM_BYTES, algorithmOfHeader, checksumHeaderName, fromBase64 } from "./checksums";
 import { NO_CREDENTIALS_MESSAGE, mayAccess } from "./config";

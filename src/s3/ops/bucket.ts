@@ -1,6 +1,6 @@
 // Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, and the read-only sub-resources
 // clients ask for (location, versioning, ACLs: one owner with FULL_CONTROL, as a canned private ACL).
-import { S3Error } from "../errors";
+import { S3Error } from "../../errors";
 import { buildXml, parseXml, readSmallBody, xmlDate, xmlResponse } from "../xml";
 import { OWNER, type OpContext } from "./context";
 import { openOrNoSuchKey } from "./object-read";

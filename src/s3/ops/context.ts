@@ -2,7 +2,7 @@
 import type { Config } from "../../config";
 import type { BucketEntry, BucketRegistry } from "../../buckets/registry";
 import type { ChecksumAlgorithm, ObjectEngine } from "../../engine/api";
-import type { S3Error } from "../errors";
+import type { S3Error } from "../../errors";
 
 /** The body as the authentication step hands it on (aws-chunked decoded, checksums verified as it streams). */
 export interface VerifiedBody {

@@ -1,6 +1,6 @@
 // DeleteObject and DeleteObjects (≤ 1000 keys, Quiet mode).
 import type { DeleteOutcome } from "../../engine/api";
-import { S3Error } from "../errors";
+import { S3Error } from "../../errors";
 import { buildXml, parseXml, readSmallBody, xmlResponse, type XmlNode } from "../xml";
 import type { OpContext } from "./context";
 

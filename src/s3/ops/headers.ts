@@ -1,7 +1,7 @@
 // HTTP ⇄ engine translation shared by the object operations: stored headers, user metadata, storage type,
 // conditional requests and byte ranges, all as S3 documents them.
 import type { ObjectHttpHeaders, ObjectInfo, ResolvedRange, StorageType } from "../../engine/api";
-import { S3Error } from "../errors";
+import { S3Error } from "../../errors";
 
 /** `x-amz-storage-type` values, as DeltaGlider's proxy names them. */
 export const STORAGE_TYPE_HEADER = "x-amz-storage-type";

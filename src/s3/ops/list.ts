@@ -1,7 +1,7 @@
 // ListObjectsV2 and ListObjects (v1). The engine lists user keys (original sizes and ETags, no internal names);
 // this module maps S3's paging parameters onto it and renders the XML.
 import type { ListInput, ListResult } from "../../engine/api";
-import { S3Error } from "../errors";
+import { S3Error } from "../../errors";
 import { buildXml, xmlDate, xmlResponse, type XmlNode } from "../xml";
 import { OWNER, type OpContext } from "./context";
 import { quoteEtag } from "./headers";

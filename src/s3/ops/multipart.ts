@@ -7,7 +7,7 @@ import {
   type ChecksumType, type CompletePartInput, type CompleteResult, MultipartUploads, type PartChecksums, type StagedPart,
 } from "../../multipart";
 import type { CopySource, S3Op } from "../classify";
-import { S3Error } from "../errors";
+import { S3Error } from "../../errors";
 import { buildXml, errorXml, parseXml, readSmallBody, xmlDate, xmlResponse, type XmlNode } from "../xml";
 import { OWNER, type OpContext } from "./context";
 import { conditionsFrom, evaluateConditions, httpHeadersFrom, quoteEtag, userMetadataFrom } from "./headers";

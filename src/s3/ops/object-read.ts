@@ -1,6 +1,6 @@
 // GetObject and HeadObject: conditional requests, byte ranges, response-* overrides, checksums on request.
 import type { ChecksumAlgorithm, OpenedObject, OpenOptions } from "../../engine/api";
-import { S3Error } from "../errors";
+import { S3Error } from "../../errors";
 import type { OpContext } from "./context";
 import { applyResponseOverrides, conditionsFrom, evaluateConditions, objectHeaders, resolveRange } from "./headers";
 

@@ -2,7 +2,7 @@
 // source is rebuilt and verified) and may cross deltaspaces and buckets.
 import type { ObjectHttpHeaders, PutResult } from "../../engine/api";
 import type { CopySource } from "../classify";
-import { S3Error } from "../errors";
+import { S3Error } from "../../errors";
 import { buildXml, xmlDate, xmlResponse } from "../xml";
 import type { OpContext } from "./context";
 import {

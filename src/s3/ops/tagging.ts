@@ -1,7 +1,7 @@
 // Tagging sub-resources, read-only: we store no tags. GetObjectTagging answers an empty TagSet (aws-cli asks for
 // the source's tags before every bucket-side copy), GetBucketTagging answers NoSuchTagSet as S3 does for a bucket
 // without tags. Put/DeleteObjectTagging and Put/DeleteBucketTagging stay NotImplemented (see classify.ts).
-import { S3Error } from "../errors";
+import { S3Error } from "../../errors";
 import { buildXml, xmlResponse } from "../xml";
 import type { OpContext } from "./context";
 import { openOrNoSuchKey } from "./object-read";

@@ -1,4 +1,6 @@
-// Errors are values with S3 codes; they become XML in one place (s3/xml.ts / the handler).
+// Errors are values with S3 codes, thrown by every layer; they become XML in one place (s3/xml.ts errorResponse).
+// This module sits at the bottom: it imports nothing, so engine, storage, multipart and buckets may use it
+// without importing from the protocol layer (src/s3/).
 
 /** S3 error codes we answer, with AWS's HTTP status for each. */
 export const S3_ERROR_STATUS = {
