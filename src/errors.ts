@@ -4,10 +4,12 @@
 
 /** S3 error codes we answer, with AWS's HTTP status for each. */
 export const S3_ERROR_STATUS = {
+  AccessControlListNotSupported: 400,
   AccessDenied: 403,
   AuthorizationHeaderMalformed: 400,
   AuthorizationQueryParametersError: 400,
   BadDigest: 400,
+  BadRequest: 400,
   BucketAlreadyExists: 409,
   BucketAlreadyOwnedByYou: 409,
   BucketNotEmpty: 409,
@@ -18,6 +20,7 @@ export const S3_ERROR_STATUS = {
   InternalError: 500,
   InvalidAccessKeyId: 403,
   InvalidArgument: 400,
+  InvalidBucketAclWithObjectOwnership: 400,
   InvalidBucketName: 400,
   InvalidDigest: 400,
   InvalidObjectState: 403,
@@ -28,6 +31,7 @@ export const S3_ERROR_STATUS = {
   InvalidRequest: 400,
   InvalidURI: 400,
   KeyTooLongError: 400,
+  MalformedACLError: 400,
   MalformedXML: 400,
   MetadataTooLarge: 400,
   MethodNotAllowed: 405,
@@ -44,6 +48,7 @@ export const S3_ERROR_STATUS = {
   ServiceUnavailable: 503,
   SignatureDoesNotMatch: 403,
   SlowDown: 503,
+  UnexpectedContent: 400,
   XAmzContentSHA256Mismatch: 400,
 } as const;
 

@@ -1,7 +1,8 @@
 // One place that decides which S3 operation a request is. S3 picks the operation from the method, the query
 // (`?list-type=2`, `?delete`, `?location`, `?uploads`, `?uploadId`…) and headers (`x-amz-copy-source`), not
 // from the path alone. The result is a discriminated union; the handler's switch over `kind` is exhaustive,
-// so the compiler proves every operation is handled.
+// so the compiler proves every operation is handled. Beside the union, AUTHORIZATION says what each operation
+// needs of the signer's key; the compiler refuses a kind without an entry there too.
 import { S3Error } from "../errors";
 
 export interface ObjectAddress {
@@ -22,6 +23,7 @@ export type S3Op =
   | { kind: "GetBucketVersioning"; bucket: string }
   | { kind: "GetBucketAcl"; bucket: string }
   | { kind: "GetBucketTagging"; bucket: string }
+  | { kind: "PutBucketAcl"; bucket: string }
   | { kind: "ListObjectsV2"; bucket: string }
   | { kind: "ListObjects"; bucket: string }
   | { kind: "DeleteObjects"; bucket: string }
@@ -33,6 +35,7 @@ export type S3Op =
   | ({ kind: "DeleteObject" } & ObjectAddress)
   | ({ kind: "GetObjectAcl" } & ObjectAddress)
   | ({ kind: "GetObjectTagging" } & ObjectAddress)
+  | ({ kind: "PutObjectAcl" } & ObjectAddress)
   | ({ kind: "CreateMultipartUpload" } & ObjectAddress)
   | ({ kind: "UploadPart"; uploadId: string; partNumber: number } & ObjectAddress)
   | ({ kind: "UploadPartCopy"; uploadId: string; partNumber: number; source: CopySource } & ObjectAddress)
@@ -43,6 +46,54 @@ export type S3Op =
   | { kind: "Unsupported"; name: string; bucket?: string; key?: string };
 
 export type S3OpKind = S3Op["kind"];
+
+/**
+ * What an operation needs of the key that signed it (Garage keeps `authorization_type()` beside its endpoint
+ * enum for the same reason): "read" is enough for GET/HEAD/list operations, so a read-only key may run them;
+ * "write" is anything that changes state. "by-method" is only for Unsupported, which names many S3 operations:
+ * a GET or HEAD one needs read, any other write. A copy (CopyObject, UploadPartCopy) also needs read on its
+ * source bucket; the authorizer checks that from `source`.
+ */
+export type AuthorizationNeed = "read" | "write" | "by-method";
+
+/** `satisfies` makes this table complete: an S3Op kind without an entry (or a misspelt one) does not compile. */
+export const AUTHORIZATION = {
+  ListBuckets: "read",
+  CreateBucket: "write",
+  HeadBucket: "read",
+  DeleteBucket: "write",
+  GetBucketLocation: "read",
+  GetBucketVersioning: "read",
+  GetBucketAcl: "read",
+  GetBucketTagging: "read",
+  PutBucketAcl: "write",
+  ListObjectsV2: "read",
+  ListObjects: "read",
+  DeleteObjects: "write",
+  ListMultipartUploads: "read",
+  GetObject: "read",
+  HeadObject: "read",
+  PutObject: "write",
+  CopyObject: "write",
+  DeleteObject: "write",
+  GetObjectAcl: "read",
+  GetObjectTagging: "read",
+  PutObjectAcl: "write",
+  CreateMultipartUpload: "write",
+  UploadPart: "write",
+  UploadPartCopy: "write",
+  CompleteMultipartUpload: "write",
+  AbortMultipartUpload: "write",
+  ListParts: "read",
+  Unsupported: "by-method",
+} as const satisfies Record<S3OpKind, AuthorizationNeed>;
+
+/** Does running `op` (sent with `method`) change state, so that a read-only key may not? */
+export function needsWrite(op: S3Op, method: string): boolean {
+  const need: AuthorizationNeed = AUTHORIZATION[op.kind];
+  if (need === "by-method") return !["GET", "HEAD"].includes(method.toUpperCase());
+  return need === "write";
+}
 
 export interface ClassifyOptions {
   /**
@@ -118,6 +169,7 @@ function classifyBucketOp(method: string, bucket: string, q: URLSearchParams): S
     case "HEAD":
       return { kind: "HeadBucket", bucket };
     case "PUT":
+      if (q.has("acl")) return { kind: "PutBucketAcl", bucket };
       return unsupportedOr(q, "PutBucket", bucket) ?? { kind: "CreateBucket", bucket };
     case "DELETE":
       return unsupportedOr(q, "DeleteBucket", bucket) ?? { kind: "DeleteBucket", bucket };
@@ -150,6 +202,7 @@ function classifyObjectOp(method: string, address: ObjectAddress, q: URLSearchPa
     case "HEAD":
       return { kind: "HeadObject", ...address };
     case "PUT": {
+      if (q.has("acl")) return { kind: "PutObjectAcl", ...address };
       const copySource = headers.get("x-amz-copy-source");
       if (uploadId !== null) {
         const partNumber = parsePartNumber(q.get("partNumber"));
@@ -158,7 +211,7 @@ function classifyObjectOp(method: string, address: ObjectAddress, q: URLSearchPa
         }
         return { kind: "UploadPart", uploadId, partNumber, ...address };
       }
-      if (q.has("acl") || q.has("tagging") || q.has("retention") || q.has("legal-hold")) {
+      if (q.has("tagging") || q.has("retention") || q.has("legal-hold")) {
         return { kind: "Unsupported", name: "PutObjectSubresource", ...address };
       }
       if (copySource !== null) return { kind: "CopyObject", source: parseCopySource(copySource), ...address };

@@ -12,9 +12,9 @@ import { copyObject, putObject } from "./ops/object-write";
 import { deleteObject, deleteObjects } from "./ops/delete";
 import { listObjectsV1, listObjectsV2 } from "./ops/list";
 import {
-  createBucket, deleteBucket, getBucketAcl, getBucketLocation, getBucketVersioning, getObjectAcl, headBucket,
-  listBuckets,
+  createBucket, deleteBucket, getBucketLocation, getBucketVersioning, headBucket, listBuckets,
 } from "./ops/bucket";
+import { getBucketAcl, getObjectAcl, putBucketAcl, putObjectAcl } from "./ops/acl";
 import { multipartOp } from "./ops/multipart";
 import { getBucketTagging, getObjectTagging } from "./ops/tagging";
 
@@ -60,6 +60,7 @@ function runOp(ctx: OpContext, op: S3Op, auth: Authorization): Promise<Response>
     case "GetBucketVersioning": return getBucketVersioning(ctx, op.bucket);
     case "GetBucketAcl": return getBucketAcl(ctx, op.bucket);
     case "GetBucketTagging": return getBucketTagging(ctx, op.bucket);
+    case "PutBucketAcl": return putBucketAcl(ctx, op.bucket);
     case "ListObjectsV2": return listObjectsV2(ctx, op.bucket);
     case "ListObjects": return listObjectsV1(ctx, op.bucket);
     case "DeleteObjects": return deleteObjects(ctx, op.bucket);
@@ -70,6 +71,7 @@ function runOp(ctx: OpContext, op: S3Op, auth: Authorization): Promise<Response>
     case "DeleteObject": return deleteObject(ctx, op.bucket, op.key);
     case "GetObjectAcl": return getObjectAcl(ctx, op.bucket, op.key);
     case "GetObjectTagging": return getObjectTagging(ctx, op.bucket, op.key);
+    case "PutObjectAcl": return putObjectAcl(ctx, op.bucket, op.key);
     case "CreateMultipartUpload":
     case "UploadPart":
     case "UploadPartCopy":

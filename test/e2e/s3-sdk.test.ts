@@ -3,7 +3,8 @@
 import {
   CopyObjectCommand, CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, DeleteObjectsCommand,
   GetBucketAclCommand, GetBucketLocationCommand, GetObjectAclCommand, GetObjectCommand, HeadBucketCommand,
-  HeadObjectCommand, ListBucketsCommand, ListObjectsCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
+  HeadObjectCommand, ListBucketsCommand, ListObjectsCommand, ListObjectsV2Command, PutBucketAclCommand,
+  PutObjectAclCommand, PutObjectCommand, S3Client,
 } from "@aws-sdk/client-s3";
 import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -131,6 +132,21 @@ describe("bucket operations through @aws-sdk/client-s3", () => {
     await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: "x/y.txt" }));
     await client.send(new DeleteBucketCommand({ Bucket: bucket }));
     await expect(client.send(new HeadBucketCommand({ Bucket: bucket }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 404 } });
+  });
+
+  it("PutBucketAcl / PutObjectAcl: the private ACL (canned, or the owner's grants sent back) is accepted, public-read refused", async () => {
+    await client.send(new PutObjectCommand({ Bucket: "default", Key: "acl-e2e/a.txt", Body: "hello", ACL: "private" }));
+    await client.send(new PutBucketAclCommand({ Bucket: "default", ACL: "private" }));
+    await client.send(new PutObjectAclCommand({ Bucket: "default", Key: "acl-e2e/a.txt", ACL: "bucket-owner-full-control" }));
+    const current = await client.send(new GetObjectAclCommand({ Bucket: "default", Key: "acl-e2e/a.txt" }));
+    await client.send(new PutObjectAclCommand({
+      Bucket: "default", Key: "acl-e2e/a.txt", AccessControlPolicy: { Owner: current.Owner, Grants: current.Grants },
+    }));
+    await expect(client.send(new PutObjectAclCommand({ Bucket: "default", Key: "acl-e2e/a.txt", ACL: "public-read" })))
+      .rejects.toMatchObject({ name: "AccessControlListNotSupported", $metadata: { httpStatusCode: 400 } });
+    await expect(client.send(new PutObjectCommand({ Bucket: "default", Key: "acl-e2e/b.txt", Body: "x", ACL: "public-read" })))
+      .rejects.toMatchObject({ name: "AccessControlListNotSupported" });
+    await client.send(new DeleteObjectCommand({ Bucket: "default", Key: "acl-e2e/a.txt" }));
   });
 
   it("an invalid bucket name is InvalidBucketName", async () => {

@@ -68,6 +68,12 @@ describe("path-style addressing", () => {
     expect(op("PUT", "http://h/b?tagging")).toMatchObject({ kind: "Unsupported", name: "PutBucketTagging" });
   });
 
+  it("writing an ACL is an operation of its own (object and bucket), not a PutObject or CreateBucket", () => {
+    expect(op("PUT", "http://h/b?acl")).toEqual({ kind: "PutBucketAcl", bucket: "b" });
+    expect(op("PUT", "http://h/b/k?acl")).toEqual({ kind: "PutObjectAcl", bucket: "b", key: "k" });
+    expect(op("PUT", "http://h/b/k?acl&versionId=null")).toEqual({ kind: "PutObjectAcl", bucket: "b", key: "k" });
+  });
+
   it("reading tags is an operation of its own (object and bucket)", () => {
     expect(op("GET", "http://h/b/k?tagging")).toEqual({ kind: "GetObjectTagging", bucket: "b", key: "k" });
     expect(op("GET", "http://h/b?tagging")).toEqual({ kind: "GetBucketTagging", bucket: "b" });

@@ -71,6 +71,12 @@ describe("authentication seam", () => {
     expect(await env.BUCKET.head("auth/unsigned.txt")).toBeNull();
   });
 
+  it("an OPTIONS request without Origin answers 400 BadRequest as S3 does (no other OPTIONS operation exists)", async () => {
+    const response = await unsigned("OPTIONS", "/default/auth/a.txt");
+    expect(response.status).toBe(400);
+    expect((await errorOf(response)).Code).toBe("BadRequest");
+  });
+
   it("a signed request with the dev key succeeds", async () => {
     expect((await s3("PUT", "/default/auth/signed.txt", { body: "x" })).status).toBe(200);
   });

@@ -19,11 +19,16 @@ function allowedOrigin(origin: string | null, config: AuthConfig): string | null
   return origins.includes(origin) ? origin : null;
 }
 
-/** Answer a CORS preflight (OPTIONS with Origin and Access-Control-Request-Method); null if this is not one. */
+/**
+ * Answer a CORS preflight (OPTIONS with Origin and Access-Control-Request-Method); null if the request is not an
+ * OPTIONS. S3 has no other OPTIONS operation, so one without those headers is a bad preflight (400, as S3).
+ */
 export function corsPreflight(request: Request, config: AuthConfig): Response | null {
+  if (request.method !== "OPTIONS") return null;
   const origin = request.headers.get("origin");
   const method = request.headers.get("access-control-request-method");
-  if (request.method !== "OPTIONS" || !origin || !method) return null;
+  if (!origin) throw new S3Error("BadRequest", "Insufficient information. Origin request header needed.");
+  if (!method) throw new S3Error("BadRequest", "Invalid Access-Control-Request-Method: null");
   const allowed = allowedOrigin(origin, config);
   if (!allowed || !ALLOWED_METHODS.split(", ").includes(method.toUpperCase())) {
     throw new S3Error("AccessDenied", "CORSResponse: This CORS request is not allowed.", {}, 403);

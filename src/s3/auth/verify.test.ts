@@ -398,6 +398,13 @@ describe("CORS", () => {
     expect(corsPreflight(new Request(`${BASE}/docs/a.txt`), testConfig())).toBeNull();
   });
 
+  it("an OPTIONS request that is no preflight (no Origin, or no requested method) is a 400 BadRequest, not 405", () => {
+    const options = (headers: Record<string, string>) => () => corsPreflight(new Request(`${BASE}/docs/a.txt`, { method: "OPTIONS", headers }), testConfig());
+    expect(options({ "access-control-request-method": "PUT" })).toThrow(expect.objectContaining({ code: "BadRequest", status: 400 }));
+    expect(options({})).toThrow(expect.objectContaining({ code: "BadRequest", status: 400 }));
+    expect(options({ origin: "https://app.example.com" })).toThrow(expect.objectContaining({ code: "BadRequest", status: 400 }));
+  });
+
   it("adds Allow-Origin and exposes ETag on responses to allowed origins only", () => {
     const request = (origin: string) => new Request(`${BASE}/docs/a.txt`, { headers: { origin } });
     const response = withCors(new Response("x", { headers: { etag: '"abc"' } }), request("https://app.example.com"), testConfig());

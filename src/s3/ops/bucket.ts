@@ -1,9 +1,9 @@
 // Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, and the read-only sub-resources
-// clients ask for (location, versioning, ACLs: one owner with FULL_CONTROL, as a canned private ACL).
+// clients ask for (location, versioning). Bucket ACLs live in acl.ts.
 import { S3Error } from "../../errors";
 import { buildXml, parseXml, readSmallBody, xmlDate, xmlResponse } from "../xml";
 import { OWNER, type OpContext } from "./context";
-import { openOrNoSuchKey } from "./object-read";
+import { bucketAclRefused, requireOwnerOnlyAclHeaders } from "./acl";
 
 const MAX_CREATE_BUCKET_BODY_BYTES = 64 * 1024;
 
@@ -17,6 +17,7 @@ export async function listBuckets(ctx: OpContext, visible: (bucket: string) => b
 }
 
 export async function createBucket(ctx: OpContext, bucket: string): Promise<Response> {
+  requireOwnerOnlyAclHeaders(ctx.request.headers, bucketAclRefused);
   // The optional CreateBucketConfiguration (LocationConstraint) must at least be well-formed XML.
   const body = await readSmallBody(ctx.verified.body, MAX_CREATE_BUCKET_BODY_BYTES);
   if (body.trim() !== "") parseXml(body);
@@ -49,31 +50,4 @@ export async function getBucketVersioning(ctx: OpContext, bucket: string): Promi
   await ctx.buckets.require(bucket);
   // Never versioned: S3 answers a configuration with no Status element.
   return xmlResponse(buildXml("VersioningConfiguration", {}));
-}
-
-export async function getBucketAcl(ctx: OpContext, bucket: string): Promise<Response> {
-  await ctx.buckets.require(bucket);
-  return xmlResponse(privateAcl());
-}
-
-export async function getObjectAcl(ctx: OpContext, bucket: string, key: string): Promise<Response> {
-  await openOrNoSuchKey(ctx, bucket, key);
-  return xmlResponse(privateAcl());
-}
-
-/** The canned `private` ACL: the owner has FULL_CONTROL (s3cmd needs the Permission element). */
-function privateAcl(): string {
-  return buildXml("AccessControlPolicy", {
-    Owner: { ...OWNER },
-    AccessControlList: {
-      Grant: {
-        Grantee: {
-          "@_xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance",
-          "@_xsi:type": "CanonicalUser",
-          ...OWNER,
-        },
-        Permission: "FULL_CONTROL",
-      },
-    },
-  });
 }

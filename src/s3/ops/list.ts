@@ -78,10 +78,9 @@ function commonPrefixes(result: ListResult, encode: (text: string) => string): X
 export async function listObjectsV2(ctx: OpContext, bucket: string): Promise<Response> {
   const query = ctx.url.searchParams;
   const params = commonParams(query);
-  const token = query.get("continuation-token") ?? undefined;
-  if (token === "") {
-    throw new S3Error("InvalidArgument", "The continuation token provided is incorrect", { ArgumentName: "continuation-token" });
-  }
+  // An empty token marks no position (clients send `continuation-token=` for a first page): list from the start.
+  const sentToken = query.get("continuation-token") ?? undefined;
+  const token = sentToken || undefined;
   const startAfter = query.get("start-after") ?? undefined;
   const result = await runList(ctx, bucket, {
     prefix: params.prefix || undefined,
@@ -98,7 +97,7 @@ export async function listObjectsV2(ctx: OpContext, bucket: string): Promise<Res
     MaxKeys: params.maxKeys,
     KeyCount: result.objects.length + result.commonPrefixes.length,
     IsTruncated: result.isTruncated,
-    ContinuationToken: token,
+    ContinuationToken: sentToken,
     NextContinuationToken: result.isTruncated ? result.nextCursor : undefined,
     StartAfter: startAfter !== undefined ? encode(startAfter) : undefined,
     EncodingType: params.urlEncode ? "url" : undefined,

@@ -12,6 +12,7 @@ import { buildXml, errorXml, parseXml, readSmallBody, xmlDate, xmlResponse, type
 import { OWNER, type OpContext } from "./context";
 import { conditionsFrom, evaluateConditions, httpHeadersFrom, quoteEtag, userMetadataFrom } from "./headers";
 import { openOrNoSuchKey } from "./object-read";
+import { requireOwnerOnlyAclHeaders } from "./acl";
 
 export type MultipartOp = Extract<S3Op, {
   kind: "CreateMultipartUpload" | "UploadPart" | "UploadPartCopy" | "CompleteMultipartUpload" | "AbortMultipartUpload"
@@ -44,6 +45,7 @@ async function uploadsFor(ctx: OpContext, bucket: string): Promise<MultipartUplo
 async function createUpload(ctx: OpContext, bucket: string, key: string): Promise<Response> {
   parseUserKey(key); // a reserved or over-long key is refused now, not after every part was sent
   const headers = ctx.request.headers;
+  requireOwnerOnlyAclHeaders(headers);
   const checksumAlgorithm = checksumAlgorithmFrom(headers.get("x-amz-checksum-algorithm"));
   const checksumType = checksumTypeFrom(headers.get("x-amz-checksum-type"), checksumAlgorithm);
   const uploads = await uploadsFor(ctx, bucket);

@@ -10,12 +10,14 @@ import {
   storageTypeName, userMetadataFrom,
 } from "./headers";
 import { openOrNoSuchKey } from "./object-read";
+import { requireOwnerOnlyAclHeaders } from "./acl";
 
 /** S3's single-PUT limit (5 GiB). */
 const MAX_PUT_SIZE = 5 * 1024 ** 3;
 
 export async function putObject(ctx: OpContext, bucket: string, key: string): Promise<Response> {
   assertKeyLength(key);
+  requireOwnerOnlyAclHeaders(ctx.request.headers);
   const entry = await ctx.buckets.require(bucket);
   const { verified } = ctx;
   if (verified.bodyLength === null) {
@@ -50,6 +52,7 @@ function putHeaders(result: PutResult): Headers {
 export async function copyObject(ctx: OpContext, bucket: string, key: string, source: CopySource): Promise<Response> {
   assertKeyLength(key);
   const headers = ctx.request.headers;
+  requireOwnerOnlyAclHeaders(headers);
   const directive = (headers.get("x-amz-metadata-directive") ?? "COPY").toUpperCase();
   if (directive !== "COPY" && directive !== "REPLACE") {
     throw new S3Error("InvalidArgument", "Unknown metadata directive.", { ArgumentName: "x-amz-metadata-directive", ArgumentValue: directive });
