@@ -1,7 +1,7 @@
 // Configuration of the S3 front: parsed once per `env` from wrangler vars into a typed Config. A bad value is a
 // ConfigError that names the variable. The engine's own settings are parsed by src/engine/config.ts.
 // Every variable is documented in docs/CONFIGURATION.md.
-import { isValidBucketName } from "./buckets/names";
+import { isValidBucketName } from "./bucket-names";
 import { resolveEngineConfig, type EngineConfig } from "./engine/config";
 import { parseRemoteBackendConfig, RemoteConfigError, type RemoteBackendConfig } from "./storage/s3-config";
 

@@ -12,7 +12,7 @@ import type { Backend } from "../storage/backend";
 import { R2Backend } from "../storage/r2";
 import { createS3Backend } from "../storage/s3";
 import { S3Error } from "../errors";
-import { assertValidBucketName } from "./names";
+import { assertValidBucketName } from "../bucket-names";
 import { HidingBackend, PrefixedBackend } from "./prefixed";
 
 export interface BucketEntry {

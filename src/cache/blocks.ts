@@ -6,6 +6,7 @@
 // Each entry carries the SHA-256 of its own bytes; a block whose bytes no longer match is evicted and re-read
 // from the origin, so a corrupted cache entry never reaches the codec.
 import type { SourceReader } from "../codec/api";
+import { bytesToHex } from "../encoding";
 
 export interface BlockCacheOptions {
   /** Bytes per cached block (default 4 MiB). Larger blocks mean fewer Cache API calls per request. */
@@ -275,6 +276,5 @@ function parseSizeRecord(text: string, sha256: string): number | null {
 }
 
 async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+  return bytesToHex(await crypto.subtle.digest("SHA-256", bytes));
 }

@@ -3,6 +3,7 @@
 // the CLI ran on that file when it was made without -D. Decoding such a delta with the CLI re-compresses the
 // output, which does not give back the original bytes, so the codec refuses these deltas.
 // Parsing mirrors xdelta3-main.h main_get_appheader: split on "/" into at most 4 fields.
+import { bytesToBinaryString } from "../encoding";
 
 export interface AppHeader {
   fields: string[];
@@ -11,8 +12,7 @@ export interface AppHeader {
 }
 
 export function parseAppHeader(bytes: Uint8Array): AppHeader {
-  let text = "";
-  for (const b of bytes) text += String.fromCharCode(b);
+  let text = bytesToBinaryString(bytes);
   const nul = text.indexOf("\0");
   if (nul >= 0) text = text.slice(0, nul); // the CLI reads it as a C string
   const fields: string[] = [];

@@ -6,6 +6,7 @@
 // `.delta` reorders keys (`a.zip.b` < `a.zip.delta` in the store, but `a.zip` < `a.zip.b` for the client):
 // such a pair may then appear in neighbouring pages in stored order.
 import type { ListInput, ListResult, ListedObject } from "./api";
+import { base64UrlToBytes, bytesToBase64Url } from "../encoding";
 import { S3Error } from "../errors";
 import type { StoredObject } from "../storage/backend";
 import { readSidecar, type EngineContext } from "./context";
@@ -176,27 +177,15 @@ function lastPosition(objects: StoredObject[], commonPrefixes: string[]): string
 const CURSOR_VERSION = "1:";
 
 function encodeCursor(position: string): string {
-  return base64Url(new TextEncoder().encode(CURSOR_VERSION + position));
+  return bytesToBase64Url(new TextEncoder().encode(CURSOR_VERSION + position));
 }
 
 function decodeCursor(cursor: string): string {
   try {
-    const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(fromBase64Url(cursor));
+    const text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(base64UrlToBytes(cursor));
     if (!text.startsWith(CURSOR_VERSION)) throw new Error("version");
     return text.slice(CURSOR_VERSION.length);
   } catch {
     throw new S3Error("InvalidArgument", "The continuation token provided is incorrect.");
   }
-}
-
-function base64Url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-function fromBase64Url(text: string): Uint8Array {
-  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new Error("not base64url");
-  const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
-  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
 }

@@ -82,7 +82,7 @@ async function storePassthrough(ctx: EngineContext, parsed: ParsedKey, body: Bod
  * Remove the other stored variant of this key (its `.delta` or its plain copy) unless it is newer than our write.
  * Two PUTs of one key can store different variants at once (one a delta, one passthrough); deleting the other
  * variant blindly would let each delete the other's copy and lose the object. A newer variant is left in place:
- * reads pick the newest variant (fetch.ts), and the newer PUT removes ours. R2 has no conditional delete, so
+ * reads pick the newest variant (resolve.ts), and the newer PUT removes ours. R2 has no conditional delete, so
  * the HEAD-then-DELETE leaves only a window of one round trip instead of the whole encode.
  */
 async function deleteOlderVariant(ctx: EngineContext, otherKey: string, ourCreatedAt: Date): Promise<void> {

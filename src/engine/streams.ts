@@ -1,4 +1,5 @@
 // Stream helpers for the engine: incremental hashing, bounded buffering, verified slicing.
+import { bytesToHex } from "../encoding";
 import { S3Error } from "../errors";
 
 export interface Digests {
@@ -6,13 +7,9 @@ export interface Digests {
   md5: string;
 }
 
-export function toHex(buffer: ArrayBuffer): string {
-  return Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 export async function digestsOf(bytes: Uint8Array): Promise<Digests> {
   const [sha256, md5] = await Promise.all([crypto.subtle.digest("SHA-256", bytes), crypto.subtle.digest("MD5", bytes)]);
-  return { sha256: toHex(sha256), md5: toHex(md5) };
+  return { sha256: bytesToHex(sha256), md5: bytesToHex(md5) };
 }
 
 /** Incremental SHA-256 (and optionally MD5) over chunks, via workerd's crypto.DigestStream. */
@@ -39,7 +36,7 @@ export class StreamHasher {
   async finish(): Promise<Digests> {
     await Promise.all([this.shaWriter.close(), this.md5Writer?.close()]);
     const [sha256, md5] = await Promise.all([this.sha256.digest, this.md5?.digest]);
-    return { sha256: toHex(sha256), md5: md5 ? toHex(md5) : "" };
+    return { sha256: bytesToHex(sha256), md5: md5 ? bytesToHex(md5) : "" };
   }
 }
 

@@ -4,6 +4,7 @@
 import { crc32 } from "@aws-crypto/crc32";
 import { crc32c } from "@aws-crypto/crc32c";
 import type { ChecksumAlgorithm } from "../engine/api";
+import { base64ToBytes, bytesToBase64 } from "../encoding";
 import type { PartChecksums, StagedPart } from "./parts";
 
 export async function compositeChecksum(
@@ -15,7 +16,7 @@ export async function compositeChecksum(
   for (const part of parts) {
     const value = part.checksums[algorithm];
     if (!value) return {};
-    decoded.push(Uint8Array.from(atob(value), (c) => c.charCodeAt(0)));
+    decoded.push(base64ToBytes(value));
   }
   const joined = new Uint8Array(decoded.reduce((n, d) => n + d.byteLength, 0));
   let offset = 0;
@@ -23,7 +24,7 @@ export async function compositeChecksum(
     joined.set(bytes, offset);
     offset += bytes.byteLength;
   }
-  return { [algorithm]: `${toBase64(await combine(joined))}-${parts.length}` };
+  return { [algorithm]: `${bytesToBase64(await combine(joined))}-${parts.length}` };
 }
 
 type Combiner = (data: Uint8Array) => Promise<Uint8Array>;
@@ -40,10 +41,4 @@ function uint32Bytes(value: number): Uint8Array {
   const bytes = new Uint8Array(4);
   new DataView(bytes.buffer).setUint32(0, value);
   return bytes;
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary);
 }

@@ -7,6 +7,8 @@
 //   .dg/mpu/parts/<uploadId>/<00001>.checksums   empty companion: checksums that arrived in an aws-chunked
 //                                        trailer (known only after the part was written), tied to the part's MD5
 
+import { bytesToBase64Url } from "../encoding";
+
 export const MPU_PREFIX = ".dg/mpu/";
 export const UPLOADS_PREFIX = `${MPU_PREFIX}uploads/`;
 export const PARTS_PREFIX = `${MPU_PREFIX}parts/`;
@@ -26,10 +28,8 @@ const UPLOAD_ID_PATTERN = /^[A-Za-z0-9_-]{32}$/;
  * and it encodes nothing: the key and everything else are looked up in storage.
  */
 export function newUploadId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(UPLOAD_ID_BYTES));
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_");
+  // 24 bytes are exactly 32 base64 characters: no padding to strip.
+  return bytesToBase64Url(crypto.getRandomValues(new Uint8Array(UPLOAD_ID_BYTES)));
 }
 
 /** True for ids we could have issued. Anything else never reaches a backend key (no path tricks). */

@@ -2,6 +2,7 @@
 // the object, so the last write wins, and a part that fails verification is never stored (see md5Gate).
 import type { Backend, StoredObject } from "../storage/backend";
 import type { ChecksumAlgorithm } from "../engine/api";
+import { base64ToBytes, bytesToHex } from "../encoding";
 import { S3Error } from "../errors";
 import { isPartChecksumsKey, MAX_PART_SIZE, partChecksumsKey, partKey, partNumberFromKey, partsPrefix } from "./layout";
 
@@ -244,25 +245,13 @@ function toStagedPart(object: StoredObject): StagedPart {
   };
 }
 
-export function bytesToHex(bytes: Uint8Array): string {
-  let hex = "";
-  for (const byte of bytes) hex += byte.toString(16).padStart(2, "0");
-  return hex;
-}
-
-export function hexToBytes(hex: string): Uint8Array {
-  const bytes = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return bytes;
-}
-
 function base64ToHex(base64: string): string {
-  let binary: string;
+  let bytes: Uint8Array;
   try {
-    binary = atob(base64.trim());
+    bytes = base64ToBytes(base64.trim());
   } catch {
     throw new S3Error("InvalidDigest", "The Content-MD5 you specified was invalid.");
   }
-  if (binary.length !== 16) throw new S3Error("InvalidDigest", "The Content-MD5 you specified was invalid.");
-  return bytesToHex(Uint8Array.from(binary, (c) => c.charCodeAt(0)));
+  if (bytes.length !== 16) throw new S3Error("InvalidDigest", "The Content-MD5 you specified was invalid.");
+  return bytesToHex(bytes);
 }

@@ -4,6 +4,7 @@ import type { Config } from "../config";
 import type { BucketEntry, BucketRegistry } from "../buckets/registry";
 import type { ObjectEngine } from "../engine/api";
 import { classify, type S3Op } from "./classify";
+import { bytesToHex } from "../encoding";
 import { S3Error } from "../errors";
 import { errorResponse } from "./xml";
 import type { OpContext, VerifiedBody } from "./ops/context";
@@ -131,8 +132,7 @@ function setIdentity(headers: Headers, requestId: string): void {
 }
 
 function newRequestId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(8));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("").toUpperCase();
+  return bytesToHex(crypto.getRandomValues(new Uint8Array(8))).toUpperCase();
 }
 
 /**

@@ -11,7 +11,7 @@
 //                         region = "eu-central-1", credentials = "S3_B" } }
 // reads secrets S3_B_ACCESS_KEY_ID / S3_B_SECRET_ACCESS_KEY (/ S3_B_SESSION_TOKEN). Buckets not named here
 // stay on R2, so mixed setups need nothing else.
-import { isValidBucketName } from "../buckets/names";
+import { isValidBucketName } from "../bucket-names";
 import { DEFAULT_RETRY_POLICY } from "./retry";
 import { createS3Backend, type ConditionalWrites, type S3BackendConfig } from "./s3";
 

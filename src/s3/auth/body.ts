@@ -2,11 +2,11 @@
 // committed to (hex x-amz-content-sha256, chunk/trailer signatures, Content-MD5, flexible checksums) while the
 // bytes stream through. The last decoded piece is held back until every check has passed, so a consumer never
 // receives the complete body of a request that fails: a storage write of this stream errors and stores nothing.
+import { bytesToBase64, bytesToHex } from "../../encoding";
 import type { ChecksumAlgorithm } from "../../engine/api";
 import { S3Error } from "../../errors";
 import { AwsChunkedDecoder, type ChunkedOptions } from "./chunked";
-import { checksumHasher, checksumHeaderName, digestHasher, toBase64, type Hasher } from "./checksums";
-import { toHex } from "./sigv4";
+import { checksumHasher, checksumHeaderName, digestHasher, type Hasher } from "./checksums";
 
 export interface BodyChecks {
   /** aws-chunked framing to strip (and chunk signatures to verify); absent for a plain body. */
@@ -90,7 +90,7 @@ export class BodyVerifier {
       label: "sha256-hex",
       hasher: digestHasher("SHA-256"),
       check: (digest) => {
-        const computed = toHex(digest);
+        const computed = bytesToHex(digest);
         return computed === expectedHex.toLowerCase() ? null : new S3Error(
           "XAmzContentSHA256Mismatch",
           "The provided 'x-amz-content-sha256' header does not match what was computed.",
@@ -104,10 +104,10 @@ export class BodyVerifier {
     this.hashers.push({
       label: "md5",
       hasher: digestHasher("MD5"),
-      check: (digest) => toBase64(digest) === expectedBase64 ? null : new S3Error(
+      check: (digest) => bytesToBase64(digest) === expectedBase64 ? null : new S3Error(
         "BadDigest",
         "The Content-MD5 you specified did not match what we received.",
-        { ExpectedDigest: expectedBase64, CalculatedDigest: toBase64(digest) },
+        { ExpectedDigest: expectedBase64, CalculatedDigest: bytesToBase64(digest) },
       ),
     });
   }
@@ -117,7 +117,7 @@ export class BodyVerifier {
       label: algorithm,
       hasher: checksumHasher(algorithm),
       check: (digest) => {
-        const computed = toBase64(digest);
+        const computed = bytesToBase64(digest);
         return computed === expected() ? null : new S3Error(
           "BadDigest",
           `The ${algorithm.toUpperCase()} you specified did not match the calculated checksum.`,

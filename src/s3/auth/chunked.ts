@@ -4,7 +4,8 @@
 // seed signature of the Authorization header). Trailers (x-amz-checksum-*: value, x-amz-trailer-signature) are
 // parsed at the end; their signature, when the mode has one, chains from the final chunk's signature.
 import { S3Error } from "../../errors";
-import { EMPTY_SHA256, constantTimeEqual, hmacHex, sha256Hex, toHex } from "./sigv4";
+import { bytesToHex } from "../../encoding";
+import { EMPTY_SHA256, constantTimeEqual, hmacHex, sha256Hex } from "./sigv4";
 import { digestHasher, type Hasher } from "./checksums";
 
 export interface ChunkSigning {
@@ -138,7 +139,7 @@ export class AwsChunkedDecoder {
     if (this.crlfSeen !== CRLF) throw malformed("a chunk is longer than its declared size");
     this.crlfSeen = "";
     if (this.chunkHash) {
-      const hash = toHex(await this.chunkHash.digest());
+      const hash = bytesToHex(await this.chunkHash.digest());
       this.chunkHash = null;
       await this.verifyChunkSignature(hash);
     }

@@ -1,5 +1,6 @@
 // SigV4 building blocks: canonical request as S3 computes it, string to sign, signing key, HMAC, and a
 // constant-time comparison. Pure functions over plain values so AWS's published vectors can drive them directly.
+import { bytesToHex, uriEncode } from "../../encoding";
 
 const encoder = new TextEncoder();
 
@@ -111,19 +112,12 @@ async function hmacRaw(keyBytes: ArrayBuffer, data: string): Promise<ArrayBuffer
 }
 
 export async function hmacHex(key: CryptoKey, data: string): Promise<string> {
-  return toHex(await crypto.subtle.sign("HMAC", key, encoder.encode(data)));
+  return bytesToHex(await crypto.subtle.sign("HMAC", key, encoder.encode(data)));
 }
 
 export async function sha256Hex(data: string | Uint8Array): Promise<string> {
   const bytes = typeof data === "string" ? encoder.encode(data) : data;
-  return toHex(await crypto.subtle.digest("SHA-256", bytes));
-}
-
-export function toHex(buffer: ArrayBuffer | Uint8Array): string {
-  const bytes = buffer instanceof Uint8Array ? buffer : new Uint8Array(buffer);
-  let out = "";
-  for (const b of bytes) out += b.toString(16).padStart(2, "0");
-  return out;
+  return bytesToHex(await crypto.subtle.digest("SHA-256", bytes));
 }
 
 /** Compares two strings without an early exit, so the time taken does not reveal how much of a signature matched. */
@@ -135,11 +129,6 @@ export function constantTimeEqual(a: string, b: string): boolean {
 }
 
 // ---- encoding ----
-
-/** RFC 3986 encoding of UTF-8 bytes: everything but A-Z a-z 0-9 - . _ ~ becomes %XX (uppercase). */
-export function uriEncode(value: string): string {
-  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-}
 
 /** Decode %XX sequences; a malformed sequence is kept literally rather than failing the request. */
 function percentDecode(value: string): string {

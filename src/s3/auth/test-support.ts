@@ -3,7 +3,8 @@
 import { AwsV4Signer } from "aws4fetch";
 import type { AccessKey, AuthConfig } from "./index";
 import { EMPTY_SHA256, hmacHex, sha256Hex, signingKey } from "./sigv4";
-import { checksumHasher, toBase64 } from "./checksums";
+import { bytesToBase64 } from "../../encoding";
+import { checksumHasher } from "./checksums";
 import type { ChecksumAlgorithm } from "../../engine/api";
 
 export const KEY: AccessKey = { accessKeyId: "AKIDTESTWRITER", secretAccessKey: "writer-secret-0123456789", access: "read-write", buckets: ["*"] };
@@ -108,7 +109,7 @@ export function concat(parts: Uint8Array[]): Uint8Array {
 export async function checksumOf(algorithm: ChecksumAlgorithm, data: Uint8Array): Promise<string> {
   const hasher = checksumHasher(algorithm);
   await hasher.update(data);
-  return toBase64(await hasher.digest());
+  return bytesToBase64(await hasher.digest());
 }
 
 function bytesOf(body: string | Uint8Array): Uint8Array {

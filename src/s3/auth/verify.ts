@@ -3,7 +3,8 @@
 import type { ChecksumAlgorithm } from "../../engine/api";
 import { S3Error } from "../../errors";
 import { BodyVerifier, needsVerification, verifiedStream, type BodyChecks } from "./body";
-import { CHECKSUM_ALGORITHMS, CHECKSUM_BYTES, algorithmOfHeader, checksumHeaderName, fromBase64 } from "./checksums";
+import { bytesToHex, strictBase64ToBytes } from "../../encoding";
+import { CHECKSUM_ALGORITHMS, CHECKSUM_BYTES, algorithmOfHeader, checksumHeaderName } from "./checksums";
 import { NO_CREDENTIALS_MESSAGE, mayAccess } from "./config";
 import type { AccessKey, AuthConfig, Principal, RequestAccess, VerifiedRequest } from "./index";
 import {
@@ -313,7 +314,7 @@ function bodyChecks(
   const checks: BodyChecks = { checksums: headerChecksums(request) };
   const md5 = request.headers.get("content-md5");
   if (md5 !== null) {
-    const bytes = fromBase64(md5.trim());
+    const bytes = strictBase64ToBytes(md5.trim());
     if (!bytes || bytes.length !== 16) throw new S3Error("InvalidDigest", "The Content-MD5 you specified was invalid.");
     checks.contentMd5 = md5.trim();
   }
@@ -365,7 +366,7 @@ function headerChecksums(request: Request): Partial<Record<ChecksumAlgorithm, st
     const name = checksumHeaderName(algorithm);
     const value = request.headers.get(name);
     if (value === null) continue;
-    const bytes = fromBase64(value.trim());
+    const bytes = strictBase64ToBytes(value.trim());
     if (!bytes || bytes.length !== CHECKSUM_BYTES[algorithm]) {
       throw new S3Error("InvalidRequest", `Value for ${name} header is invalid.`);
     }
@@ -427,7 +428,7 @@ function toIsoSeconds(date: Date): string {
 }
 
 function hexBytes(text: string): string {
-  return Array.from(new TextEncoder().encode(text), (b) => b.toString(16).padStart(2, "0")).join(" ");
+  return bytesToHex(new TextEncoder().encode(text), " ");
 }
 
 function headerMalformed(message: string): S3Error {

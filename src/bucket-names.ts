@@ -1,5 +1,6 @@
-// S3 bucket naming rules (general purpose buckets), as AWS documents them.
-import { S3Error } from "../errors";
+// S3 bucket naming rules (general purpose buckets), as AWS documents them. At the bottom of the import graph
+// (only errors.ts below it): configuration, the remote-S3 backend settings and the bucket registry all check names.
+import { S3Error } from "./errors";
 
 const SHAPE = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;

@@ -1,0 +1,122 @@
+// Reading a delta object: from the rebuilt-object cache when it holds a verified copy; else decoded through the
+// streaming codec against its reference. A whole rebuild is hashed on the way and errors instead of ending
+// when its size or SHA-256 differs from the recorded original; a range decodes only the windows that hold it.
+import type { ObjectInfo, ResolvedRange } from "./api";
+import { S3Error } from "../errors";
+import { isCodecError } from "../codec/errors";
+import type { EngineContext } from "./context";
+import type { DgRecord } from "./metadata";
+import { exactLength, generatorStream, onFailure, primed } from "./read-streams";
+import { deltaReferenceSource, type ReferenceUse } from "./reference-source";
+import type { Resolved } from "./resolve";
+import { largeChunks, lazyStream, verifyingSlice } from "./streams";
+
+export async function readDelta(
+  ctx: EngineContext, key: string, resolved: Resolved, info: ObjectInfo, range?: ResolvedRange,
+): Promise<ReadableStream<Uint8Array>> {
+  const { record } = resolved;
+  const kept = await keptRebuild(ctx, key, record!, info, range);
+  if (kept) {
+    await resolved.body?.discard();
+    return kept;
+  }
+  let reference: ReferenceUse;
+  try {
+    if (!ctx.codec) throw new S3Error("InternalError", "Delta decoding is not available.");
+    reference = await deltaReferenceSource(ctx, key, record!);
+  } catch (error) {
+    await resolved.body?.discard();
+    throw error;
+  }
+  if (range && (range.start > 0 || range.end < info.size - 1)) {
+    const ranged = await readDeltaRange(ctx, key, resolved, info, range, reference);
+    if (ranged) return ranged;
+  }
+  const { source, evict } = reference;
+  const delta = storedDeltaBody(ctx, resolved, key);
+  const rebuilt = ctx.codec!.decode(source, delta, { ...ctx.config.codec, maxOutputSize: info.size });
+  const verified = rebuilt.pipeThrough(verifyingSlice({
+    size: info.size,
+    sha256: record!.sha256,
+    range,
+    onMismatch: (what) => new S3Error("InternalError", `Rebuilt object failed its ${what} check; no wrong bytes are served.`, { Key: key }),
+  }));
+  const checked = evict ? onFailure(verified, evict) : verified;
+  // A whole, verified rebuild may be kept for the next GET (what is kept is only stored once the SHA-256 matched).
+  const object = { sha256: record!.sha256, size: info.size };
+  const whole = !range || (range.start === 0 && range.end === info.size - 1);
+  return primed(whole && ctx.rebuiltCache?.accepts(object) ? ctx.rebuiltCache.tap(object, checked) : checked, key);
+}
+
+/**
+ * The object from the rebuilt-object cache, if kept there: checked against its size and SHA-256 like a rebuild
+ * (a range still hashes the whole object), and evicted when it fails, so a damaged entry never serves wrong bytes.
+ */
+async function keptRebuild(ctx: EngineContext, key: string, record: DgRecord, info: ObjectInfo,
+  range?: ResolvedRange): Promise<ReadableStream<Uint8Array> | null> {
+  const cache = ctx.rebuiltCache;
+  const object = { sha256: record.sha256, size: info.size };
+  if (!cache?.accepts(object)) return null;
+  const body = await cache.match(object).catch(() => null);
+  if (!body) return null;
+  // The cache hands its body out in 4 KiB pieces; hashing them one by one costs more than decoding.
+  const verified = generatorStream(largeChunks(body)).pipeThrough(verifyingSlice({
+    size: info.size,
+    sha256: record.sha256,
+    range,
+    onMismatch: (what) => new S3Error("InternalError", `A cached rebuild failed its ${what} check; no wrong bytes are served.`, { Key: key }),
+  }));
+  return primed(onFailure(verified, () => cache.evict(object)), key);
+}
+
+/**
+ * A range of a delta object decodes only the VCDIFF windows that hold it (codec `targetRange`: earlier
+ * windows are parsed without reading the reference, decoding stops after the range). The whole object's
+ * SHA-256 cannot be checked without rebuilding it all, so each decoded window is checked against the Adler-32
+ * xdelta3 stores with it, and the answer against the range's length. A delta without window checksums
+ * (xdelta3 -n) gives null before any byte: the caller rebuilds the whole object and checks its SHA-256.
+ */
+async function readDeltaRange(ctx: EngineContext, key: string, resolved: Resolved, info: ObjectInfo,
+  range: ResolvedRange, { source, evict }: ReferenceUse): Promise<ReadableStream<Uint8Array> | null> {
+  const delta = storedDeltaBody(ctx, resolved, key);
+  const rebuilt = ctx.codec!.decode(source, delta, { ...ctx.config.codec, maxOutputSize: info.size, targetRange: range });
+  const reader = rebuilt.getReader();
+  const first = await reader.read().then((result) => ({ result }), (error: unknown) => ({ error }));
+  if ("error" in first && isCodecError(first.error) && first.error.kind === "unverifiable") return null;
+  const resumed = new ReadableStream<Uint8Array>({
+    start(controller) {
+      if ("error" in first) controller.error(first.error);
+      else if (first.result.done) controller.close();
+      else controller.enqueue(first.result.value);
+    },
+    async pull(controller) {
+      const next = await reader.read();
+      if (next.done) controller.close();
+      else controller.enqueue(next.value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  }, { highWaterMark: 0 });
+  const checked = resumed.pipeThrough(exactLength(range.end - range.start + 1,
+    () => new S3Error("InternalError", "A ranged rebuild returned the wrong number of bytes; no wrong bytes are served.", { Key: key })));
+  return primed(evict ? onFailure(checked, evict) : checked, key);
+}
+
+/**
+ * The delta's bytes for the decoder: the body fetched at open when there is one (no second read), else one GET
+ * pinned to the ETag seen at open, made when the decoder first pulls. A body held while the codec is busy is
+ * given up for the late GET: a request queued behind another codec job then holds no open backend read, which
+ * could starve the job that is running (parallel ranged GETs of one rebuilt object, as `aws s3 cp` issues them).
+ */
+function storedDeltaBody(ctx: EngineContext, { stored, body }: Resolved, key: string): ReadableStream<Uint8Array> {
+  const held = body?.take();
+  if (held && !ctx.codec?.busy?.()) return held;
+  held?.cancel().catch(() => {});
+  return lazyStream(async () => {
+    const object = await ctx.backend.get(stored.key);
+    if (!object || object.etag !== stored.etag) {
+      await object?.body.cancel().catch(() => {});
+      throw new S3Error("InternalError", "The stored delta changed while it was being read; retry.", { Key: key });
+    }
+    return object.body;
+  });
+}
