@@ -27,7 +27,8 @@ export default defineConfig({
           main: "./src/index.ts",
           wrangler: { configPath: "./wrangler.toml" },
           // Tests sign requests with the documented local dev key (never enabled by wrangler.toml itself).
-          miniflare: { bindings: { DG_DEV_CREDENTIALS: "true" } },
+          // DG_INTERLEAVE_SEEDS: more random schedules for test/workerd/interleavings.test.ts.
+          miniflare: { bindings: { DG_DEV_CREDENTIALS: "true", DG_INTERLEAVE_SEEDS: process.env.DG_INTERLEAVE_SEEDS ?? "" } },
         })],
         test: {
           name: "workerd",
