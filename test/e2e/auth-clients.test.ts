@@ -99,7 +99,7 @@ describe("@aws-sdk/s3-request-presigner with plain fetch", () => {
     const { s3 } = client();
     const data = payload(120_000, 5);
     const putUrl = await getSignedUrl(s3, new PutObjectCommand({ Bucket: BUCKET, Key: "auth-e2e/presigned.bin" }), { expiresIn: 300 });
-    const put = await fetch(putUrl, { method: "PUT", body: data });
+    const put = await fetch(putUrl, { method: "PUT", body: new Uint8Array(data) });
     expect(put.status, await put.clone().text()).toBe(200);
     const getUrl = await getSignedUrl(s3, new GetObjectCommand({ Bucket: BUCKET, Key: "auth-e2e/presigned.bin" }), { expiresIn: 300 });
     const get = await fetch(getUrl);
