@@ -3,7 +3,7 @@ import { exports } from "cloudflare:workers";
 import { XMLParser } from "fast-xml-parser";
 import { AwsClient } from "aws4fetch";
 import type { AccessKey } from "../../src/s3/auth";
-import { chunkedBody, seedOf, signed } from "../../src/s3/auth/test-support";
+import { chunkedBody, seedOf, signed } from "./helpers/auth";
 import type { ChecksumAlgorithm } from "../../src/engine/api";
 
 export const ORIGIN = "http://127.0.0.1:8787";
