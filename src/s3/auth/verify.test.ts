@@ -9,7 +9,7 @@ import { corsPreflight, parseAuthConfig, verifyRequest, withCors, type AuthConfi
 import { signingKey } from "./sigv4";
 import {
   AMZ_NOW, KEY, NOW, READER, bytes, checksumOf, chunkedBody, concat, seedOf, signed, storeInR2, testConfig,
-} from "./test-support";
+} from "../../../test/workerd/helpers/auth";
 
 const bucket = (env as unknown as { BUCKET: R2Bucket }).BUCKET;
 const BASE = "https://s3.example.test";
