@@ -274,7 +274,7 @@ function exactLength(length: number, mismatch: () => Error): TransformStream<Uin
  */
 function storedDeltaBody(ctx: EngineContext, { stored, body }: Resolved, key: string): ReadableStream<Uint8Array> {
   const held = body?.take();
-  if (held && !ctx.codec?.busy?.()) return held;
+  if (held && !ctx.codec?.busy()) return held;
   held?.cancel().catch(() => {});
   return lazyStream(async () => {
     const object = await ctx.backend.get(stored.key);

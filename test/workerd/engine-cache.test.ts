@@ -5,12 +5,12 @@ import { env, exports } from "cloudflare:workers";
 import { createScheduledController } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { ReferenceBlockCache } from "../../src/cache/index";
-import { xdelta3Module } from "../../src/codec/module";
-import { DeltaEngine } from "../../src/engine/engine";
+import type { DeltaEngine } from "../../src/engine/engine";
 import { encodeMetadata, decodeMetadata } from "../../src/engine/metadata";
 import { CountingBackend, emptyCounts, type OperationCounts } from "../../src/storage/counting";
 import { R2Backend } from "../../src/storage/r2";
 import worker from "../../src/index";
+import { createEngine } from "../../src/wiring";
 import { bucket, bytesOf, edited, pseudoRandom, sha256Hex } from "./engine-helpers";
 import { s3 } from "./s3-support";
 
@@ -22,7 +22,7 @@ let run = 0;
 async function isolate(cache: Cache) {
   const backend = new CountingBackend(new R2Backend(env.BUCKET, "BUCKET"));
   const referenceCache = new ReferenceBlockCache({ blockSize: 256 * KiB, cache });
-  const engine = new DeltaEngine(backend, {}, xdelta3Module, { referenceCache });
+  const engine = createEngine(backend, {}, { referenceCache });
   return { backend, referenceCache, engine };
 }
 
