@@ -85,10 +85,20 @@ describe("configuration", () => {
 });
 
 describe("operator endpoint", () => {
-  it("/_/health answers ok with the configured buckets", async () => {
+  it("/_/health answers ok and its version to anyone, naming no bucket", async () => {
     const response = await exports.default.fetch("http://127.0.0.1:8787/_/health");
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ status: "ok", buckets: ["default"], region: "us-east-1" });
+    expect(await response.json()).toEqual({ status: "ok", version: expect.any(String) });
+  });
+
+  it("/_/health of a misconfigured Worker says error without echoing the configuration", async () => {
+    const { default: worker } = await import("../../src/index");
+    const response = await worker.fetch(new Request("http://127.0.0.1:8787/_/health"),
+      { ...(env as object), DG_BUCKETS: "secret-bucket=NOPE" } as never);
+    expect(response.status).toBe(500);
+    const body = await response.text();
+    expect(JSON.parse(body)).toEqual({ status: "error", version: expect.any(String) });
+    expect(body).not.toContain("secret-bucket");
   });
 });
 
