@@ -42,7 +42,7 @@ export class BucketRegistry {
       this.configured.set(name, { name, backend, creationDate: CONFIGURED_CREATION_DATE, origin: "configured" });
     }
     // Buckets on a remote S3 server (S3_ENDPOINT / S3_BACKENDS) replace an R2 mapping of the same name.
-    for (const [name, remote] of Object.entries(config.remoteBuckets ?? {})) {
+    for (const [name, remote] of Object.entries(config.remoteBuckets)) {
       this.configured.set(name, { name, backend: createS3Backend(remote), creationDate: CONFIGURED_CREATION_DATE, origin: "configured" });
     }
     this.runtime = runtime

@@ -11,8 +11,11 @@ export interface DeltaCodec {
   encode(source: SourceInfo, target: ReadableStream<Uint8Array>, options: CodecOptions): ReadableStream<Uint8Array>;
   /** The target rebuilt from `source` + `delta`, as a stream of chunks the consumer owns (never reused). */
   decode(source: SourceInfo, delta: ReadableStream<Uint8Array>, options: CodecOptions): ReadableStream<Uint8Array>;
-  /** True while a codec job holds the isolate's budget (a new job would queue behind it). */
-  busy?(): boolean;
+  /**
+   * True while a codec job holds the isolate's budget (a new job would queue behind it). Required: a delta GET
+   * that would queue gives up the backend read it holds (src/engine/fetch.ts storedDeltaBody).
+   */
+  busy(): boolean;
 }
 
 /** A cache of reference bytes keyed by the reference's SHA-256 (src/cache ReferenceBlockCache fits). */

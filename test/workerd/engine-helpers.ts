@@ -1,17 +1,24 @@
 // Shared helpers for the engine's workerd tests: a real R2Backend over the local R2 binding, deterministic
 // test data, and raw views of what is stored.
 import { env } from "cloudflare:workers";
-import { DeltaEngine } from "../../src/engine/engine";
+import type { DeltaEngine } from "../../src/engine/engine";
 import type { EngineConfig } from "../../src/engine/config";
 import type { DeltaCodec, EngineOptions } from "../../src/engine/context";
 import { R2Backend } from "../../src/storage/r2";
 import { randomBytes } from "../fixtures/random";
+import { createEngine } from "../../src/wiring";
 
 export const bucket = env.BUCKET;
 export const backend = new R2Backend(env.BUCKET, "BUCKET");
 
-export function engineWith(config: Partial<EngineConfig> = {}, codec?: DeltaCodec | WebAssembly.Module, options?: EngineOptions): DeltaEngine {
-  return new DeltaEngine(backend, config, codec, options);
+/** An engine built as the Worker builds one (src/wiring.ts): with the Worker's xdelta3 codec. */
+export function workerEngine(config: Partial<EngineConfig> = {}, options?: EngineOptions): DeltaEngine {
+  return createEngine(backend, config, options);
+}
+
+/** An engine with another codec (e.g. one that observes the Worker's), or none: null stores everything passthrough. */
+export function engineWith(config: Partial<EngineConfig> = {}, codec: DeltaCodec | null = null, options?: EngineOptions): DeltaEngine {
+  return createEngine(backend, config, options, codec);
 }
 
 /** Deterministic pseudo-random bytes, so fixtures and tests are reproducible. */

@@ -1,11 +1,10 @@
 // Overwrites of one key that store different variants (a `.delta` and a plain copy) must never delete each
 // other's data: the newest write wins and the object is never lost.
 import { describe, expect, it } from "vitest";
-import { xdelta3Module } from "../../src/codec/module";
 import { encodeMetadata, type DgRecord } from "../../src/engine/metadata";
-import { backend, bodyStream, bytesOf, edited, engineWith, pseudoRandom, sha256Hex } from "./engine-helpers";
+import { backend, bodyStream, bytesOf, edited, pseudoRandom, sha256Hex, workerEngine } from "./engine-helpers";
 
-const engine = engineWith({}, xdelta3Module);
+const engine = workerEngine();
 
 async function readAll(key: string): Promise<Uint8Array> {
   const opened = await engine.open(key);

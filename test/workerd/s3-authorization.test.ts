@@ -7,7 +7,7 @@ import { AwsClient } from "aws4fetch";
 import worker, { type Env } from "../../src/index";
 import { AUTHORIZATION, classify, type S3OpKind } from "../../src/s3/classify";
 import { s3Authorizer } from "../../src/s3/auth/authorizer";
-import { READER, signed, testConfig } from "../../src/s3/auth/test-support";
+import { READER, signed, testConfig } from "./helpers/auth";
 import { S3Error } from "../../src/errors";
 import { ORIGIN, s3, uniqueBucket, xmlOf } from "./s3-support";
 

@@ -373,14 +373,14 @@ describe("credentials configuration", () => {
 
   it("a bad DG_CREDENTIALS names the variable and never echoes the secret", () => {
     const secretish = '[{"accessKeyId":"ci","secretAccessKey":"super-secret-value"';
-    expect(() => parseAuthConfig({ DG_CREDENTIALS: secretish })).toThrow(/DG_CREDENTIALS is not valid JSON/);
+    expect(() => parseAuthConfig({ DG_CREDENTIALS: secretish })).toThrow(/configuration variable DG_CREDENTIALS: is not valid JSON/);
     try {
       parseAuthConfig({ DG_CREDENTIALS: secretish });
     } catch (error) {
       expect(String(error)).not.toContain("super-secret-value");
     }
-    expect(() => parseAuthConfig({ DG_CREDENTIALS: '[{"accessKeyId":"ci","secretAccessKey":"x"}]' })).toThrow(/DG_CREDENTIALS\[0\]\.secretAccessKey/);
-    expect(() => parseAuthConfig({ DG_CREDENTIALS: '[{"accessKeyId":"ci","secretAccessKey":"long-enough","access":"admin"}]' })).toThrow(/access must be/);
+    expect(() => parseAuthConfig({ DG_CREDENTIALS: '[{"accessKeyId":"ci","secretAccessKey":"x"}]' })).toThrow(/configuration variable DG_CREDENTIALS\[0\]\.secretAccessKey: /);
+    expect(() => parseAuthConfig({ DG_CREDENTIALS: '[{"accessKeyId":"ci","secretAccessKey":"long-enough","access":"admin"}]' })).toThrow(/configuration variable DG_CREDENTIALS\[0\]\.access: must be/);
   });
 });
 
