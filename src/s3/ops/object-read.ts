@@ -4,9 +4,10 @@ import type { ChecksumAlgorithm, ObjectInfo, OpenedObject, OpenOptions, Resolved
 import { MAX_PART_NUMBER } from "../../multipart";
 import { S3Error } from "../../errors";
 import type { OpContext } from "./context";
-import { applyResponseOverrides, conditionsFrom, evaluateConditions, objectHeaders, resolveRange } from "./headers";
+import { applyResponseOverrides, assertKeyLength, assertOverridesAllowed, conditionsFrom, evaluateConditions, objectHeaders, resolveRange } from "./headers";
 
 export async function getObject(ctx: OpContext, bucket: string, key: string, method: "GET" | "HEAD"): Promise<Response> {
+  if (method === "GET") assertOverridesAllowed(ctx.url.searchParams, ctx.anonymous);
   // A GET has the engine fetch a delta's body with its metadata (one backend read); HEAD reads metadata only.
   const opened = await openOrNoSuchKey(ctx, bucket, key, { forRead: method === "GET" });
   try {
@@ -94,6 +95,7 @@ export function encodeBodyFor(headers: Headers): "manual" | "automatic" {
 }
 
 export async function openOrNoSuchKey(ctx: OpContext, bucket: string, key: string, options: OpenOptions = {}): Promise<OpenedObject> {
+  assertKeyLength(key); // the backend would refuse such a key with an error of its own (a 500)
   const entry = await ctx.buckets.require(bucket);
   const opened = await ctx.engineFor(entry).open(key, options);
   if (!opened) throw new S3Error("NoSuchKey", "The specified key does not exist.", { Key: key });
