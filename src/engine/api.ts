@@ -36,6 +36,8 @@ export interface ObjectInfo {
   checksums: Partial<Record<ChecksumAlgorithm, string>>;
   /** SHA-256 hex of the original bytes, when known. */
   sha256?: string;
+  /** Byte size of each part, in part order, for an object completed from a multipart upload (when recorded). */
+  partSizes?: number[];
 }
 
 /** An inclusive byte range [start, end] already validated against the object size. */
@@ -77,6 +79,8 @@ export interface PutInput {
   checksums?: Partial<Record<ChecksumAlgorithm, string>>;
   /** A multipart ETag ("<hex>-<n>") to keep instead of the MD5 of the body. */
   multipartEtag?: string;
+  /** The sizes of the parts a multipart object was assembled from, in order (GET/HEAD `?partNumber=N`). */
+  partSizes?: number[];
   /**
    * The same bytes as `body`, already stored and re-readable (a completed multipart upload's staged parts).
    * When given, the engine may read this (as often as it needs, or by range) instead of staging `body`

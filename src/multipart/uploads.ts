@@ -139,8 +139,8 @@ export class MultipartUploads {
    * Check a Complete request against what is stored (errors here still get their own HTTP status), then
    * hand back the long-running part.
    */
-  async prepareComplete(key: string, uploadId: string, requested: CompletePartInput[]): Promise<PreparedCompletion> {
-    assertCompleteList(requested);
+  async prepareComplete(key: string, uploadId: string, listed: CompletePartInput[]): Promise<PreparedCompletion> {
+    const requested = lastListingOfEachPart(listed);
     const state = await readState(this.backend, uploadId);
     if (!state || state.key !== key) throw noSuchUpload(uploadId);
     if (state.completed) return this.alreadyCompleted(state, requested);
@@ -205,6 +205,7 @@ export class MultipartUploads {
       userMetadata: state.userMetadata,
       checksums,
       multipartEtag: etag,
+      partSizes: parts.map((part) => part.size),
       source,
     });
     // Record completion before removing parts: a retried Complete answers the same, a late part is refused.
@@ -247,16 +248,26 @@ function assertPartNumber(partNumber: number): void {
   }
 }
 
-function assertCompleteList(requested: CompletePartInput[]): void {
+/**
+ * The parts a Complete request names, in ascending part-number order. A part number listed twice in a row
+ * (a client that retried the part and recorded both answers) counts once, by its last listing, which must
+ * carry the ETag of the part as staged, i.e. of its last upload. Any decrease is InvalidPartOrder, as in S3.
+ */
+function lastListingOfEachPart(requested: CompletePartInput[]): CompletePartInput[] {
   if (requested.length === 0) {
     throw new S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.");
   }
-  requested.forEach((part, index) => {
+  const parts: CompletePartInput[] = [];
+  for (const part of requested) {
     assertPartNumber(part.partNumber);
-    if (index > 0 && part.partNumber <= requested[index - 1].partNumber) {
+    const previous = parts.at(-1);
+    if (previous && part.partNumber < previous.partNumber) {
       throw new S3Error("InvalidPartOrder", "The list of parts was not in ascending order. The parts list must be specified in order by part number.");
     }
-  });
+    if (previous && part.partNumber === previous.partNumber) parts[parts.length - 1] = part;
+    else parts.push(part);
+  }
+  return parts;
 }
 
 function assertMatches(part: CompletePartInput, found: StagedPart | undefined): asserts found is StagedPart {

@@ -141,6 +141,13 @@ describe("PutObject and GetObject", () => {
     expect((await errorOf(response)).Code).toBe("KeyTooLongError");
   });
 
+  it("GET and HEAD of a key longer than 1024 bytes answer 400 KeyTooLongError, not a backend failure", async () => {
+    const got = await s3("GET", `${B}/long/${"k".repeat(1100)}`);
+    expect([got.status, (await errorOf(got)).Code]).toEqual([400, "KeyTooLongError"]);
+    const head = await s3("HEAD", `${B}/long/${"k".repeat(1100)}`);
+    expect(head.status).toBe(400);
+  });
+
   it("an empty object round-trips", async () => {
     expect((await put("empty/zero.bin", new Uint8Array(0))).status).toBe(200);
     const got = await s3("GET", `${B}/empty/zero.bin`);

@@ -6,6 +6,7 @@ import { BodyVerifier, needsVerification, verifiedStream, type BodyChecks } from
 import { bytesToHex, strictBase64ToBytes } from "../../encoding";
 import { CHECKSUM_ALGORITHMS, CHECKSUM_BYTES, algorithmOfHeader, checksumHeaderName } from "./checksums";
 import { NO_CREDENTIALS_MESSAGE, mayAccess } from "./config";
+import { rawPathOf } from "../request-path";
 import type { AccessKey, AuthConfig, Principal, RequestAccess, VerifiedRequest } from "./index";
 import {
   ALGORITHM, EMPTY_SHA256, canonicalRequest, constantTimeEqual, credentialScope, hmacHex, signingKey, stringToSign,
@@ -394,15 +395,6 @@ function announcedTrailer(request: Request): ChecksumAlgorithm | undefined {
 /** The Host as the client signed it; URL parsing drops default ports, so prefer the header. */
 function hostOf(request: Request, url: URL): string {
   return request.headers.get("host") ?? url.host;
-}
-
-/** The path exactly as it appears in the request URL (before URL normalisation would re-escape anything). */
-function rawPathOf(requestUrl: string): string {
-  const afterScheme = requestUrl.indexOf("//");
-  const pathStart = requestUrl.indexOf("/", afterScheme + 2);
-  if (pathStart < 0) return "/";
-  const end = requestUrl.slice(pathStart).search(/[?#]/);
-  return end < 0 ? requestUrl.slice(pathStart) : requestUrl.slice(pathStart, pathStart + end);
 }
 
 function numberHeader(request: Request, name: string): number | null {

@@ -82,6 +82,13 @@ const RESPONSE_OVERRIDES = [
   "content-type", "content-language", "expires", "cache-control", "content-disposition", "content-encoding",
 ] as const;
 
+/** S3 lets only signed requests rewrite response headers: an anonymous GET with `response-*` is 400 InvalidRequest. */
+export function assertOverridesAllowed(query: URLSearchParams, anonymous: boolean): void {
+  if (anonymous && RESPONSE_OVERRIDES.some((name) => query.has(`response-${name}`))) {
+    throw new S3Error("InvalidRequest", "Request specific response headers cannot be used for anonymous GET requests.");
+  }
+}
+
 export function applyResponseOverrides(headers: Headers, query: URLSearchParams): void {
   for (const name of RESPONSE_OVERRIDES) {
     const value = query.get(`response-${name}`);

@@ -274,7 +274,7 @@ async function checkOverwriteConditions(ctx: OpContext, bucket: string, key: str
   evaluateConditions({ ifMatch, ifNoneMatch, ifModifiedSince: null, ifUnmodifiedSince: null }, existing.info, "PreconditionFailed");
 }
 
-/** `x-amz-copy-source-range: bytes=first-last`, both offsets required and inside the source object. */
+/** `x-amz-copy-source-range: bytes=first-last`, both offsets required (InvalidArgument) and inside the source (InvalidRange). */
 function copySourceRange(header: string | null, size: number): ResolvedRange | undefined {
   if (header === null) return undefined;
   const match = /^bytes=(\d+)-(\d+)$/.exec(header.trim());
@@ -285,9 +285,15 @@ function copySourceRange(header: string | null, size: number): ResolvedRange | u
   }
   const start = Number(match[1]);
   const end = Number(match[2]);
-  if (start > end || end >= size) {
+  if (start > end) {
     throw new S3Error("InvalidArgument", `Range specified is not valid for source object of size: ${size}`, {
       ArgumentName: "x-amz-copy-source-range", ArgumentValue: header,
+    });
+  }
+  if (end >= size) {
+    // A well-formed range that reaches past the source's end: S3's 416 InvalidRange, as for a GET.
+    throw new S3Error("InvalidRange", "The requested range is not satisfiable", {
+      RangeRequested: header, ActualObjectSize: String(size),
     });
   }
   return { start, end };
