@@ -17,6 +17,19 @@ import { decode, encode } from "./codec/index";
 import { xdelta3Module } from "./codec/module";
 import type { Backend } from "./storage/backend";
 import { cleanupAllBuckets } from "./multipart/scheduled";
+import type { Coordinator } from "./coordination/api";
+import { BucketCoordinator, DurableCoordinator } from "./bucket-coordinator";
+
+// ---- Coordination across isolates (docs/ARCHITECTURE.md "Guarantees"): one Durable Object per bucket. ----
+/** The Durable Object class behind binding DG_COORDINATOR (wrangler.toml); workerd needs it exported here. */
+export { BucketCoordinator };
+
+/** Each bucket's engine coordinates through that bucket's Durable Object (in-memory only without the binding). */
+function coordinatorsFrom(env: Env): (bucket: BucketEntry) => Coordinator | undefined {
+  const namespace = env.DG_COORDINATOR as DurableObjectNamespace<BucketCoordinator> | undefined;
+  return (bucket) => (namespace ? DurableCoordinator.of(namespace, bucket.name) : undefined);
+}
+// ---- end coordination ----
 
 /** The streaming xdelta3 codec bound to the Worker's compiled WASM module. */
 const codec: DeltaCodec = {
@@ -43,6 +56,7 @@ interface WorkerServices extends S3Services {
   referenceCache: ReferenceBlockCache | null;
   /** Whole rebuilt delta objects (Cache API), null when DG_CACHE_REBUILT_MAX_SIZE is 0 or the cache is off. */
   rebuiltCache: RebuiltObjectCache | null;
+  coordinators: (bucket: BucketEntry) => Coordinator | undefined;
 }
 
 const services = new WeakMap<object, WorkerServices>();
@@ -54,13 +68,15 @@ function servicesFor(env: Env): WorkerServices {
     const config = configFrom(env);
     const auth = authConfigFrom(env);
     const { referenceCache, rebuiltCache } = edgeCachesFrom(env);
+    const coordinators = coordinatorsFrom(env);
     built = {
       config,
       auth,
       referenceCache,
       rebuiltCache,
+      coordinators,
       buckets: new BucketRegistry(config, env),
-      engineFor: enginesFor(config, referenceCache && scopedCache(referenceCache), rebuiltCache && scopedRebuilt(rebuiltCache)),
+      engineFor: enginesFor(config, referenceCache && scopedCache(referenceCache), rebuiltCache && scopedRebuilt(rebuiltCache), coordinators),
       authorize: s3Authorizer(auth),
     };
     services.set(env, built);
@@ -123,13 +139,16 @@ function scopedCache(cache: ReferenceBlockCache, waitUntil?: (promise: Promise<u
  * Engines for one scope (a request, or the isolate when there is no request context). Every engine shares
  * the isolate's reference cache; buckets on a remote S3 server list without per-object metadata HEADs.
  */
-function enginesFor(config: Config, referenceCache: ReferenceCache | null, rebuiltCache: RebuiltCache | null):
-  (bucket: BucketEntry) => DeltaEngine {
+function enginesFor(
+  config: Config, referenceCache: ReferenceCache | null, rebuiltCache: RebuiltCache | null,
+  coordinators: (bucket: BucketEntry) => Coordinator | undefined,
+): (bucket: BucketEntry) => DeltaEngine {
   const engines = new Map<string, DeltaEngine>();
   const build = (bucket: BucketEntry) => createEngine(bucket.backend, config.engine, {
     referenceCache: referenceCache ?? undefined,
     rebuiltCache: rebuiltCache ?? undefined,
     listMetadata: isRemote(config, bucket) ? "deltas" : "all",
+    coordinator: coordinators(bucket),
   });
   return (bucket) => {
     // Runtime buckets come and go: they get a fresh (cheap) engine instead of an entry kept for the scope's life.
@@ -153,7 +172,7 @@ function forRequest(built: WorkerServices, ctx: ExecutionContext | undefined): W
   if (!ctx || !built.referenceCache) return built;
   const waitUntil = (promise: Promise<unknown>) => ctx.waitUntil(promise);
   const rebuilt = built.rebuiltCache && scopedRebuilt(built.rebuiltCache, waitUntil);
-  return { ...built, engineFor: enginesFor(built.config, scopedCache(built.referenceCache, waitUntil), rebuilt) };
+  return { ...built, engineFor: enginesFor(built.config, scopedCache(built.referenceCache, waitUntil), rebuilt, built.coordinators) };
 }
 
 function isOperatorPath(url: URL, config: Config | undefined): boolean {

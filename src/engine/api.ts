@@ -137,6 +137,11 @@ export interface ObjectEngine {
   delete(key: string): Promise<void>;
   deleteMany(keys: string[]): Promise<DeleteOutcome[]>;
   list(input: ListInput): Promise<ListResult>;
-  /** True when the bucket holds no user-visible object (for DeleteBucket). */
+  /** True when the bucket holds no user-visible object. */
   isEmpty(): Promise<boolean>;
+  /**
+   * DeleteBucket's check and sweep, serialized with every write of the bucket: BucketNotEmpty while an object
+   * exists or a PUT is in progress; afterwards new PUTs get NoSuchBucket.
+   */
+  deleteBucket(): Promise<void>;
 }
