@@ -4,7 +4,7 @@
 // that died. It acts on the bucket's storage itself (deleting other variants, collecting references, sweeping
 // a deleted bucket) through the same registry and engine rules the Worker uses.
 import { DurableObject } from "cloudflare:workers";
-import type { BucketLifecycle, Coordinator, Variant } from "./coordination/api";
+import type { Coordinator, Variant } from "./coordination/api";
 import {
   CoordinatorCore, DEFAULT_INTENT_TTL_MS, type BucketState, type CoordinatorSnapshot, type CoordinatorStore, type Intent,
 } from "./coordination/core";
@@ -81,11 +81,7 @@ export class BucketCoordinator extends DurableObject<Record<string, unknown>> {
     const registry = new BucketRegistry(configFrom(this.env), this.env);
     const entry = registry.entryFor(bucket);
     if (!entry) throw new S3Error("NoSuchBucket", "The specified bucket does not exist");
-    const lifecycle: BucketLifecycle = {
-      exists: async () => (await registry.get(bucket)) !== null,
-      destroy: () => registry.delete(entry),
-    };
-    this.core = new CoordinatorCore(new BackendKeyspace(entry.backend), this.storeFor(), lifecycle);
+    this.core = new CoordinatorCore(new BackendKeyspace(entry.backend), this.storeFor(), registry.lifecycleOf(entry));
     if (this.snapshot) this.core.restore(this.snapshot);
     return this.core;
   }

@@ -19,15 +19,22 @@ import type { Backend } from "./storage/backend";
 import { cleanupAllBuckets } from "./multipart/scheduled";
 import type { Coordinator } from "./coordination/api";
 import { BucketCoordinator, DurableCoordinator } from "./bucket-coordinator";
+import { LocalCoordinator } from "./coordination/local";
+import { BackendKeyspace } from "./engine/keyspace";
 
 // ---- Coordination across isolates (docs/ARCHITECTURE.md "Guarantees"): one Durable Object per bucket. ----
 /** The Durable Object class behind binding DG_COORDINATOR (wrangler.toml); workerd needs it exported here. */
 export { BucketCoordinator };
 
-/** Each bucket's engine coordinates through that bucket's Durable Object (in-memory only without the binding). */
-function coordinatorsFrom(env: Env): (bucket: BucketEntry) => Coordinator | undefined {
+/**
+ * Each bucket's engine coordinates through that bucket's Durable Object. Without the binding (a configuration
+ * that dropped it) only requests of one engine instance are coordinated, in memory.
+ */
+function coordinatorsFrom(env: Env, registry: BucketRegistry): (bucket: BucketEntry) => Coordinator {
   const namespace = env.DG_COORDINATOR as DurableObjectNamespace<BucketCoordinator> | undefined;
-  return (bucket) => (namespace ? DurableCoordinator.of(namespace, bucket.name) : undefined);
+  return (bucket) => namespace
+    ? DurableCoordinator.of(namespace, bucket.name)
+    : new LocalCoordinator(new BackendKeyspace(bucket.backend), registry.lifecycleOf(bucket));
 }
 // ---- end coordination ----
 
@@ -56,7 +63,7 @@ interface WorkerServices extends S3Services {
   referenceCache: ReferenceBlockCache | null;
   /** Whole rebuilt delta objects (Cache API), null when DG_CACHE_REBUILT_MAX_SIZE is 0 or the cache is off. */
   rebuiltCache: RebuiltObjectCache | null;
-  coordinators: (bucket: BucketEntry) => Coordinator | undefined;
+  coordinators: (bucket: BucketEntry) => Coordinator;
 }
 
 const services = new WeakMap<object, WorkerServices>();
@@ -68,14 +75,15 @@ function servicesFor(env: Env): WorkerServices {
     const config = configFrom(env);
     const auth = authConfigFrom(env);
     const { referenceCache, rebuiltCache } = edgeCachesFrom(env);
-    const coordinators = coordinatorsFrom(env);
+    const buckets = new BucketRegistry(config, env);
+    const coordinators = coordinatorsFrom(env, buckets);
     built = {
       config,
       auth,
       referenceCache,
       rebuiltCache,
       coordinators,
-      buckets: new BucketRegistry(config, env),
+      buckets,
       engineFor: enginesFor(config, referenceCache && scopedCache(referenceCache), rebuiltCache && scopedRebuilt(rebuiltCache), coordinators),
       authorize: s3Authorizer(auth),
     };
@@ -141,7 +149,7 @@ function scopedCache(cache: ReferenceBlockCache, waitUntil?: (promise: Promise<u
  */
 function enginesFor(
   config: Config, referenceCache: ReferenceCache | null, rebuiltCache: RebuiltCache | null,
-  coordinators: (bucket: BucketEntry) => Coordinator | undefined,
+  coordinators: (bucket: BucketEntry) => Coordinator,
 ): (bucket: BucketEntry) => DeltaEngine {
   const engines = new Map<string, DeltaEngine>();
   const build = (bucket: BucketEntry) => createEngine(bucket.backend, config.engine, {

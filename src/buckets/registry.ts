@@ -7,6 +7,7 @@
 //   Bucket names never contain "/", so the two ranges cannot collide. When the designated binding is also a
 //   configured bucket's binding, that bucket hides everything under <root> (HidingBackend).
 // See docs/STORAGE_FORMAT.md ("Buckets").
+import type { BucketLifecycle } from "../coordination/api";
 import type { Config } from "../config";
 import type { Backend } from "../storage/backend";
 import { R2Backend } from "../storage/r2";
@@ -108,6 +109,14 @@ export class BucketRegistry {
     });
     if (!marker) throw alreadyOwned(name);
     return this.runtimeEntry(name, marker.lastModified);
+  }
+
+  /** The bucket's existence as its coordinator needs it: whether it exists now, and how to drop it. */
+  lifecycleOf(entry: BucketEntry): BucketLifecycle {
+    return {
+      exists: async () => (await this.get(entry.name)) !== null,
+      destroy: () => this.delete(entry),
+    };
   }
 
   /** DeleteBucket is refused for configured buckets (they are R2 bindings / remote buckets, not ours to drop). */
