@@ -4,7 +4,7 @@
 // that died. It acts on the bucket's storage itself (deleting other variants, collecting references, sweeping
 // a deleted bucket) through the same registry and engine rules the Worker uses.
 import { DurableObject } from "cloudflare:workers";
-import type { Coordinator, Variant } from "./coordination/api";
+import type { BeginOptions, Coordinator, Variant } from "./coordination/api";
 import {
   CoordinatorCore, DEFAULT_INTENT_TTL_MS, type BucketState, type CoordinatorSnapshot, type CoordinatorStore, type Intent,
 } from "./coordination/core";
@@ -32,8 +32,8 @@ export class BucketCoordinator extends DurableObject<Record<string, unknown>> {
     });
   }
 
-  begin(bucket: string, key: string, ttlMs: number): Promise<Outcome<number>> {
-    return this.run(bucket, (core) => core.begin(key, ttlMs));
+  begin(bucket: string, key: string, ttlMs: number, exclusive = false): Promise<Outcome<number>> {
+    return this.run(bucket, (core) => core.begin(key, ttlMs, exclusive));
   }
 
   commit(bucket: string, ticket: number, variant: Variant): Promise<Outcome<void>> {
@@ -134,7 +134,9 @@ export class DurableCoordinator implements Coordinator {
     return new DurableCoordinator(namespace.get(namespace.idFromName(bucket)), bucket, intentTtlMs);
   }
 
-  async begin(key: string): Promise<number> { return unwrap(await this.stub.begin(this.bucket, key, this.intentTtlMs)); }
+  async begin(key: string, options: BeginOptions = {}): Promise<number> {
+    return unwrap(await this.stub.begin(this.bucket, key, this.intentTtlMs, options.exclusive ?? false));
+  }
   async commit(ticket: number, variant: Variant): Promise<void> { unwrap(await this.stub.commit(this.bucket, ticket, variant)); }
   async abort(ticket: number): Promise<void> { unwrap(await this.stub.abort(this.bucket, ticket)); }
   async remove(keys: string[]): Promise<string[]> { return unwrap(await this.stub.remove(this.bucket, keys)); }

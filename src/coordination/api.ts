@@ -12,7 +12,7 @@ export interface Coordinator {
    * delete of the key or a reference collection of its deltaspace is running. Throws NoSuchBucket once the
    * bucket is being deleted or gone. Returns the intent's ticket.
    */
-  begin(key: string): Promise<number>;
+  begin(key: string, options?: BeginOptions): Promise<number>;
   /**
    * The PUT wrote `variant` (and its sidecar). Makes it the key's only variant unless another write of the
    * key is still open (then the last one to close removes the other). The PUT is acknowledged only after this
@@ -25,6 +25,16 @@ export interface Coordinator {
   remove(keys: string[]): Promise<string[]>;
   /** DeleteBucket: BucketNotEmpty while a write is open or an object exists; afterwards begin() is refused. */
   deleteBucket(): Promise<void>;
+}
+
+export interface BeginOptions {
+  /**
+   * A conditional write (If-None-Match / If-Match): no other write or delete of the key may run until this one
+   * closes, so the condition the engine checks after begin() still holds at commit. Refused with
+   * ConditionalRequestConflict while another write of the key is open; writes and deletes of the key that come
+   * meanwhile wait for it (bounded, then SlowDown).
+   */
+  exclusive?: boolean;
 }
 
 /** The storage side of the protocol, implemented by the engine over a bucket's Backend (src/engine/keyspace.ts). */

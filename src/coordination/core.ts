@@ -9,11 +9,19 @@ import { Locks } from "./locks";
 /** A crashed request's pin lasts this long; a PUT slower than this between begin and commit fails. */
 export const DEFAULT_INTENT_TTL_MS = 3600 * 1000;
 
+/** A conditional write holds its key alone, so a dead one blocks the key only this long. */
+export const EXCLUSIVE_TTL_MS = 10 * 60 * 1000;
+
+/** How long a write or delete waits for a conditional write of the same key before answering SlowDown. */
+export const EXCLUSIVE_WAIT_MS = 60 * 1000;
+
 export interface Intent {
   ticket: number;
   key: string;
   deltaspace: string;
   expiresAt: number;
+  /** A conditional write: holds the key alone until it closes. */
+  exclusive?: boolean;
 }
 
 export type BucketState = "live" | "deleting" | "deleted";
@@ -46,6 +54,8 @@ export class CoordinatorCore {
   private readonly openByKey = new Map<string, Set<number>>();
   private readonly openByDeltaspace = new Map<string, Set<number>>();
   private readonly deferred = new Set<string>();
+  /** Keys held by an open conditional write, with what resolves when it closes. */
+  private readonly exclusive = new Map<string, { ticket: number; closed: Promise<void>; release: () => void }>();
   private readonly locks = new Locks();
   private nextTicket = 1;
   private state: BucketState = "live";
@@ -73,13 +83,19 @@ export class CoordinatorCore {
     return earliest;
   }
 
-  async begin(key: string, ttlMs = DEFAULT_INTENT_TTL_MS): Promise<number> {
+  async begin(key: string, ttlMs = DEFAULT_INTENT_TTL_MS, exclusive = false): Promise<number> {
     const deltaspace = this.keyspace.deltaspaceOf(key);
     for (;;) {
       await this.requireLive();
+      if (!exclusive) await this.waitForExclusive(key);
       const ticket = await this.locks.with([`k:${key}`, `d:${deltaspace}`], async () => {
         if (this.state !== "live") return null; // DeleteBucket started while we waited: ask again
-        const intent: Intent = { ticket: this.nextTicket++, key, deltaspace, expiresAt: this.now() + ttlMs };
+        if (exclusive && this.openByKey.has(key)) throw conflict();
+        if (this.exclusive.has(key)) {
+          if (exclusive) throw conflict();
+          return null; // a conditional write took the key while we waited: wait for it
+        }
+        const intent: Intent = { ticket: this.nextTicket++, key, deltaspace, expiresAt: this.now() + (exclusive ? Math.min(ttlMs, EXCLUSIVE_TTL_MS) : ttlMs), exclusive };
         this.track(intent);
         await this.store.saveIntent(intent, this.nextTicket);
         return intent.ticket;
@@ -119,21 +135,43 @@ export class CoordinatorCore {
   async remove(keys: string[]): Promise<string[]> {
     const unique = [...new Set(keys)].sort();
     const failed: string[] = [];
-    await this.locks.with(unique.map((key) => `k:${key}`), async () => {
-      for (let i = 0; i < unique.length; i += REMOVE_BATCH) {
-        const batch = unique.slice(i, i + REMOVE_BATCH);
-        try {
-          await this.keyspace.removeObjects(batch);
-        } catch (error) {
-          console.error(`coordinator: batch delete failed: ${error}`);
-          failed.push(...batch);
-        }
-      }
-    });
+    for (;;) {
+      for (const key of unique) await this.waitForExclusive(key);
+      const removed = await this.locks.with(unique.map((key) => `k:${key}`), async () => {
+        if (unique.some((key) => this.exclusive.has(key))) return false; // taken while we waited
+        await this.removeHeld(unique, failed);
+        return true;
+      });
+      if (removed) break;
+    }
     for (const deltaspace of new Set(unique.map((key) => this.keyspace.deltaspaceOf(key)))) {
       await this.collect(deltaspace).catch((error) => console.error(`coordinator: reference collection failed: ${error}`));
     }
     return failed;
+  }
+
+  private async removeHeld(unique: string[], failed: string[]): Promise<void> {
+    for (let i = 0; i < unique.length; i += REMOVE_BATCH) {
+      const batch = unique.slice(i, i + REMOVE_BATCH);
+      try {
+        await this.keyspace.removeObjects(batch);
+      } catch (error) {
+        console.error(`coordinator: batch delete failed: ${error}`);
+        failed.push(...batch);
+      }
+    }
+  }
+
+  /** Wait (bounded) until no conditional write holds the key. */
+  private async waitForExclusive(key: string): Promise<void> {
+    const deadline = this.now() + EXCLUSIVE_WAIT_MS;
+    for (let held = this.exclusive.get(key); held; held = this.exclusive.get(key)) {
+      const left = deadline - this.now();
+      if (left <= 0) throw new S3Error("SlowDown", "A conditional write of this key is in progress; please retry.");
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([held.closed, new Promise((resolve) => { timer = setTimeout(resolve, left); })]);
+      clearTimeout(timer);
+    }
   }
 
   async deleteBucket(): Promise<void> {
@@ -220,12 +258,22 @@ export class CoordinatorCore {
 
   private track(intent: Intent): void {
     this.intents.set(intent.ticket, intent);
+    if (intent.exclusive) {
+      let release!: () => void;
+      const closed = new Promise<void>((resolve) => { release = resolve; });
+      this.exclusive.set(intent.key, { ticket: intent.ticket, closed, release });
+    }
     addTo(this.openByKey, intent.key, intent.ticket);
     addTo(this.openByDeltaspace, intent.deltaspace, intent.ticket);
   }
 
   private untrack(intent: Intent): void {
     this.intents.delete(intent.ticket);
+    const held = this.exclusive.get(intent.key);
+    if (held?.ticket === intent.ticket) {
+      this.exclusive.delete(intent.key);
+      held.release();
+    }
     removeFrom(this.openByKey, intent.key, intent.ticket);
     removeFrom(this.openByDeltaspace, intent.deltaspace, intent.ticket);
   }
@@ -233,6 +281,10 @@ export class CoordinatorCore {
 
 /** User keys per storage delete (4 stored keys each: variant, delta, two sidecars; R2 takes 1000 per call). */
 const REMOVE_BATCH = 250;
+
+function conflict(): S3Error {
+  return new S3Error("ConditionalRequestConflict", "A conflicting operation occurred. If using PutObject you can retry the request. If using multipart upload you should initiate another CreateMultipartUpload request and re-upload each part.");
+}
 
 function notEmpty(message: string): S3Error {
   return new S3Error("BucketNotEmpty", message);

@@ -1,6 +1,6 @@
 // The in-memory Coordinator: the same protocol (core.ts) within one isolate, for engines built without a
 // Durable Object (unit tests, the CLI). It coordinates only the requests of this one engine instance.
-import type { BucketLifecycle, Coordinator, Keyspace, Variant } from "./api";
+import type { BeginOptions, BucketLifecycle, Coordinator, Keyspace, Variant } from "./api";
 import { CoordinatorCore, DEFAULT_INTENT_TTL_MS, MEMORY_STORE } from "./core";
 
 export class LocalCoordinator implements Coordinator {
@@ -10,7 +10,7 @@ export class LocalCoordinator implements Coordinator {
     this.core = new CoordinatorCore(keyspace, MEMORY_STORE, lifecycle);
   }
 
-  begin(key: string): Promise<number> { return this.core.begin(key, this.intentTtlMs); }
+  begin(key: string, options: BeginOptions = {}): Promise<number> { return this.core.begin(key, this.intentTtlMs, options.exclusive); }
   commit(ticket: number, variant: Variant): Promise<void> { return this.core.commit(ticket, variant); }
   abort(ticket: number): Promise<void> { return this.core.abort(ticket); }
   remove(keys: string[]): Promise<string[]> { return this.core.remove(keys); }

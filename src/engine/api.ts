@@ -83,6 +83,12 @@ export interface PutInput {
    * itself; `body` is then left unread, which costs nothing (it only opens parts when pulled).
    */
   source?: ReReadableBody;
+  /**
+   * A conditional write (If-None-Match / If-Match): called with the key's current object (null when absent)
+   * while the engine holds the key alone; it throws (e.g. PreconditionFailed) to refuse the write. Nothing is
+   * written before it passes, and no other write or delete of the key runs until this one is answered.
+   */
+  precondition?: (current: ObjectInfo | null) => void;
 }
 
 /** Bytes that can be read again: whole as a fresh stream each time, or by range. */

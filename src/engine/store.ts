@@ -26,6 +26,7 @@ import type { StoredObject } from "../storage/backend";
 import { acceptBody, referenceSource, type BodySource } from "./body";
 import { STORED_CONTENT_TYPE, readSidecar, writeSidecar, type EngineContext } from "./context";
 import { DeltaBuffer } from "./delta-buffer";
+import { openObject } from "./fetch";
 import { deltaKey, isEligibleName, parseUserKey, referenceKey, type ParsedKey } from "./deltaspace";
 import {
   REFERENCE_ORIGINAL_NAME, decodeMetadata, deltaCommand, encodeMetadata, userMetadataBytes, type DgRecord,
@@ -48,8 +49,9 @@ export async function storeObject(ctx: EngineContext, key: string, input: PutInp
 
   const body = await acceptBody(ctx.backend, input.body, input.size, ctx.config.bodyBufferLimit, input.source);
   try {
-    const ticket = await ctx.coordinator.begin(parsed.key);
+    const ticket = await ctx.coordinator.begin(parsed.key, { exclusive: Boolean(input.precondition) });
     try {
+      if (input.precondition) input.precondition((await openObject(ctx, parsed.key))?.info ?? null);
       const { result, variant } = await storeVariant(ctx, parsed, body, input, userMetadata);
       await ctx.coordinator.commit(ticket, variant);
       return result;

@@ -1,4 +1,5 @@
-// No acknowledged write is lost when requests of different isolates race (docs/ARCHITECTURE.md "Guarantees").
+// No acknowledged write is lost when requests of different isolates race, and conditional writes are atomic
+// (docs/ARCHITECTURE.md "Guarantees").
 // Each test drives two requests' storage calls in the racy order with a GatedBackend (one per "isolate") while
 // both coordinate through the real BucketCoordinator Durable Object over the real local R2.
 import { env } from "cloudflare:workers";
@@ -9,12 +10,15 @@ import { BucketRegistry } from "../../src/buckets/registry";
 import { xdelta3Module } from "../../src/codec/module";
 import type { Coordinator } from "../../src/coordination/api";
 import { configFrom } from "../../src/config";
+import type { PutInput } from "../../src/engine/api";
 import { DeltaEngine } from "../../src/engine/engine";
+import { writePrecondition } from "../../src/s3/ops/headers";
 import type { Backend } from "../../src/storage/backend";
 import { R2Backend } from "../../src/storage/r2";
 import { S3Error } from "../../src/errors";
 import { bodyStream, edited, pseudoRandom, readAll, sha256Hex, storedKeys } from "./engine-helpers";
 import { GatedBackend } from "./helpers/gated-backend";
+import { s3 } from "./s3-support";
 
 const namespace = env.DG_COORDINATOR;
 const vars = env as unknown as Record<string, unknown>;
@@ -150,5 +154,72 @@ describe("DeleteBucket racing a PUT (defect 5)", () => {
     expect((await fresh.engine.list({ maxKeys: 10 })).objects).toEqual([]);
     await put(fresh.engine, "new.bin", pseudoRandom(1000, 24));
     expect(await fresh.engine.open("new.bin")).not.toBeNull();
+  });
+});
+
+describe("conditional writes are atomic (If-None-Match, If-Match)", () => {
+  const ifNoneMatch = (key: string) => writePrecondition(new Headers({ "if-none-match": "*" }), key);
+  const ifMatch = (key: string, etag: string) => writePrecondition(new Headers({ "if-match": `"${etag}"` }), key);
+
+  function conditionalPut(engine: DeltaEngine, key: string, bytes: Uint8Array, precondition: PutInput["precondition"]) {
+    return engine.put(key, { body: bodyStream(bytes), size: bytes.length, precondition });
+  }
+
+  it("two If-None-Match: * PUTs of a new key: one is stored, the other refused while it runs and after it", async () => {
+    const key = `${unique("cond")}/k.bin`;
+    const a = isolate();
+    const first = pseudoRandom(1000, 41);
+    const held = a.gated.hold((call) => call.op === "put" && call.key === key);
+    const putA = conditionalPut(a.engine, key, first, ifNoneMatch(key));
+    await held.reached; // A checked "absent" and is writing
+    const during = await errorOf(conditionalPut(isolate().engine, key, pseudoRandom(1000, 42), ifNoneMatch(key)));
+    expect((during as S3Error).code).toBe("ConditionalRequestConflict");
+    held.release();
+    await putA;
+    const after = await errorOf(conditionalPut(isolate().engine, key, pseudoRandom(1000, 43), ifNoneMatch(key)));
+    expect((after as S3Error).code).toBe("PreconditionFailed");
+    expect(await sha256Hex(await readAll(a.engine, key))).toBe(await sha256Hex(first));
+  });
+
+  it("a plain PUT that arrives during a conditional one waits for it and lands after it", async () => {
+    const key = `${unique("cond")}/k.bin`;
+    const a = isolate();
+    const held = a.gated.hold((call) => call.op === "put" && call.key === key);
+    const putA = conditionalPut(a.engine, key, pseudoRandom(1000, 44), ifNoneMatch(key));
+    await held.reached;
+    const later = pseudoRandom(1000, 45);
+    let plainDone = false;
+    const putB = put(isolate().engine, key, later).then(() => { plainDone = true; });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(plainDone).toBe(false);
+    held.release();
+    await putA;
+    await putB;
+    expect(await sha256Hex(await readAll(a.engine, key))).toBe(await sha256Hex(later));
+  });
+
+  it("If-Match: only the ETag current when the write lands is accepted", async () => {
+    const key = `${unique("cond")}/k.bin`;
+    const engine = isolate().engine;
+    const v1 = await put(engine, key, pseudoRandom(1000, 46));
+    const v2 = await conditionalPut(engine, key, pseudoRandom(1000, 47), ifMatch(key, v1.etag));
+    const stale = await errorOf(conditionalPut(engine, key, pseudoRandom(1000, 48), ifMatch(key, v1.etag)));
+    expect((stale as S3Error).code).toBe("PreconditionFailed");
+    const missing = await errorOf(conditionalPut(engine, `${key}.absent`, pseudoRandom(10, 49), ifMatch(key, v2.etag)));
+    expect((missing as S3Error).code).toBe("NoSuchKey");
+  });
+});
+
+describe("conditional writes through the S3 API", () => {
+  it("PutObject and CopyObject with If-None-Match: * do not overwrite (412); If-Match with the current ETag does", async () => {
+    const path = `/default/${unique("cond-s3")}/k.bin`;
+    expect((await s3("PUT", path, { body: "one", headers: { "if-none-match": "*" } })).status).toBe(200);
+    const refused = await s3("PUT", path, { body: "two", headers: { "if-none-match": "*" } });
+    expect(refused.status).toBe(412);
+    const copyRefused = await s3("PUT", path, { headers: { "x-amz-copy-source": path, "x-amz-metadata-directive": "REPLACE", "if-none-match": "*" } });
+    expect(copyRefused.status).toBe(412);
+    const etag = (await s3("HEAD", path)).headers.get("etag")!;
+    expect((await s3("PUT", path, { body: "three", headers: { "if-match": etag } })).status).toBe(200);
+    expect(await (await s3("GET", path)).text()).toBe("three");
   });
 });
