@@ -95,7 +95,8 @@ export class CoordinatorCore {
           if (exclusive) throw conflict();
           return null; // a conditional write took the key while we waited: wait for it
         }
-        const intent: Intent = { ticket: this.nextTicket++, key, deltaspace, expiresAt: this.now() + (exclusive ? Math.min(ttlMs, EXCLUSIVE_TTL_MS) : ttlMs), exclusive };
+        const life = exclusive ? Math.min(ttlMs, EXCLUSIVE_TTL_MS) : ttlMs;
+        const intent: Intent = { ticket: this.nextTicket++, key, deltaspace, expiresAt: this.now() + life, exclusive };
         this.track(intent);
         await this.store.saveIntent(intent, this.nextTicket);
         return intent.ticket;

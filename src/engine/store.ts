@@ -11,6 +11,7 @@
 //   seeding upload:         + 1 write B (reference.bin); its self-delta is encoded from the body itself
 //   D > deltaBufferLimit:   + write D and read D (spilled parts), then the final write D
 //   always:                 coordinator begin() + commit() (two Durable Object calls in the Worker)
+//   conditional (If-…):     + open() of the current object (HEAD of `.delta` and `<key>`) under the exclusive intent
 //
 // What a request that dies at each step leaves behind, and who reclaims it:
 //   staging write / spilled parts   `.dg/tmp/…`, invisible: the request's finally; else the hourly cron (> 1 day)
