@@ -121,26 +121,34 @@ export class BucketCoordinator extends DurableObject<Record<string, unknown>> {
   }
 }
 
-/** The engine's Coordinator for one bucket, backed by that bucket's BucketCoordinator. */
+/**
+ * The engine's Coordinator for one bucket, backed by that bucket's BucketCoordinator. Every call takes a fresh
+ * stub (cheap): a stub that saw its object reset (a deploy, an eviction after an error) stays broken, and a
+ * PUT's commit must still reach the object's next instance, which reloads the PUT's intent from storage.
+ */
 export class DurableCoordinator implements Coordinator {
   constructor(
-    private readonly stub: DurableObjectStub<BucketCoordinator>,
+    private readonly namespace: DurableObjectNamespace<BucketCoordinator>,
     private readonly bucket: string,
     private readonly intentTtlMs = DEFAULT_INTENT_TTL_MS,
   ) {}
 
   /** The coordinator of `bucket` in this namespace (one object per bucket name). */
   static of(namespace: DurableObjectNamespace<BucketCoordinator>, bucket: string, intentTtlMs?: number): DurableCoordinator {
-    return new DurableCoordinator(namespace.get(namespace.idFromName(bucket)), bucket, intentTtlMs);
+    return new DurableCoordinator(namespace, bucket, intentTtlMs);
   }
 
   async begin(key: string, options: BeginOptions = {}): Promise<number> {
-    return unwrap(await this.stub.begin(this.bucket, key, this.intentTtlMs, options.exclusive ?? false));
+    return unwrap(await this.stub().begin(this.bucket, key, this.intentTtlMs, options.exclusive ?? false));
   }
-  async commit(ticket: number, variant: Variant): Promise<void> { unwrap(await this.stub.commit(this.bucket, ticket, variant)); }
-  async abort(ticket: number): Promise<void> { unwrap(await this.stub.abort(this.bucket, ticket)); }
-  async remove(keys: string[]): Promise<string[]> { return unwrap(await this.stub.remove(this.bucket, keys)); }
-  async deleteBucket(): Promise<void> { unwrap(await this.stub.deleteBucket(this.bucket)); }
+  async commit(ticket: number, variant: Variant): Promise<void> { unwrap(await this.stub().commit(this.bucket, ticket, variant)); }
+  async abort(ticket: number): Promise<void> { unwrap(await this.stub().abort(this.bucket, ticket)); }
+  async remove(keys: string[]): Promise<string[]> { return unwrap(await this.stub().remove(this.bucket, keys)); }
+  async deleteBucket(): Promise<void> { unwrap(await this.stub().deleteBucket(this.bucket)); }
+
+  private stub(): DurableObjectStub<BucketCoordinator> {
+    return this.namespace.get(this.namespace.idFromName(this.bucket));
+  }
 }
 
 function unwrap<T>(outcome: Outcome<T>): T {

@@ -218,7 +218,7 @@ export class CoordinatorCore {
   private openIntent(ticket: number): Intent {
     const intent = this.intents.get(ticket);
     if (!intent || intent.expiresAt <= this.now()) {
-      throw new S3Error("InternalError", "The write took longer than its coordination intent allows; the object was not stored.");
+      throw new S3Error("InternalError", "The write's coordination intent expired or is unknown (it took too long); the object was not stored.");
     }
     return intent;
   }

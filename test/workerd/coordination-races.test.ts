@@ -3,7 +3,7 @@
 // Each test drives two requests' storage calls in the racy order with a GatedBackend (one per "isolate") while
 // both coordinate through the real BucketCoordinator Durable Object over the real local R2.
 import { env } from "cloudflare:workers";
-import { runDurableObjectAlarm } from "cloudflare:test";
+import { abortAllDurableObjects } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { DurableCoordinator } from "../../src/bucket-coordinator";
 import { BucketRegistry } from "../../src/buckets/registry";
@@ -82,6 +82,25 @@ describe("reference collection never breaks an acknowledged delta (defect 3)", (
     heldWrite.release();
     await putA;
     expect(await sha256Hex(await readAll(setup.engine, `${ds}/c.zip`))).toBe(await sha256Hex(v3));
+  });
+});
+
+describe("the coordinator restarting mid-PUT", () => {
+  it("keeps the write's intent: the reference stays pinned and the PUT still commits", async () => {
+    const ds = unique("restart");
+    const v1 = pseudoRandom(256 * 1024, 6);
+    const setup = isolate();
+    await put(setup.engine, `${ds}/v1.zip`, v1);
+    const a = isolate();
+    const v2 = edited(v1, 7);
+    const heldWrite = a.gated.hold((call) => call.op === "put" && call.key === `${ds}/v2.zip.delta`);
+    const putA = put(a.engine, `${ds}/v2.zip`, v2);
+    await heldWrite.reached;
+    await abortAllDurableObjects(); // the object's memory (locks, intents) is gone; its storage is not
+    await isolate().engine.delete(`${ds}/v1.zip`);
+    heldWrite.release();
+    expect((await putA).storageType).toBe("delta");
+    expect(await sha256Hex(await readAll(setup.engine, `${ds}/v2.zip`))).toBe(await sha256Hex(v2));
   });
 });
 
