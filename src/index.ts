@@ -8,6 +8,10 @@ import { corsPreflight, withCors } from "./s3/auth/index";
 import { errorResponse } from "./s3/xml";
 import { cleanupAllBuckets } from "./multipart/scheduled";
 import { createEngine, forRequest, servicesFor, type WorkerServices } from "./wiring";
+import { BucketCoordinator } from "./bucket-coordinator";
+
+/** The Durable Object class behind binding DG_COORDINATOR (wrangler.toml); workerd needs it exported here. */
+export { BucketCoordinator };
 
 export interface Env {
   /** The R2 bucket behind S3 bucket `default` (and, by default, behind buckets made by CreateBucket). */

@@ -13,6 +13,10 @@ import { wasmCodec } from "./engine/wasm-codec";
 import { s3Authorizer } from "./s3/auth/authorizer";
 import type { S3Services } from "./s3/handler";
 import type { Backend } from "./storage/backend";
+import { DurableCoordinator, type BucketCoordinator } from "./bucket-coordinator";
+import type { Coordinator } from "./coordination/api";
+import { LocalCoordinator } from "./coordination/local";
+import { BackendKeyspace } from "./engine/keyspace";
 
 /** The streaming xdelta3 codec bound to the Worker's compiled WASM module: encode, decode and busy(). */
 export const workerCodec: DeltaCodec = wasmCodec(xdelta3Module);
@@ -35,6 +39,8 @@ export interface WorkerServices extends S3Services {
   referenceCache: ReferenceBlockCache | null;
   /** Whole rebuilt delta objects (Cache API), null when DG_CACHE_REBUILT_MAX_SIZE is 0 or the cache is off. */
   rebuiltCache: RebuiltObjectCache | null;
+  /** Each bucket's coordinator across isolates (docs/ARCHITECTURE.md "Guarantees"). */
+  coordinators: (bucket: BucketEntry) => Coordinator;
 }
 
 const services = new WeakMap<object, WorkerServices>();
@@ -48,12 +54,15 @@ export function servicesFor(env: Record<string, unknown>): WorkerServices {
   if (!built) {
     const config = configFrom(env);
     const { referenceCache, rebuiltCache } = edgeCaches(config.cache);
+    const buckets = new BucketRegistry(config, env);
+    const coordinators = coordinatorsFrom(env, buckets);
     built = {
       config,
       referenceCache,
       rebuiltCache,
-      buckets: new BucketRegistry(config, env),
-      engineFor: enginesFor(config, referenceCache && scopedCache(referenceCache), rebuiltCache && scopedRebuilt(rebuiltCache)),
+      coordinators,
+      buckets,
+      engineFor: enginesFor(config, referenceCache && scopedCache(referenceCache), rebuiltCache && scopedRebuilt(rebuiltCache), coordinators),
       authorize: s3Authorizer(config.auth),
     };
     services.set(env, built);
@@ -66,7 +75,18 @@ export function forRequest(built: WorkerServices, ctx: ExecutionContext | undefi
   if (!ctx || !built.referenceCache) return built;
   const waitUntil = (promise: Promise<unknown>) => ctx.waitUntil(promise);
   const rebuilt = built.rebuiltCache && scopedRebuilt(built.rebuiltCache, waitUntil);
-  return { ...built, engineFor: enginesFor(built.config, scopedCache(built.referenceCache, waitUntil), rebuilt) };
+  return { ...built, engineFor: enginesFor(built.config, scopedCache(built.referenceCache, waitUntil), rebuilt, built.coordinators) };
+}
+
+/**
+ * Each bucket's engine coordinates its writes through that bucket's Durable Object (binding DG_COORDINATOR).
+ * Without the binding (a configuration that dropped it) only the requests of one isolate are coordinated, in memory.
+ */
+function coordinatorsFrom(env: Record<string, unknown>, registry: BucketRegistry): (bucket: BucketEntry) => Coordinator {
+  const namespace = env.DG_COORDINATOR as DurableObjectNamespace<BucketCoordinator> | undefined;
+  return (bucket) => namespace
+    ? DurableCoordinator.of(namespace, bucket.name)
+    : new LocalCoordinator(new BackendKeyspace(bucket.backend), registry.lifecycleOf(bucket));
 }
 
 function edgeCaches(cache: CacheConfig): { referenceCache: ReferenceBlockCache | null; rebuiltCache: RebuiltObjectCache | null } {
@@ -107,13 +127,14 @@ function scopedCache(cache: ReferenceBlockCache, waitUntil?: (promise: Promise<u
  * Engines for one scope (a request, or the isolate when there is no request context). Every engine shares
  * the isolate's reference cache; buckets on a remote S3 server list without per-object metadata HEADs.
  */
-function enginesFor(config: Config, referenceCache: ReferenceCache | null, rebuiltCache: RebuiltCache | null):
-  (bucket: BucketEntry) => DeltaEngine {
+function enginesFor(config: Config, referenceCache: ReferenceCache | null, rebuiltCache: RebuiltCache | null,
+  coordinators: (bucket: BucketEntry) => Coordinator): (bucket: BucketEntry) => DeltaEngine {
   const engines = new Map<string, DeltaEngine>();
   const build = (bucket: BucketEntry) => createEngine(bucket.backend, config.engine, {
     referenceCache: referenceCache ?? undefined,
     rebuiltCache: rebuiltCache ?? undefined,
     listMetadata: isRemote(config, bucket) ? "deltas" : "all",
+    coordinator: coordinators(bucket),
   });
   return (bucket) => {
     // Runtime buckets come and go: they get a fresh (cheap) engine instead of an entry kept for the scope's life.

@@ -87,6 +87,12 @@ export interface PutInput {
    * itself; `body` is then left unread, which costs nothing (it only opens parts when pulled).
    */
   source?: ReReadableBody;
+  /**
+   * A conditional write (If-None-Match / If-Match): called with the key's current object (null when absent)
+   * while the engine holds the key alone; it throws (e.g. PreconditionFailed) to refuse the write. Nothing is
+   * written before it passes, and no other write or delete of the key runs until this one is answered.
+   */
+  precondition?: (current: ObjectInfo | null) => void;
 }
 
 /** Bytes that can be read again: whole as a fresh stream each time, or by range. */
@@ -141,6 +147,11 @@ export interface ObjectEngine {
   delete(key: string): Promise<void>;
   deleteMany(keys: string[]): Promise<DeleteOutcome[]>;
   list(input: ListInput): Promise<ListResult>;
-  /** True when the bucket holds no user-visible object (for DeleteBucket). */
+  /** True when the bucket holds no user-visible object. */
   isEmpty(): Promise<boolean>;
+  /**
+   * DeleteBucket's check and sweep, serialized with every write of the bucket: BucketNotEmpty while an object
+   * exists or a PUT is in progress; afterwards new PUTs get NoSuchBucket.
+   */
+  deleteBucket(): Promise<void>;
 }

@@ -7,6 +7,8 @@ import type { DeltaCodec, EngineContext, EngineOptions } from "./context";
 import { STAGING_PREFIX } from "./deltaspace";
 import { openObject } from "./fetch";
 import { listObjects } from "./list";
+import { LocalCoordinator } from "../coordination/local";
+import { BackendKeyspace } from "./keyspace";
 import { deleteObject, deleteObjects } from "./remove";
 import { storeObject } from "./store";
 
@@ -32,6 +34,7 @@ export class DeltaEngine implements ObjectEngine {
       referenceCache: options.referenceCache,
       rebuiltCache: options.rebuiltCache,
       listMetadata: options.listMetadata ?? "all",
+      coordinator: options.coordinator ?? new LocalCoordinator(new BackendKeyspace(backend)),
     };
   }
 
@@ -57,6 +60,11 @@ export class DeltaEngine implements ObjectEngine {
 
   list(input: ListInput): Promise<ListResult> {
     return listObjects(this.ctx, input);
+  }
+
+  /** DeleteBucket through the coordinator: BucketNotEmpty while an object exists or a write is open. */
+  deleteBucket(): Promise<void> {
+    return this.ctx.coordinator.deleteBucket();
   }
 
   async isEmpty(): Promise<boolean> {

@@ -2,7 +2,7 @@
 // calls may land on different isolates. Completion streams the staged parts, in order, into the engine's put,
 // so an eligible object is delta-compressed like any single PUT.
 import type { Backend } from "../storage/backend";
-import type { ChecksumAlgorithm, ObjectEngine, ObjectHttpHeaders, OpenedObject, ResolvedRange, StorageType } from "../engine/api";
+import type { ChecksumAlgorithm, ObjectEngine, ObjectHttpHeaders, OpenedObject, PutInput, ResolvedRange, StorageType } from "../engine/api";
 import { S3Error } from "../errors";
 import { PartsSource } from "./assemble";
 import { compositeChecksum } from "./checksums";
@@ -139,7 +139,10 @@ export class MultipartUploads {
    * Check a Complete request against what is stored (errors here still get their own HTTP status), then
    * hand back the long-running part.
    */
-  async prepareComplete(key: string, uploadId: string, listed: CompletePartInput[]): Promise<PreparedCompletion> {
+  /** @param precondition the request's If-None-Match / If-Match, checked by the engine while it holds the key. */
+  async prepareComplete(
+    key: string, uploadId: string, listed: CompletePartInput[], precondition?: PutInput["precondition"],
+  ): Promise<PreparedCompletion> {
     const requested = lastListingOfEachPart(listed);
     const state = await readState(this.backend, uploadId);
     if (!state || state.key !== key) throw noSuchUpload(uploadId);
@@ -161,7 +164,7 @@ export class MultipartUploads {
       }
       return found;
     });
-    return { finish: () => this.finishComplete(state, chosen) };
+    return { finish: () => this.finishComplete(state, chosen, precondition) };
   }
 
   async listUploads(input: ListUploadsInput): Promise<ListUploadsResult> {
@@ -194,7 +197,7 @@ export class MultipartUploads {
     return result;
   }
 
-  private async finishComplete(state: UploadState, parts: StagedPart[]): Promise<CompleteResult> {
+  private async finishComplete(state: UploadState, parts: StagedPart[], precondition?: PutInput["precondition"]): Promise<CompleteResult> {
     const source = new PartsSource(this.backend, parts);
     const etag = await multipartEtag(parts.map((part) => part.etag));
     const checksums = state.checksumType === "FULL_OBJECT" ? {} : await compositeChecksum(state.checksumAlgorithm, parts);
@@ -207,6 +210,7 @@ export class MultipartUploads {
       multipartEtag: etag,
       partSizes: parts.map((part) => part.size),
       source,
+      precondition,
     });
     // Record completion before removing parts: a retried Complete answers the same, a late part is refused.
     await writeState(this.backend, { ...state, completed: { etag, size: source.size, at: new Date().toISOString() } });

@@ -161,6 +161,24 @@ export function evaluateConditions(
   }
 }
 
+/**
+ * If-None-Match / If-Match on a write (PutObject, CopyObject's destination, CompleteMultipartUpload) as the
+ * engine's `PutInput.precondition`: the engine calls it with the key's current object while it holds the key
+ * alone, so the answer still holds when the write lands. undefined when the request has neither header.
+ */
+export function writePrecondition(headers: Headers, key: string): ((current: ObjectInfo | null) => void) | undefined {
+  const ifMatch = headers.get("if-match");
+  const ifNoneMatch = headers.get("if-none-match");
+  if (ifMatch === null && ifNoneMatch === null) return undefined;
+  return (current) => {
+    if (!current) {
+      if (ifMatch !== null) throw new S3Error("NoSuchKey", "The specified key does not exist.", { Key: key });
+      return;
+    }
+    evaluateConditions({ ifMatch, ifNoneMatch, ifModifiedSince: null, ifUnmodifiedSince: null }, current, "PreconditionFailed");
+  };
+}
+
 function preconditionFailed(condition: string): S3Error {
   return new S3Error("PreconditionFailed", "At least one of the pre-conditions you specified did not hold", { Condition: condition });
 }

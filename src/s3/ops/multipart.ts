@@ -10,7 +10,7 @@ import type { CopySource, S3Op } from "../classify";
 import { S3Error } from "../../errors";
 import { buildXml, errorXml, parseXml, readSmallBody, xmlDate, xmlResponse, type XmlNode } from "../xml";
 import { OWNER, type OpContext } from "./context";
-import { conditionsFrom, evaluateConditions, httpHeadersFrom, quoteEtag, userMetadataFrom } from "./headers";
+import { conditionsFrom, evaluateConditions, httpHeadersFrom, quoteEtag, userMetadataFrom, writePrecondition } from "./headers";
 import { openOrNoSuchKey } from "./object-read";
 import { requireOwnerOnlyAclHeaders } from "./acl";
 
@@ -101,7 +101,7 @@ async function completeUpload(ctx: OpContext, bucket: string, key: string, uploa
   const uploads = await uploadsFor(ctx, bucket);
   await checkOverwriteConditions(ctx, bucket, key);
   // Everything that can be refused cheaply is refused here, with its own HTTP status.
-  const prepared = await uploads.prepareComplete(key, uploadId, requested);
+  const prepared = await uploads.prepareComplete(key, uploadId, requested, writePrecondition(ctx.request.headers, key));
   const resource = ctx.url.pathname;
   return keepAliveXmlResponse(async () => {
     try {
@@ -259,19 +259,16 @@ export function parseCompleteBody(text: string): CompletePartInput[] {
   });
 }
 
-/** S3 honours If-None-Match: * (and If-Match) on CompleteMultipartUpload to avoid overwriting an object. */
+/**
+ * S3 honours If-None-Match: * (and If-Match) on CompleteMultipartUpload to avoid overwriting an object. Checked
+ * here first (a refusal gets its own status before the long work starts) and again atomically by the engine.
+ */
 async function checkOverwriteConditions(ctx: OpContext, bucket: string, key: string): Promise<void> {
-  const headers = ctx.request.headers;
-  const ifMatch = headers.get("if-match");
-  const ifNoneMatch = headers.get("if-none-match");
-  if (ifMatch === null && ifNoneMatch === null) return;
+  const precondition = writePrecondition(ctx.request.headers, key);
+  if (!precondition) return;
   const entry = await ctx.buckets.require(bucket);
   const existing = await ctx.engineFor(entry).open(key);
-  if (!existing) {
-    if (ifMatch !== null) throw new S3Error("NoSuchKey", "The specified key does not exist.", { Key: key });
-    return;
-  }
-  evaluateConditions({ ifMatch, ifNoneMatch, ifModifiedSince: null, ifUnmodifiedSince: null }, existing.info, "PreconditionFailed");
+  precondition(existing?.info ?? null);
 }
 
 /** `x-amz-copy-source-range: bytes=first-last`, both offsets required (InvalidArgument) and inside the source (InvalidRange). */
