@@ -14,6 +14,7 @@
 import { AwsClient } from "aws4fetch";
 import { XMLParser } from "fast-xml-parser";
 import { S3Error, type S3ErrorCode } from "../errors";
+import { characterReferenceDecoder } from "../xml-references";
 import type {
   Backend, BackendMultipart, ByteRange, ListOptions, ListPage, MultipartPart, PutOptions, StoredObject,
   StoredObjectBody,
@@ -77,10 +78,12 @@ interface CallResult {
   ambiguous: boolean;
 }
 
+// Keys in a listing may come back as character references (&#x0D;, &#34;): decoded like request bodies.
 const xml = new XMLParser({
   ignoreAttributes: true,
   parseTagValue: false,
   trimValues: false,
+  entityDecoder: characterReferenceDecoder,
   isArray: (name) => ["Contents", "CommonPrefixes", "Error", "Deleted", "Part"].includes(name),
 });
 
