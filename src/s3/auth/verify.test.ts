@@ -326,6 +326,12 @@ describe("refusals: the right S3 code, and nothing is written", () => {
     expect(stored?.size).toBe(data.length);
   });
 
+  it("presigned URL with X-Amz-Expires=0 → 403 AccessDenied 'Request has expired', even in the second it was signed", async () => {
+    const presigned = await signed(`${BASE}/docs/p.txt?X-Amz-Expires=0`, { presign: true });
+    const error = await refusal(verifyRequest(new Request(presigned.url), testConfig(), { bucket: "docs", write: false, now: NOW }));
+    expect([error.status, error.code, error.message]).toEqual([403, "AccessDenied", "Request has expired"]);
+  });
+
   it("presigned URL valid for more than 7 days → AuthorizationQueryParametersError", async () => {
     const presigned = await signed(`${BASE}/docs/p.txt?X-Amz-Expires=604801`, { presign: true });
     const error = await refusal(verifyRequest(new Request(presigned.url), testConfig(), { bucket: "docs", write: false, now: NOW }));

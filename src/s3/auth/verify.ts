@@ -123,7 +123,6 @@ function readQueryClaim(query: URLSearchParams): SignatureClaim {
   }
   if (!/^\d+$/.test(expiresText)) throw queryError("X-Amz-Expires should be a number");
   const expires = Number(expiresText);
-  if (expires < 1) throw queryError("X-Amz-Expires must be non-negative");
   if (expires > MAX_PRESIGNED_EXPIRES) throw queryError("X-Amz-Expires must be less than a week (in seconds) that is 604800");
   if (parseAmzDate(amzDate) === null) throw queryError("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"");
   return {
@@ -197,7 +196,8 @@ function checkTime(claim: SignatureClaim, now: Date): void {
       throw new S3Error("AccessDenied", "Request is not valid yet", { RequestTime: toIsoSeconds(signedAt), ServerTime: serverTime });
     }
     const expiresAt = new Date(signedAt.getTime() + claim.expires! * 1000);
-    if (now.getTime() > expiresAt.getTime()) {
+    // X-Amz-Expires=0 is a URL that has already expired (S3: 403 AccessDenied), not a malformed one.
+    if (claim.expires === 0 || now.getTime() > expiresAt.getTime()) {
       throw new S3Error("AccessDenied", "Request has expired", {
         "X-Amz-Expires": String(claim.expires),
         Expires: toIsoSeconds(expiresAt),
