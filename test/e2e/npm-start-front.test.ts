@@ -25,7 +25,7 @@ interface Sent {
  * A signed PUT the way aws-cli and the SDKs send one: headers with `Expect: 100-continue`, and the body only after
  * the server's 100 Continue, or after `giveUpMs` as the clients do (boto3 1 s, the JS SDK 6 s).
  */
-async function putExpectingContinue(url: string, data: Uint8Array, giveUpMs = 5_000, hostHeader?: string): Promise<Sent> {
+async function putExpectingContinue(url: string, data: Uint8Array<ArrayBuffer>, giveUpMs = 5_000, hostHeader?: string): Promise<Sent> {
   const signed = await signer.sign(url, { method: "PUT", body: data });
   const headers: Record<string, string> = Object.fromEntries(signed.headers);
   headers["content-length"] = String(data.byteLength);
