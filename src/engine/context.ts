@@ -13,6 +13,8 @@ export interface DeltaCodec {
   decode(source: SourceInfo, delta: ReadableStream<Uint8Array>, options: CodecOptions): ReadableStream<Uint8Array>;
   /** True while a codec job holds the isolate's budget (a new job would queue behind it). */
   busy?(): boolean;
+  /** True while another job waits for the isolate's budget (a stalled decode then gives the codec back). */
+  contended?(): boolean;
 }
 
 /** A cache of reference bytes keyed by the reference's SHA-256 (src/cache ReferenceBlockCache fits). */
