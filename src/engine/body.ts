@@ -1,8 +1,9 @@
 // An upload body made re-readable with its hashes known, so the store path can write metadata up front
 // (R2 wants length and metadata at put time) and read the bytes more than once (encode, then copy).
 //
-// Small bodies (≤ bodyBufferLimit) are held in memory. Larger ones are streamed once into a hidden staging
-// object under `.dg/tmp/`, hashed on the way (SHA-256 + MD5 via crypto.DigestStream), and then re-read
+// Small bodies (≤ bodyBufferLimit) are held in memory, if the isolate's buffered-body budget has room for their
+// declared length. Larger ones, and small ones that do not fit the budget, are streamed once into a hidden
+// staging object under `.dg/tmp/`, hashed on the way (SHA-256 + MD5 via crypto.DigestStream), and then re-read
 // from there by range or as a stream. The staged copy is deleted when the PUT finishes (dispose).
 import type { SourceInfo, SourceReader } from "../codec/api";
 import type { ReferenceCache } from "./context";
@@ -11,6 +12,42 @@ import type { Backend } from "../storage/backend";
 import { S3Error } from "../errors";
 import { STAGING_PREFIX } from "./deltaspace";
 import { StreamHasher, asBytes, digestsOf, hashingTap, lazyStream, readExactly, streamOf } from "./streams";
+
+/**
+ * Bytes all in-memory upload bodies of one isolate may hold together. A memory body allocates its declared
+ * length before its first byte arrives, so without a cap a few idle uploads plus one codec job (64 MiB) would
+ * exceed the isolate's 128 MB and kill every request in it. Over the budget a body is staged instead: never
+ * refused, only one more write and read. 32 MiB = four 8 MiB bodies; with the codec budget (64 MiB) it leaves
+ * ~32 MB for the JS heap and the per-request stream buffers. docs/ARCHITECTURE.md "Per-isolate limits".
+ */
+export const ISOLATE_BODY_BUDGET = 32 * 1024 * 1024;
+
+/** Admission control for buffered bytes: reserve before allocating, release when done; never waits. */
+export class BufferBudget {
+  private used = 0;
+
+  constructor(readonly totalBytes: number) {}
+
+  /** A release function when `bytes` fit now, else null (the caller takes the path that needs no memory). */
+  tryReserve(bytes: number): (() => void) | null {
+    if (this.used + bytes > this.totalBytes) return null;
+    this.used += bytes;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.used -= bytes;
+    };
+  }
+
+  /** Bytes currently reserved. */
+  get reservedBytes(): number {
+    return this.used;
+  }
+}
+
+/** The budget every in-memory upload body of this isolate reserves its declared length from. */
+export const isolateBodyBudget = new BufferBudget(ISOLATE_BODY_BUDGET);
 
 export interface BodySource {
   readonly size: number;
@@ -33,15 +70,24 @@ export async function acceptBody(
   bufferLimit: number,
   source?: ReReadableBody,
 ): Promise<BodySource> {
-  if (source && size > bufferLimit && !(body instanceof Uint8Array)) {
-    await body.cancel().catch(() => {});
-    return hashReReadable(source, size);
-  }
-  if (size <= bufferLimit || body instanceof Uint8Array) {
+  if (body instanceof Uint8Array) {
+    // Already in memory (the caller allocated it): nothing more to reserve.
     const bytes = await readExactly(body, size);
     return new MemoryBody(bytes, await digestsOf(bytes));
   }
-  return stageBody(backend, body, size);
+  const release = size <= bufferLimit ? isolateBodyBudget.tryReserve(size) : null;
+  if (!release && source) {
+    await body.cancel().catch(() => {});
+    return hashReReadable(source, size);
+  }
+  if (!release) return stageBody(backend, body, size);
+  try {
+    const bytes = await readExactly(body, size);
+    return new MemoryBody(bytes, await digestsOf(bytes), release);
+  } catch (error) {
+    release();
+    throw error;
+  }
 }
 
 class MemoryBody implements BodySource {
@@ -50,7 +96,7 @@ class MemoryBody implements BodySource {
   readonly sha256: string;
   readonly md5: string;
 
-  constructor(private readonly bytes: Uint8Array, digests: { sha256: string; md5: string }) {
+  constructor(private readonly bytes: Uint8Array, digests: { sha256: string; md5: string }, private readonly release = () => {}) {
     this.size = bytes.byteLength;
     this.sha256 = digests.sha256;
     this.md5 = digests.md5;
@@ -65,7 +111,10 @@ class MemoryBody implements BodySource {
     return { size: bytes.byteLength, read: async (offset, length) => bytes.subarray(offset, offset + length) };
   }
 
-  async dispose(): Promise<void> {}
+  /** Gives the bytes' share of the isolate budget back (streams handed out before keep their own reference). */
+  async dispose(): Promise<void> {
+    this.release();
+  }
 }
 
 async function stageBody(backend: Backend, body: ReadableStream<Uint8Array>, size: number): Promise<BodySource> {

@@ -14,9 +14,11 @@ export interface DeltaCodec {
   decode(source: SourceInfo, delta: ReadableStream<Uint8Array>, options: CodecOptions): ReadableStream<Uint8Array>;
   /**
    * True while a codec job holds the isolate's budget (a new job would queue behind it). Required: a delta GET
-   * that would queue gives up the backend read it holds (src/engine/fetch.ts storedDeltaBody).
+   * that would queue gives up the backend read it holds (src/engine/rebuild.ts storedDeltaBody).
    */
   busy(): boolean;
+  /** True while another job waits for the isolate's budget (a stalled decode then gives the codec back). */
+  contended(): boolean;
 }
 
 /** A cache of reference bytes keyed by the reference's SHA-256 (src/cache ReferenceBlockCache fits). */

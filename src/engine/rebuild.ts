@@ -1,11 +1,14 @@
 // Reading a delta object: from the rebuilt-object cache when it holds a verified copy; else decoded through the
 // streaming codec against its reference. A whole rebuild is hashed on the way and errors instead of ending
 // when its size or SHA-256 differs from the recorded original; a range decodes only the windows that hold it.
+// A client that stalls while another job waits for the codec gets the rest from a spill (stall-release.ts).
 import type { ObjectInfo, ResolvedRange } from "./api";
 import { S3Error } from "../errors";
 import { isCodecError } from "../codec/errors";
 import type { EngineContext } from "./context";
 import type { DgRecord } from "./metadata";
+import { DeltaBuffer } from "./delta-buffer";
+import { releaseCodecWhenStalled } from "./stall-release";
 import { exactLength, generatorStream, onFailure, primed } from "./read-streams";
 import { deltaReferenceSource, type ReferenceUse } from "./reference-source";
 import type { Resolved } from "./resolve";
@@ -34,7 +37,7 @@ export async function readDelta(
   }
   const { source, evict } = reference;
   const delta = storedDeltaBody(ctx, resolved, key);
-  const rebuilt = ctx.codec!.decode(source, delta, { ...ctx.config.codec, maxOutputSize: info.size });
+  const rebuilt = decodeGivingBackWhenStalled(ctx, ctx.codec!.decode(source, delta, { ...ctx.config.codec, maxOutputSize: info.size }));
   const verified = rebuilt.pipeThrough(verifyingSlice({
     size: info.size,
     sha256: record!.sha256,
@@ -79,7 +82,8 @@ async function keptRebuild(ctx: EngineContext, key: string, record: DgRecord, in
 async function readDeltaRange(ctx: EngineContext, key: string, resolved: Resolved, info: ObjectInfo,
   range: ResolvedRange, { source, evict }: ReferenceUse): Promise<ReadableStream<Uint8Array> | null> {
   const delta = storedDeltaBody(ctx, resolved, key);
-  const rebuilt = ctx.codec!.decode(source, delta, { ...ctx.config.codec, maxOutputSize: info.size, targetRange: range });
+  const rebuilt = decodeGivingBackWhenStalled(ctx,
+    ctx.codec!.decode(source, delta, { ...ctx.config.codec, maxOutputSize: info.size, targetRange: range }));
   const reader = rebuilt.getReader();
   const first = await reader.read().then((result) => ({ result }), (error: unknown) => ({ error }));
   if ("error" in first && isCodecError(first.error) && first.error.kind === "unverifiable") return null;
@@ -99,6 +103,16 @@ async function readDeltaRange(ctx: EngineContext, key: string, resolved: Resolve
   const checked = resumed.pipeThrough(exactLength(range.end - range.start + 1,
     () => new S3Error("InternalError", "A ranged rebuild returned the wrong number of bytes; no wrong bytes are served.", { Key: key })));
   return primed(evict ? onFailure(checked, evict) : checked, key);
+}
+
+/** A client that stops reading never holds the codec while another job waits for it (stall-release.ts). */
+function decodeGivingBackWhenStalled(ctx: EngineContext, decoded: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+  const codec = ctx.codec;
+  if (!codec) return decoded;
+  return releaseCodecWhenStalled(decoded, {
+    contended: () => codec.contended(),
+    spill: () => new DeltaBuffer(ctx.backend, ctx.config.deltaBufferLimit, "rebuilt"),
+  });
 }
 
 /**

@@ -8,5 +8,6 @@ export function wasmCodec(module: WebAssembly.Module): DeltaCodec {
     encode: (source, target, options) => encode(module, source, target, options),
     decode: (source, delta, options) => decode(module, source, delta, options),
     busy: () => isolateCodecBudget.reservedBytes > 0,
+    contended: () => isolateCodecBudget.waiting > 0,
   };
 }

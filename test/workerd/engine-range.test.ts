@@ -25,6 +25,7 @@ function observedCodec(): { codec: DeltaCodec; decodes: CodecStats[] } {
         onStats: (stats) => { decodes.push(stats); options.onStats?.(stats); },
       }),
       busy: real.busy,
+      contended: real.contended,
     },
   };
 }

@@ -24,6 +24,7 @@ function countingCodec(): DeltaCodec & { decodes: number } {
       return codec.decode(...args);
     },
     busy: codec.busy.bind(codec),
+    contended: codec.contended.bind(codec),
   };
   return counted;
 }
