@@ -1,3 +1,4 @@
+// The reference cache's public surface for the composition root (src/wiring.ts) and the engine's tests.
 export { ReferenceBlockCache, DEFAULT_BLOCK_SIZE, DEFAULT_TTL_SECONDS } from "./blocks";
 export type { BlockCacheOptions, BlockCacheStats, FillScope, ReferenceId } from "./blocks";
 export { backendRangeReader } from "./origin";
