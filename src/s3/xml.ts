@@ -68,12 +68,23 @@ const parser = new XMLParser({
   isArray: (name) => name === "Object" || name === "Part",
 });
 
-/** Parse a request body, refusing anything that is not well-formed XML with MalformedXML. */
+/**
+ * Parse a request body, refusing anything that is not well-formed XML with MalformedXML. The parser also
+ * refuses some documents the validator passes (nesting deeper than its limit, DTD entities past its expansion
+ * limits, external or parameter entities, `__proto__` element names); those throw plain Errors, which are the
+ * client's malformed XML too, not an internal error.
+ */
 export function parseXml(text: string): Record<string, unknown> {
-  if (text.trim() === "" || XMLValidator.validate(text) !== true) {
-    throw new S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.");
+  if (text.trim() === "" || XMLValidator.validate(text) !== true) throw malformedXml();
+  try {
+    return parser.parse(text) as Record<string, unknown>;
+  } catch {
+    throw malformedXml();
   }
-  return parser.parse(text) as Record<string, unknown>;
+}
+
+function malformedXml(): S3Error {
+  return new S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.");
 }
 
 /** Read a small XML request body with a hard size cap (these bodies are never large). */
