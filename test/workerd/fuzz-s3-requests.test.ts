@@ -11,7 +11,7 @@ import { chunkedBody, seedOf, signed } from "../../src/s3/auth/test-support";
 import type { AccessKey } from "../../src/s3/auth";
 import { bucket, sha256Hex, storedKeys } from "./engine-helpers";
 import { DEV_CLIENT, ORIGIN, bytes, errorOf, s3 } from "./s3-support";
-import { fuzzRuns } from "./helpers/fuzz";
+import { fuzzRuns, fuzzTimeout } from "./helpers/fuzz";
 
 const DEV_KEY: AccessKey = { accessKeyId: "deltaglider", secretAccessKey: "deltaglider-secret", access: "read-write", buckets: ["*"] };
 const PREFIX = `fuzz-${crypto.randomUUID().slice(0, 8)}/`;
@@ -167,7 +167,7 @@ describe("malformed requests through the Worker", () => {
     await fc.assert(fc.asyncProperty(read, async (draft) => {
       await expectS3Answer(await send(draft, null, 0), draft.method, `${draft.method} ${draft.path} ${JSON.stringify(draft.headers)}`);
     }), { numRuns: fuzzRuns(150) });
-  });
+  }, fuzzTimeout(150, 500));
 
   it("defective writes against the stored objects are refused with a 4xx S3 error", async () => {
     await fc.assert(fc.asyncProperty(write, defect, fc.nat(), async (draft, flaw, cut) => {
@@ -178,7 +178,7 @@ describe("malformed requests through the Worker", () => {
       const status = await expectS3Answer(await send(draft, applied, cut), draft.method, what);
       expect(status, what).toBeGreaterThanOrEqual(400);
     }), { numRuns: fuzzRuns(100) });
-  });
+  }, fuzzTimeout(100, 1_000));
 
   // Found by the property above: the checks of a body the operation never reads were skipped.
   it("a signed DELETE whose body contradicts its signed x-amz-content-sha256 is refused and deletes nothing", async () => {

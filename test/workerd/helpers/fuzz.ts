@@ -12,6 +12,11 @@ export function fuzzRuns(base: number): number {
   return raised > 0 ? raised : base;
 }
 
+/** A test timeout that grows with the runs (raised runs must not hit vitest's default timeout). */
+export function fuzzTimeout(base: number, msPerRun: number): number {
+  return Math.max(120_000, fuzzRuns(base) * msPerRun);
+}
+
 export type Outcome<T> = { ok: true; value: T } | { ok: false; error: S3Error };
 
 /** Runs `fn`; an S3Error is an outcome, any other exception is rethrown (and fails the property). */
