@@ -39,14 +39,14 @@ function parseOptions(argv: string[]): Options {
     seconds: Number(value("seconds", "60")),
     docs: !argv.includes("--no-docs"),
     seed: Number(value("seed", String(Date.now() % 1_000_000))),
-    port: Number(value("port", "8830")),
+    port: Number(value("port", "8850")),
   };
 }
 
 // ---- deterministic content -------------------------------------------------------------------------------
 
 /** Reproducible pseudo-random bytes (AES-128-CTR keystream of a seed string). */
-function prngBytes(seed: string, length: number): Uint8Array {
+function prngBytes(seed: string, length: number): Uint8Array<ArrayBuffer> {
   const key = createHash("sha256").update(seed).digest().subarray(0, 16);
   const cipher = createCipheriv("aes-128-ctr", key, Buffer.alloc(16));
   return new Uint8Array(cipher.update(Buffer.alloc(length)));
@@ -64,7 +64,7 @@ function scheduler(seed: number): () => number {
 }
 
 const HEADER = 96;
-const baseCache = new Map<string, Uint8Array>();
+const baseCache = new Map<string, Uint8Array<ArrayBuffer>>();
 
 /** Every fifth write is unlike its deltaspace's reference, so it is stored as-is beside others' deltas of the key. */
 const isUnlike = (writeId: number) => writeId % 5 === 0;
@@ -73,7 +73,7 @@ const isUnlike = (writeId: number) => writeId % 5 === 0;
  * Version `writeId` of `key` with a self-describing header: its deltaspace's base with a few changed KiB
  * (stored as a delta), or for an "unlike" write fresh random bytes (the delta would not pay: stored as-is).
  */
-function versionBody(run: string, key: string, writeId: number): Uint8Array {
+function versionBody(run: string, key: string, writeId: number): Uint8Array<ArrayBuffer> {
   const ds = key.slice(0, key.lastIndexOf("/"));
   let base = baseCache.get(ds);
   if (!base) baseCache.set(ds, (base = prngBytes(`${run}/${ds}`, BASE_SIZE)));

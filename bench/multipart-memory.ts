@@ -23,6 +23,7 @@ import { AwsClient } from "aws4fetch";
 import { livePeak, parseGcTrace, type LivePeak } from "./gc-trace";
 import { heapPlusBuffers, Inspector, type HeapUsage } from "./inspector";
 import { cpuMs, LocalWorker } from "./worker";
+import { fillRandomWords } from "../test/fixtures/random";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const MiB = 1024 * 1024;
@@ -45,12 +46,7 @@ const CREDENTIALS = { accessKeyId: "deltaglider", secretAccessKey: "deltaglider-
 /** Part `n` of version `version`: v1 is pseudo-random; v2 rewrites 4 KiB in every other part. */
 function partBytes(n: number, version: number): Buffer {
   const out = Buffer.alloc(PART_SIZE);
-  const words = new Uint32Array(out.buffer, out.byteOffset, PART_SIZE / 4);
-  let x = (n * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    words[i] = x;
-  }
+  fillRandomWords(out, (n * 2654435761) >>> 0);
   if (version > 1 && n % 2 === 0) out.fill(version, PART_SIZE / 2, PART_SIZE / 2 + 4096);
   return out;
 }

@@ -15,6 +15,7 @@ import { once } from "node:events";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CORPUS_DIR, type CorpusSeries, type CorpusFile } from "./corpus.ts";
+import { fillRandomWords, xorshift32 } from "../test/fixtures/random.ts";
 
 export const SYNTHETIC_ID = "synthetic-1g";
 const DIR = join(CORPUS_DIR, SYNTHETIC_ID);
@@ -26,20 +27,16 @@ const GENERATOR = 1;
 const VERSIONS = ["1.0.0", "1.1.0", "1.2.0"];
 const nameOf = (version: string) => `disk-${version}.iso`;
 
-/** xorshift32 stream; one per (version, block) so any block can be regenerated alone. */
-function prng(seed: number) {
-  let x = (Math.imul(seed, 2654435761) >>> 0) || 1;
-  return () => {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    return x;
-  };
+/** A pseudo-random stream per (version, block) so any block can be regenerated alone; the multiply spreads
+ *  nearby seeds apart. */
+function prng(seed: number): () => number {
+  return xorshift32(Math.imul(seed, 2654435761));
 }
 
+/** Half of each 32-bit word low-entropy, so secondary compression has work. */
 function randomBlock(seed: number, size = MiB): Uint8Array {
   const out = new Uint8Array(size);
-  const words = new Uint32Array(out.buffer, 0, size >>> 2);
-  const next = prng(seed);
-  for (let i = 0; i < words.length; i++) words[i] = (next() & 0x0f0f00ff) >>> 0;
+  fillRandomWords(out, Math.imul(seed, 2654435761), 0x0f0f00ff);
   return out;
 }
 

@@ -1,20 +1,28 @@
 #!/usr/bin/env node
-// `npm start`: the proxy on http://127.0.0.1:8787 (PORT overrides) with wrangler dev, local R2 persisted
-// under .wrangler/state, no network and no login. Extra arguments are passed on to wrangler.
+// `npm start`: the proxy on http://127.0.0.1:8787 (PORT and HOST override) with wrangler dev, local R2 persisted
+// under .wrangler/state (unless --persist-to is given), no network and no login. Extra arguments are passed on
+// to wrangler.
+// Clients talk to a thin front (scripts/continue-front.mjs) that answers `Expect: 100-continue`, which workerd
+// never does; wrangler itself listens on a free loopback port and is stopped by its PID when this script exits.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { startContinueFront } from "./continue-front.mjs";
 
 const port = process.env.PORT ?? "8787";
+const host = process.env.HOST ?? "127.0.0.1";
+const internalPort = await freeLoopbackPort();
 const env = {
   ...process.env,
   WRANGLER_SEND_METRICS: "false",
   CLOUDFLARE_CF_FETCH_ENABLED: "false",
   WRANGLER_HIDE_BANNER: "true",
 };
+const persist = process.argv.includes("--persist-to") ? [] : ["--persist-to", ".wrangler/state"];
 const args = [
-  "dev", "--local", "--persist-to", ".wrangler/state", "--ip", process.env.HOST ?? "127.0.0.1", "--port", port,
+  "dev", "--local", ...persist, "--ip", "127.0.0.1", "--port", String(internalPort),
   "--show-interactive-dev-session=false",
   // The documented local key deltaglider / deltaglider-secret. Only this script turns it on, so a deployed
   // Worker never has it (see docs/CONFIGURATION.md, "Credentials and access").
@@ -39,6 +47,33 @@ function remoteS3EnvFile() {
   return [...(existsSync(".dev.vars") ? ["--env-file", ".dev.vars"] : []), "--env-file", file];
 }
 
-const child = spawn("./node_modules/.bin/wrangler", args, { stdio: "inherit", env });
+const front = await startContinueFront({ host, port, targetPort: internalPort }).catch((error) => {
+  console.error(`npm start: cannot listen on ${host}:${port}: ${error.message}`);
+  process.exit(1);
+});
+const child = spawn("./node_modules/.bin/wrangler", args, { stdio: ["inherit", "pipe", "pipe"], env });
+// wrangler prints its own (internal) address; the user's is the front's.
+const internalAddress = new RegExp(`(127\\.0\\.0\\.1|localhost):${internalPort}\\b`, "g");
+const publicAddress = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+child.stdout.on("data", (chunk) => process.stdout.write(String(chunk).replace(internalAddress, publicAddress)));
+child.stderr.on("data", (chunk) => process.stderr.write(String(chunk).replace(internalAddress, publicAddress)));
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
-child.on("exit", (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+process.on("exit", () => {
+  if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+});
+child.on("exit", (code, signal) => {
+  front.close();
+  process.exit(code ?? (signal ? 1 : 0));
+});
+
+/** A port nothing listens on now, for wrangler behind the front (asked of the OS, then released). */
+function freeLoopbackPort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port: free } = probe.address();
+      probe.close(() => resolve(free));
+    });
+  });
+}

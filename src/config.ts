@@ -1,16 +1,19 @@
-// Configuration of the S3 front: parsed once per `env` from wrangler vars into a typed Config. A bad value is a
-// ConfigError that names the variable. The engine's own settings are parsed by src/engine/config.ts.
-// Every variable is documented in docs/CONFIGURATION.md.
+// The Worker's configuration: every variable and secret of `env` parsed once (per isolate) into one typed Config.
+// The buckets, region and host names are parsed here; each other section by a parser beside its layer, all
+// called from parseConfig below: engine (DG_* engine vars, validated by src/engine/config.ts), cache
+// (src/cache/config.ts), auth (src/s3/auth/config.ts), remote buckets (src/storage/s3-config.ts) and the cron's
+// multipart cleanup (src/multipart/cleanup.ts). A bad value anywhere is one error type, ConfigError (src/errors.ts),
+// naming the variable. Every variable is documented in docs/CONFIGURATION.md.
 import { isValidBucketName } from "./bucket-names";
+import { parseCacheConfig, type CacheConfig, type CacheVars } from "./cache/config";
 import { resolveEngineConfig, type EngineConfig } from "./engine/config";
-import { parseRemoteBackendConfig, RemoteConfigError, type RemoteBackendConfig } from "./storage/s3-config";
+import { ConfigError } from "./errors";
+import { parseStaleUploadAge, STALE_DAYS_VARIABLE } from "./multipart/cleanup";
+import { parseAuthConfig } from "./s3/auth/config";
+import type { AuthConfig } from "./s3/auth/index";
+import { parseRemoteBackendConfig, type RemoteBackendConfig } from "./storage/s3-config";
 
-export class ConfigError extends Error {
-  constructor(readonly variable: string, message: string) {
-    super(`configuration variable ${variable}: ${message}`);
-    this.name = "ConfigError";
-  }
-}
+export { ConfigError };
 
 export interface ConfiguredBucket {
   /** The S3 bucket name clients use. */
@@ -38,6 +41,17 @@ export interface Config {
   engine: EngineConfig;
   /** Buckets served from a remote S3 server instead of R2 (S3_* vars, src/storage/s3-config.ts); they win over DG_BUCKETS. */
   remoteBuckets: RemoteBackendConfig;
+  /** The edge cache (DG_CACHE_* vars, src/cache/config.ts). */
+  cache: CacheConfig;
+  /** Credentials, anonymous buckets, CORS (DG_CREDENTIALS, DG_DEV_CREDENTIALS, DG_ANONYMOUS_READ_BUCKETS, DG_CORS_*). */
+  auth: AuthConfig;
+  /** What the cron's maintenance removes (wrangler.toml [triggers]). */
+  multipart: MultipartCleanupConfig;
+}
+
+export interface MultipartCleanupConfig {
+  /** Open multipart uploads initiated longer ago than this are aborted (DG_MULTIPART_STALE_DAYS, default 7 days). */
+  staleUploadAgeMs: number;
 }
 
 export const DEFAULTS = {
@@ -68,13 +82,17 @@ export function parseConfig(env: ConfigVars): Config {
   if (runtimeBuckets && runtimeBuckets.root === "" && buckets.some((b) => b.binding === runtimeBuckets.binding)) {
     throw new ConfigError("DG_RUNTIME_BUCKETS", `binding "${runtimeBuckets.binding}" also holds a configured bucket, so runtime buckets need a key prefix (e.g. ${runtimeBuckets.binding}:.dg/buckets/)`);
   }
+  const region = parseRegion(env);
   return {
     buckets,
     runtimeBuckets,
-    region: parseRegion(env),
+    region,
     virtualHostDomains: parseDomains(env),
     engine: parseEngine(env),
-    remoteBuckets: parseRemoteBuckets(env),
+    remoteBuckets: parseRemoteBackendConfig(env),
+    cache: parseCacheConfig(env as CacheVars),
+    auth: parseAuthConfig(env, region),
+    multipart: { staleUploadAgeMs: parseStaleUploadAge(env[STALE_DAYS_VARIABLE]) },
   };
 }
 
@@ -121,15 +139,6 @@ function parseRuntimeBuckets(env: ConfigVars): RuntimeBucketsConfig | null {
   if (root.startsWith("/")) throw new ConfigError("DG_RUNTIME_BUCKETS", `the key prefix "${root}" must not start with "/"`);
   requireR2Binding(env, "DG_RUNTIME_BUCKETS", binding);
   return { binding, root };
-}
-
-function parseRemoteBuckets(env: ConfigVars): RemoteBackendConfig {
-  try {
-    return parseRemoteBackendConfig(env);
-  } catch (error) {
-    if (error instanceof RemoteConfigError) throw new ConfigError(error.variable, error.message.replace(/^configuration variable \S+: /, ""));
-    throw error;
-  }
 }
 
 function parseRegion(env: ConfigVars): string {

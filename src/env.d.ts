@@ -4,6 +4,8 @@ declare namespace Cloudflare {
   interface Env {
     /** R2 bucket behind S3 bucket `default` (wrangler.toml [[r2_buckets]] binding "BUCKET"). */
     BUCKET: R2Bucket;
+    /** One BucketCoordinator Durable Object per S3 bucket (wrangler.toml [[durable_objects.bindings]]). */
+    DG_COORDINATOR: DurableObjectNamespace<import("./bucket-coordinator").BucketCoordinator>;
   }
   interface GlobalProps {
     mainModule: typeof import("./index");

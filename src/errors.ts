@@ -1,4 +1,5 @@
 // Errors are values with S3 codes, thrown by every layer; they become XML in one place (s3/xml.ts errorResponse).
+// ConfigError is the one error of configuration parsing.
 // This module sits at the bottom: it imports nothing, so engine, storage, multipart and buckets may use it
 // without importing from the protocol layer (src/s3/).
 
@@ -13,6 +14,7 @@ export const S3_ERROR_STATUS = {
   BucketAlreadyExists: 409,
   BucketAlreadyOwnedByYou: 409,
   BucketNotEmpty: 409,
+  ConditionalRequestConflict: 409,
   EntityTooLarge: 400,
   EntityTooSmall: 400,
   ExpiredToken: 400,
@@ -66,5 +68,17 @@ export class S3Error extends Error {
     super(message);
     this.name = "S3Error";
     this.status = status ?? S3_ERROR_STATUS[code];
+  }
+}
+
+/**
+ * A bad configuration value, found when `env` is parsed (src/config.ts, once per isolate). Every layer's parser
+ * throws this one type, naming the variable (or the setting inside it, e.g. `S3_BACKENDS.b.endpoint`); the
+ * message never contains a secret's value.
+ */
+export class ConfigError extends Error {
+  constructor(readonly variable: string, readonly problem: string) {
+    super(`configuration variable ${variable}: ${problem}`);
+    this.name = "ConfigError";
   }
 }

@@ -7,6 +7,7 @@
 //   Bucket names never contain "/", so the two ranges cannot collide. When the designated binding is also a
 //   configured bucket's binding, that bucket hides everything under <root> (HidingBackend).
 // See docs/STORAGE_FORMAT.md ("Buckets").
+import type { BucketLifecycle } from "../coordination/api";
 import type { Config } from "../config";
 import type { Backend } from "../storage/backend";
 import { R2Backend } from "../storage/r2";
@@ -42,7 +43,7 @@ export class BucketRegistry {
       this.configured.set(name, { name, backend, creationDate: CONFIGURED_CREATION_DATE, origin: "configured" });
     }
     // Buckets on a remote S3 server (S3_ENDPOINT / S3_BACKENDS) replace an R2 mapping of the same name.
-    for (const [name, remote] of Object.entries(config.remoteBuckets ?? {})) {
+    for (const [name, remote] of Object.entries(config.remoteBuckets)) {
       this.configured.set(name, { name, backend: createS3Backend(remote), creationDate: CONFIGURED_CREATION_DATE, origin: "configured" });
     }
     this.runtime = runtime
@@ -57,6 +58,17 @@ export class BucketRegistry {
     if (!this.runtime || name.includes("/") || name === "") return null;
     const marker = await this.runtime.backend.head(this.markerKey(name));
     return marker ? this.runtimeEntry(name, marker.lastModified) : null;
+  }
+
+  /**
+   * The entry a bucket of this name would have, without asking storage whether it exists (the bucket's
+   * coordinator builds its backend from this; it learns existence from `get`). null when no such bucket can exist.
+   */
+  entryFor(name: string): BucketEntry | null {
+    const configured = this.configured.get(name);
+    if (configured) return configured;
+    if (!this.runtime || name.includes("/") || name === "") return null;
+    return this.runtimeEntry(name, new Date(0));
   }
 
   /** The bucket or NoSuchBucket. */
@@ -99,21 +111,35 @@ export class BucketRegistry {
     return this.runtimeEntry(name, marker.lastModified);
   }
 
-  /**
-   * DeleteBucket once the caller has checked it holds no user object. The marker goes first (the bucket stops
-   * existing), then any internal leftovers under its data prefix are swept so nothing leaks.
-   */
-  async delete(entry: BucketEntry): Promise<void> {
+  /** The bucket's existence as its coordinator needs it: whether it exists now, and how to drop it. */
+  lifecycleOf(entry: BucketEntry): BucketLifecycle {
+    return {
+      exists: async () => (await this.get(entry.name)) !== null,
+      destroy: () => this.delete(entry),
+    };
+  }
+
+  /** DeleteBucket is refused for configured buckets (they are R2 bindings / remote buckets, not ours to drop). */
+  assertDeletable(entry: BucketEntry): void {
     if (entry.origin === "configured" || !this.runtime) {
       throw new S3Error("AccessDenied", `Bucket ${entry.name} is configured in BUCKETS (an R2 binding) and cannot be deleted through S3.`, { BucketName: entry.name });
     }
-    await this.runtime.backend.delete([this.markerKey(entry.name)]);
+  }
+
+  /**
+   * DeleteBucket, called by the bucket's coordinator once it holds no user object and no write can start.
+   * Internal leftovers under its data prefix are swept first and the marker goes last, so a delete cut short
+   * leaves the bucket existing (and retryable) rather than leftovers that a later CreateBucket would inherit.
+   */
+  async delete(entry: BucketEntry): Promise<void> {
+    this.assertDeletable(entry);
     const prefix = this.dataRoot(entry.name);
     for (;;) {
-      const page = await this.runtime.backend.list({ prefix, limit: 1000 });
-      if (page.objects.length > 0) await this.runtime.backend.delete(page.objects.map((o) => o.key));
+      const page = await this.runtime!.backend.list({ prefix, limit: 1000 });
+      if (page.objects.length > 0) await this.runtime!.backend.delete(page.objects.map((o) => o.key));
       if (!page.truncated) break;
     }
+    await this.runtime!.backend.delete([this.markerKey(entry.name)]);
   }
 
   private runtimeEntry(name: string, creationDate: Date): BucketEntry {

@@ -5,20 +5,9 @@ import { CountingBackend } from "../storage/counting";
 import { R2Backend } from "../storage/r2";
 import { ReferenceBlockCache } from "./blocks";
 import { backendRangeReader } from "./origin";
+import { randomBytes } from "../../test/fixtures/random";
 
 const MiB = 1024 * 1024;
-
-function pseudoRandomBytes(size: number, seed: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 /** Byte equality without vitest's element-by-element deep diff (which takes minutes on MiB-sized arrays). */
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -34,7 +23,7 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
 
 /** A reference stored in the real local R2, its identity, and a backend that counts R2 calls. */
 async function storeReference(size: number, seed: number) {
-  const bytes = pseudoRandomBytes(size, seed);
+  const bytes = randomBytes(size, seed);
   const key = `cache-test/${seed}/reference.bin`;
   const backend = new CountingBackend(new R2Backend(env.BUCKET, "BUCKET"));
   await env.BUCKET.put(key, bytes);
@@ -125,7 +114,7 @@ describe("reference block cache", () => {
     const genuine = await caches.default.match(key);
     const hash = genuine!.headers.get("x-dg-block-sha256")!;
     await genuine!.arrayBuffer();
-    const forged = pseudoRandomBytes(65536, 99);
+    const forged = randomBytes(65536, 99);
     await caches.default.put(key, new Response(forged, { headers: { "x-dg-block-sha256": hash, "cache-control": "max-age=3600" } }));
     const getsBefore = backend.counts.get;
 
@@ -142,7 +131,7 @@ describe("reference block cache", () => {
   it("does not trust an entry that carries no block hash", async () => {
     const { bytes, ref, origin } = await storeReference(65536, 5);
     const cache = new ReferenceBlockCache({ blockSize: 65536 });
-    await caches.default.put(cache.blockKey(ref, 0), new Response(pseudoRandomBytes(65536, 7), { headers: { "cache-control": "max-age=3600" } }));
+    await caches.default.put(cache.blockKey(ref, 0), new Response(randomBytes(65536, 7), { headers: { "cache-control": "max-age=3600" } }));
     expect(sameBytes(await cache.reader(ref, origin)(0, 65536), bytes)).toBe(true);
     expect(cache.stats).toMatchObject({ hits: 0, misses: 1, evictions: 1 });
   });

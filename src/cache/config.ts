@@ -1,4 +1,6 @@
-// Cache settings from Worker vars (wrangler.toml [vars] or the dashboard), parsed once; a bad value names its variable.
+// Cache settings from Worker vars (wrangler.toml [vars] or the dashboard): the `cache` section of the one Config
+// (called from src/config.ts); a bad value is a ConfigError naming its variable.
+import { ConfigError } from "../errors";
 import { DEFAULT_BLOCK_SIZE, DEFAULT_TTL_SECONDS } from "./blocks";
 
 /**
@@ -43,23 +45,23 @@ function parseBoolean(name: string, value: string | undefined, fallback: boolean
   const v = value.trim().toLowerCase();
   if (["true", "1", "yes", "on"].includes(v)) return true;
   if (["false", "0", "no", "off"].includes(v)) return false;
-  throw new Error(`${name} must be true or false, got "${value}"`);
+  throw new ConfigError(name, `must be true or false, got "${value}"`);
 }
 
 function parseSize(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
   if (value === undefined || value === "") return fallback;
   const m = /^\s*(\d+)\s*([kKmM]i?[bB]?)?\s*$/.exec(value);
-  if (!m) throw new Error(`${name} must be a byte count like 4194304 or 4M, got "${value}"`);
+  if (!m) throw new ConfigError(name, `must be a byte count like 4194304 or 4M, got "${value}"`);
   const unit = m[2]?.[0]?.toLowerCase();
   const bytes = Number(m[1]) * (unit === "k" ? 1024 : unit === "m" ? 1024 * 1024 : 1);
-  if (bytes < min || bytes > max) throw new Error(`${name} must be between ${min} and ${max} bytes, got ${bytes}`);
+  if (bytes < min || bytes > max) throw new ConfigError(name, `must be between ${min} and ${max} bytes, got ${bytes}`);
   return bytes;
 }
 
 function parseInteger(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
   if (value === undefined || value === "") return fallback;
-  if (!/^\s*\d+\s*$/.test(value)) throw new Error(`${name} must be a whole number, got "${value}"`);
+  if (!/^\s*\d+\s*$/.test(value)) throw new ConfigError(name, `must be a whole number, got "${value}"`);
   const n = Number(value);
-  if (n < min || n > max) throw new Error(`${name} must be between ${min} and ${max}, got ${n}`);
+  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
   return n;
 }

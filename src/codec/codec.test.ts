@@ -4,16 +4,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { CodecError, decode, encode, isolateCodecBudget, type SourceInfo } from "./index";
 import { xdelta3Module } from "./module";
-
-function pseudoRandom(size: number, seed: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+import { randomBytes } from "../../test/fixtures/random";
 
 /** A new version of `base`: a few edits, an insert and a moved block. */
 function nextVersion(base: Uint8Array): Uint8Array {
@@ -69,7 +60,7 @@ async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> 
 
 describe("xdelta3 codec in workerd", () => {
   it("round-trips a new version through the .wasm import with the source read by range from R2", async () => {
-    const source = pseudoRandom(3_000_000, 1);
+    const source = randomBytes(3_000_000, 1);
     const target = nextVersion(source);
     await env.BUCKET.put("ref/reference.bin", source);
 
@@ -95,9 +86,9 @@ describe("xdelta3 codec in workerd", () => {
   });
 
   it("errors the output stream with a typed error when the delta is rebuilt against the wrong source", async () => {
-    const source = pseudoRandom(200_000, 2);
-    const target = nextVersion(pseudoRandom(400_000, 2)).subarray(0, 150_000);
-    await env.BUCKET.put("ref/other.bin", pseudoRandom(200_000, 3));
+    const source = randomBytes(200_000, 2);
+    const target = nextVersion(randomBytes(400_000, 2)).subarray(0, 150_000);
+    await env.BUCKET.put("ref/other.bin", randomBytes(200_000, 3));
     const delta = await collect(encode(xdelta3Module, { size: source.length, read: async (o, l) => source.slice(o, o + l) },
       chunked(target)));
     const err = await collect(decode(xdelta3Module, r2Source("ref/other.bin", 200_000, []), chunked(delta)))
@@ -107,9 +98,9 @@ describe("xdelta3 codec in workerd", () => {
   });
 
   it("concurrent jobs queue for the isolate codec budget and all complete", async () => {
-    const source = pseudoRandom(500_000, 4);
+    const source = randomBytes(500_000, 4);
     await env.BUCKET.put("ref/shared.bin", source);
-    const targets = [5, 6, 7].map((seed) => nextVersion(pseudoRandom(500_000, seed)));
+    const targets = [5, 6, 7].map((seed) => nextVersion(randomBytes(500_000, seed)));
     let maxReserved = 0;
     const results = await Promise.all(targets.map(async (target) => {
       const delta = await collect(encode(xdelta3Module, r2Source("ref/shared.bin", source.length, []), chunked(target)));

@@ -36,6 +36,8 @@ export interface ObjectInfo {
   checksums: Partial<Record<ChecksumAlgorithm, string>>;
   /** SHA-256 hex of the original bytes, when known. */
   sha256?: string;
+  /** Byte size of each part, in part order, for an object completed from a multipart upload (when recorded). */
+  partSizes?: number[];
 }
 
 /** An inclusive byte range [start, end] already validated against the object size. */
@@ -77,12 +79,20 @@ export interface PutInput {
   checksums?: Partial<Record<ChecksumAlgorithm, string>>;
   /** A multipart ETag ("<hex>-<n>") to keep instead of the MD5 of the body. */
   multipartEtag?: string;
+  /** The sizes of the parts a multipart object was assembled from, in order (GET/HEAD `?partNumber=N`). */
+  partSizes?: number[];
   /**
    * The same bytes as `body`, already stored and re-readable (a completed multipart upload's staged parts).
    * When given, the engine may read this (as often as it needs, or by range) instead of staging `body`
    * itself; `body` is then left unread, which costs nothing (it only opens parts when pulled).
    */
   source?: ReReadableBody;
+  /**
+   * A conditional write (If-None-Match / If-Match): called with the key's current object (null when absent)
+   * while the engine holds the key alone; it throws (e.g. PreconditionFailed) to refuse the write. Nothing is
+   * written before it passes, and no other write or delete of the key runs until this one is answered.
+   */
+  precondition?: (current: ObjectInfo | null) => void;
 }
 
 /** Bytes that can be read again: whole as a fresh stream each time, or by range. */
@@ -137,6 +147,11 @@ export interface ObjectEngine {
   delete(key: string): Promise<void>;
   deleteMany(keys: string[]): Promise<DeleteOutcome[]>;
   list(input: ListInput): Promise<ListResult>;
-  /** True when the bucket holds no user-visible object (for DeleteBucket). */
+  /** True when the bucket holds no user-visible object. */
   isEmpty(): Promise<boolean>;
+  /**
+   * DeleteBucket's check and sweep, serialized with every write of the bucket: BucketNotEmpty while an object
+   * exists or a PUT is in progress; afterwards new PUTs get NoSuchBucket.
+   */
+  deleteBucket(): Promise<void>;
 }

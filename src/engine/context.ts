@@ -1,5 +1,6 @@
 // What every engine operation needs: the backend, the resolved config and the codec.
 import type { CodecOptions, SourceInfo, SourceReader } from "../codec/api";
+import type { Coordinator } from "../coordination/api";
 import type { Backend, StoredObject } from "../storage/backend";
 import type { EngineConfig } from "./config";
 import { sidecarKey } from "./deltaspace";
@@ -11,8 +12,11 @@ export interface DeltaCodec {
   encode(source: SourceInfo, target: ReadableStream<Uint8Array>, options: CodecOptions): ReadableStream<Uint8Array>;
   /** The target rebuilt from `source` + `delta`, as a stream of chunks the consumer owns (never reused). */
   decode(source: SourceInfo, delta: ReadableStream<Uint8Array>, options: CodecOptions): ReadableStream<Uint8Array>;
-  /** True while a codec job holds the isolate's budget (a new job would queue behind it). */
-  busy?(): boolean;
+  /**
+   * True while a codec job holds the isolate's budget (a new job would queue behind it). Required: a delta GET
+   * that would queue gives up the backend read it holds (src/engine/fetch.ts storedDeltaBody).
+   */
+  busy(): boolean;
 }
 
 /** A cache of reference bytes keyed by the reference's SHA-256 (src/cache ReferenceBlockCache fits). */
@@ -54,6 +58,11 @@ export interface EngineOptions {
    * and Last-Modified (equal to the recorded ones except for multipart ETags and by milliseconds).
    */
   listMetadata?: "all" | "deltas";
+  /**
+   * Serializes this bucket's writes, deletes and reference collection across isolates (the Worker passes
+   * its Durable Object). Default: an in-memory LocalCoordinator, which only covers this engine instance.
+   */
+  coordinator?: Coordinator;
 }
 
 export interface EngineContext {
@@ -64,6 +73,7 @@ export interface EngineContext {
   referenceCache?: ReferenceCache;
   rebuiltCache?: RebuiltCache;
   listMetadata: "all" | "deltas";
+  coordinator: Coordinator;
 }
 
 /** DeltaGlider stores every object with this backend Content-Type; the client's type is in metadata. */

@@ -7,15 +7,16 @@ import type { DeltaCodec, EngineContext, EngineOptions } from "./context";
 import { STAGING_PREFIX } from "./deltaspace";
 import { openObject } from "./fetch";
 import { listObjects } from "./list";
+import { LocalCoordinator } from "../coordination/local";
+import { BackendKeyspace } from "./keyspace";
 import { deleteObject, deleteObjects } from "./remove";
 import { storeObject } from "./store";
-import { wasmCodec } from "./wasm-codec";
 
 export class DeltaEngine implements ObjectEngine {
   private readonly ctx: EngineContext;
 
   /**
-   * @param codec the compiled xdelta3 module (src/codec/module.ts) or a DeltaCodec; without one, everything
+   * @param codec the streaming codec (the Worker's is built once, by src/wiring.ts); without one, everything
    *   is stored passthrough and stored deltas cannot be read (InternalError).
    * @param options.referenceCache e.g. a src/cache ReferenceBlockCache (one per isolate).
    * @param options.rebuiltCache e.g. a src/cache RebuiltObjectCache (off when absent).
@@ -23,16 +24,17 @@ export class DeltaEngine implements ObjectEngine {
   constructor(
     backend: Backend,
     config: EngineConfig | Partial<EngineConfig> = {},
-    codec?: DeltaCodec | WebAssembly.Module,
+    codec?: DeltaCodec,
     options: EngineOptions = {},
   ) {
     this.ctx = {
       backend,
       config: resolveEngineConfig(config),
-      codec: codec instanceof WebAssembly.Module ? wasmCodec(codec) : codec,
+      codec,
       referenceCache: options.referenceCache,
       rebuiltCache: options.rebuiltCache,
       listMetadata: options.listMetadata ?? "all",
+      coordinator: options.coordinator ?? new LocalCoordinator(new BackendKeyspace(backend)),
     };
   }
 
@@ -58,6 +60,11 @@ export class DeltaEngine implements ObjectEngine {
 
   list(input: ListInput): Promise<ListResult> {
     return listObjects(this.ctx, input);
+  }
+
+  /** DeleteBucket through the coordinator: BucketNotEmpty while an object exists or a write is open. */
+  deleteBucket(): Promise<void> {
+    return this.ctx.coordinator.deleteBucket();
   }
 
   async isEmpty(): Promise<boolean> {

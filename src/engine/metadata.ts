@@ -18,6 +18,8 @@ export interface DgRecord {
   md5?: string;
   /** `"<hex>-<n>"` for multipart objects (stored quoted, as DeltaGlider does). */
   multipartEtag?: string;
+  /** Multipart objects: each part's size in order (`dg-part-sizes`, run-length encoded; absent when too long). */
+  partSizes?: number[];
   createdAt?: Date;
   note?: string;
   /** Reference only: the user key that seeded it. */
@@ -62,6 +64,8 @@ export function encodeMetadata(record: DgRecord): Record<string, string> {
   };
   if (record.md5) meta["dg-md5"] = record.md5;
   if (record.multipartEtag) meta["dg-multipart-etag"] = `"${record.multipartEtag}"`;
+  const partSizes = encodePartSizes(record.partSizes);
+  if (partSizes) meta["dg-part-sizes"] = partSizes;
   if (record.kind === "reference" && record.sourceName !== undefined) meta["dg-source-name"] = record.sourceName;
   if (record.kind === "delta") {
     meta["dg-ref-path"] = REFERENCE_NAME;
@@ -106,6 +110,42 @@ export function userMetadataBytes(userMetadata: Record<string, string>): number 
   return total;
 }
 
+/**
+ * Longest `dg-part-sizes` value we write. Object metadata shares S3's 2 KB limit with the client's own
+ * metadata; uniform part sizes (what every SDK and CLI uploads) take one or two runs, a few dozen bytes.
+ */
+export const MAX_PART_SIZES_LENGTH = 256;
+
+/**
+ * Part sizes as runs `<size>x<count>` joined by `,` (`8388608x12,1048576x1` = twelve 8 MiB parts and a 1 MiB
+ * one). undefined when there is nothing to record or the runs would exceed MAX_PART_SIZES_LENGTH.
+ */
+export function encodePartSizes(sizes: readonly number[] | undefined): string | undefined {
+  if (!sizes || sizes.length === 0) return undefined;
+  const runs: Array<[number, number]> = [];
+  for (const size of sizes) {
+    const last = runs.at(-1);
+    if (last && last[0] === size) last[1]++;
+    else runs.push([size, 1]);
+  }
+  const text = runs.map(([size, count]) => `${size}x${count}`).join(",");
+  return text.length <= MAX_PART_SIZES_LENGTH ? text : undefined;
+}
+
+/** The inverse of encodePartSizes; undefined for anything malformed (never a guessed layout). */
+export function decodePartSizes(text: string | undefined): number[] | undefined {
+  if (!text) return undefined;
+  const sizes: number[] = [];
+  for (const run of text.split(",")) {
+    const match = /^(\d{1,16})x(\d{1,5})$/.exec(run.trim());
+    if (!match) return undefined;
+    const count = Number(match[2]);
+    if (count < 1 || sizes.length + count > 10_000) return undefined;
+    for (let i = 0; i < count; i++) sizes.push(Number(match[1]));
+  }
+  return sizes;
+}
+
 // ---------------------------------------------------------------------------------------------- reading
 
 /**
@@ -130,6 +170,7 @@ export function decodeMetadata(meta: Record<string, string>): DgRecord | null {
     size: parseSize(pick(lower, "file-size")),
     md5: pick(lower, "md5")?.toLowerCase() || undefined,
     multipartEtag: unquote(pick(lower, "multipart-etag")),
+    partSizes: decodePartSizes(pick(lower, "part-sizes")),
     createdAt: parseCreatedAt(pick(lower, "created-at")),
     note,
     sourceName: pick(lower, "source-name"),
@@ -226,6 +267,8 @@ export function encodeSidecar(record: DgRecord): string {
     json.delta_cmd = record.deltaCmd ?? null;
   }
   if (record.multipartEtag) json.multipart_etag = record.multipartEtag;
+  const partSizes = encodePartSizes(record.partSizes);
+  if (partSizes) json.part_sizes = partSizes;
   const http = Object.fromEntries(HTTP_KEYS.filter(([f]) => f !== "contentType" && record.http[f]).map(([f, k]) => [k, record.http[f]]));
   if (Object.keys(http).length) json.http = http;
   if (Object.keys(record.userMetadata).length) json.user_metadata = record.userMetadata;

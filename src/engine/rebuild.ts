@@ -109,7 +109,7 @@ async function readDeltaRange(ctx: EngineContext, key: string, resolved: Resolve
  */
 function storedDeltaBody(ctx: EngineContext, { stored, body }: Resolved, key: string): ReadableStream<Uint8Array> {
   const held = body?.take();
-  if (held && !ctx.codec?.busy?.()) return held;
+  if (held && !ctx.codec?.busy()) return held;
   held?.cancel().catch(() => {});
   return lazyStream(async () => {
     const object = await ctx.backend.get(stored.key);

@@ -129,5 +129,6 @@ export function describe(key: string, { stored, record, isDelta }: Resolved): Ob
     storedSize: stored.size,
     checksums: { ...record.checksums },
     sha256: record.sha256,
+    partSizes: record.partSizes,
   };
 }

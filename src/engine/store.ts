@@ -1,5 +1,7 @@
-// PUT path: accept the body (buffered or staged), decide delta vs passthrough, seed the deltaspace's
-// reference with a conditional create, encode with a size cap, write new-variant-first then delete the old.
+// PUT path: accept the body (buffered or staged), open a write intent with the coordinator, decide delta vs
+// passthrough, seed the deltaspace's reference with a conditional create, encode with a size cap, write the
+// variant and its sidecar, then commit: the coordinator removes the key's other variant, and only then is the
+// PUT acknowledged (docs/ARCHITECTURE.md "Guarantees").
 //
 // I/O per path (B = body size, D = delta size; "staged" = B > bodyBufferLimit):
 //   passthrough, buffered:  1 write B (+ sidecar)                     memory ≤ B
@@ -8,13 +10,25 @@
 //   delta, staged:          write B (staging), read B (encode), reference range reads, write D
 //   seeding upload:         + 1 write B (reference.bin); its self-delta is encoded from the body itself
 //   D > deltaBufferLimit:   + write D and read D (spilled parts), then the final write D
+//   always:                 coordinator begin() + commit() (two Durable Object calls in the Worker)
+//   conditional (If-…):     + open() of the current object (HEAD of `.delta` and `<key>`) under the exclusive intent
+//
+// What a request that dies at each step leaves behind, and who reclaims it:
+//   staging write / spilled parts   `.dg/tmp/…`, invisible: the request's finally; else the hourly cron (> 1 day)
+//   after begin()                   an open intent: expires after 1 h (the coordinator's alarm closes it)
+//   reference.bin seeded            pinned by the intent; collected when the intent closes (abort or expiry)
+//                                   if no object is left in the deltaspace
+//   variant (+ sidecar) written     a complete object (its reference is pinned), visible; at the intent's
+//                                   close the coordinator keeps whichever variant a GET picks (newest)
 import type { PutInput, PutResult } from "./api";
+import type { Variant } from "../coordination/api";
 import { S3Error } from "../errors";
 import type { StoredObject } from "../storage/backend";
 import { acceptBody, referenceSource, type BodySource } from "./body";
 import { STORED_CONTENT_TYPE, readSidecar, writeSidecar, type EngineContext } from "./context";
 import { DeltaBuffer } from "./delta-buffer";
-import { deltaKey, isEligibleName, parseUserKey, referenceKey, sidecarKey, type ParsedKey } from "./deltaspace";
+import { openObject } from "./fetch";
+import { deltaKey, isEligibleName, parseUserKey, referenceKey, type ParsedKey } from "./deltaspace";
 import {
   REFERENCE_ORIGINAL_NAME, decodeMetadata, deltaCommand, encodeMetadata, userMetadataBytes, type DgRecord,
 } from "./metadata";
@@ -36,27 +50,48 @@ export async function storeObject(ctx: EngineContext, key: string, input: PutInp
 
   const body = await acceptBody(ctx.backend, input.body, input.size, ctx.config.bodyBufferLimit, input.source);
   try {
-    const base: DgRecord = {
-      kind: "passthrough",
-      tool: ctx.config.tool,
-      originalName: parsed.name,
-      sha256: body.sha256,
-      size: body.size,
-      md5: body.md5,
-      multipartEtag: input.multipartEtag,
-      createdAt: new Date(),
-      http: { ...(input.http ?? {}) },
-      userMetadata,
-      checksums: { ...(input.checksums ?? {}) },
-    };
-    if (wantsDelta(ctx, parsed, body.size)) {
-      const stored = await tryStoreDelta(ctx, parsed, body, base);
-      if (stored) return stored;
+    const ticket = await ctx.coordinator.begin(parsed.key, { exclusive: Boolean(input.precondition) });
+    try {
+      if (input.precondition) input.precondition((await openObject(ctx, parsed.key))?.info ?? null);
+      const { result, variant } = await storeVariant(ctx, parsed, body, input, userMetadata);
+      await ctx.coordinator.commit(ticket, variant);
+      return result;
+    } catch (error) {
+      await ctx.coordinator.abort(ticket).catch((e) => console.warn(`engine: could not close write intent: ${e}`));
+      throw error;
     }
-    return await storePassthrough(ctx, parsed, body, base);
   } finally {
     await body.dispose().catch((error) => console.warn(`engine: could not remove staged upload: ${error}`));
   }
+}
+
+interface StoredVariant {
+  result: PutResult;
+  variant: Variant;
+}
+
+async function storeVariant(
+  ctx: EngineContext, parsed: ParsedKey, body: BodySource, input: PutInput, userMetadata: Record<string, string>,
+): Promise<StoredVariant> {
+  const base: DgRecord = {
+    kind: "passthrough",
+    tool: ctx.config.tool,
+    originalName: parsed.name,
+    sha256: body.sha256,
+    size: body.size,
+    md5: body.md5,
+    multipartEtag: input.multipartEtag,
+    partSizes: input.partSizes,
+    createdAt: new Date(),
+    http: { ...(input.http ?? {}) },
+    userMetadata,
+    checksums: { ...(input.checksums ?? {}) },
+  };
+  if (wantsDelta(ctx, parsed, body.size)) {
+    const stored = await tryStoreDelta(ctx, parsed, body, base);
+    if (stored) return { result: stored, variant: "delta" };
+  }
+  return { result: await storePassthrough(ctx, parsed, body, base), variant: "plain" };
 }
 
 function wantsDelta(ctx: EngineContext, parsed: ParsedKey, size: number): boolean {
@@ -72,26 +107,9 @@ async function storePassthrough(ctx: EngineContext, parsed: ParsedKey, body: Bod
     contentType: STORED_CONTENT_TYPE,
   });
   if (!stored) throw new S3Error("InternalError", "The backend refused the write.");
-  // New variant first, then the old one: a concurrent GET never finds neither.
-  await deleteOlderVariant(ctx, deltaKey(parsed.key), base.createdAt!);
+  // The old variant goes at commit (the coordinator), after this one is whole: a GET never finds neither.
   await writeSidecar(ctx, parsed.key, record);
   return { etag: base.multipartEtag ?? body.md5, storageType: "passthrough", storedSize: stored.size, size: body.size };
-}
-
-/**
- * Remove the other stored variant of this key (its `.delta` or its plain copy) unless it is newer than our write.
- * Two PUTs of one key can store different variants at once (one a delta, one passthrough); deleting the other
- * variant blindly would let each delete the other's copy and lose the object. A newer variant is left in place:
- * reads pick the newest variant (resolve.ts), and the newer PUT removes ours. R2 has no conditional delete, so
- * the HEAD-then-DELETE leaves only a window of one round trip instead of the whole encode.
- */
-async function deleteOlderVariant(ctx: EngineContext, otherKey: string, ourCreatedAt: Date): Promise<void> {
-  const other = await ctx.backend.head(otherKey);
-  if (other) {
-    const otherCreatedAt = decodeMetadata(other.metadata)?.createdAt ?? other.lastModified;
-    if (otherCreatedAt.getTime() > ourCreatedAt.getTime()) return;
-  }
-  await ctx.backend.delete([otherKey, sidecarKey(otherKey)]);
 }
 
 /** Store as a delta when it pays; null means "store passthrough instead". */
@@ -120,15 +138,8 @@ async function tryStoreDelta(ctx: EngineContext, parsed: ParsedKey, body: BodySo
     const storedKey = deltaKey(parsed.key);
     const stored = await delta.writeTo(storedKey, { metadata: encodeMetadata(record), contentType: STORED_CONTENT_TYPE });
     if (!stored) throw new S3Error("InternalError", "The backend refused the write.");
-
-    // The reference could have been collected by a concurrent DELETE of the deltaspace's last object while
-    // we encoded: then this delta is unreadable, so fall back to passthrough (which still has the bytes).
-    const still = await ctx.backend.head(refKey);
-    if (!still || still.etag !== reference.stored.etag) {
-      await ctx.backend.delete([storedKey]);
-      return null;
-    }
-    await deleteOlderVariant(ctx, parsed.key, base.createdAt!);
+    // No re-check of the reference: our open intent pins it (the coordinator collects no reference of a
+    // deltaspace with an open write), so it is still the one we encoded against.
     await writeSidecar(ctx, storedKey, record);
     return {
       etag: base.multipartEtag ?? body.md5,
@@ -165,6 +176,7 @@ async function ensureReference(
       originalName: REFERENCE_ORIGINAL_NAME,
       sourceName: parsed.key,
       multipartEtag: undefined,
+      partSizes: undefined,
       userMetadata: {},
       checksums: {},
       http: {},

@@ -1,4 +1,5 @@
-// The engine's codec port bound to the xdelta3 WebAssembly module (src/codec).
+// The engine's codec port bound to an xdelta3 WebAssembly module (src/codec). The Worker's binding is made once,
+// in the composition root (src/wiring.ts).
 import { decode, encode, isolateCodecBudget } from "../codec/index";
 import type { DeltaCodec } from "./context";
 

@@ -3,6 +3,7 @@
 // - completion records (kept so a retried Complete gets the same answer) are dropped after an hour;
 // - parts whose upload state is gone (a part that raced an abort, an abort cut short) are deleted once they
 //   are older than that same hour, so a part still being written is never touched.
+import { ConfigError } from "../errors";
 import type { Backend } from "../storage/backend";
 import { PARTS_PREFIX, stateKey, UPLOADS_PREFIX } from "./layout";
 import { deleteStagedParts } from "./parts";
@@ -65,15 +66,18 @@ async function* listAll(backend: Backend, prefix: string) {
   } while (cursor);
 }
 
+/** The variable that sets how old an open upload must be before the cron aborts it. */
+export const STALE_DAYS_VARIABLE = "DG_MULTIPART_STALE_DAYS";
+
 /**
- * Parse the configured stale-upload age: a number of days (e.g. "7", "0.5"). Unset → 7 days.
- * A bad value throws an error naming the variable.
+ * The stale-upload age from DG_MULTIPART_STALE_DAYS: a number of days (e.g. "7", "0.5"). Unset → 7 days.
+ * Parsed with the rest of the configuration (src/config.ts), so a bad value shows at start, not when the cron fires.
  */
-export function parseStaleUploadAge(value: string | undefined, variable = "MULTIPART_STALE_UPLOAD_DAYS"): number {
-  if (value === undefined || value.trim() === "") return DEFAULT_STALE_UPLOAD_AGE_MS;
+export function parseStaleUploadAge(value: unknown): number {
+  if (value === undefined || value === null || String(value).trim() === "") return DEFAULT_STALE_UPLOAD_AGE_MS;
   const days = Number(value);
   if (!Number.isFinite(days) || days <= 0) {
-    throw new Error(`${variable} must be a positive number of days (got "${value}")`);
+    throw new ConfigError(STALE_DAYS_VARIABLE, `must be a positive number of days (got "${String(value)}")`);
   }
   return days * 24 * 3600 * 1000;
 }

@@ -6,8 +6,8 @@ export type {
 } from "./uploads";
 export type { StagedPart, PartChecksums } from "./parts";
 export type { UploadState, UploadSummary, ChecksumType } from "./state";
-export { cleanupMultipart, parseStaleUploadAge, DEFAULT_STALE_UPLOAD_AGE_MS } from "./cleanup";
+export { cleanupMultipart, parseStaleUploadAge, DEFAULT_STALE_UPLOAD_AGE_MS, STALE_DAYS_VARIABLE } from "./cleanup";
 export type { CleanupReport } from "./cleanup";
 export { PartsSource } from "./assemble";
 export { MPU_PREFIX, MAX_PART_NUMBER, MIN_PART_SIZE, isValidPartNumber } from "./layout";
-export { cleanupAllBuckets, STALE_DAYS_VARIABLE } from "./scheduled";
+export { cleanupAllBuckets } from "./scheduled";

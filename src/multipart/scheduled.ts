@@ -1,20 +1,17 @@
 // The Worker's scheduled maintenance for multipart staging: every bucket (configured and runtime) is swept
 // by cleanupMultipart. Wired as the `scheduled` export of src/index.ts, run by the cron trigger in
-// wrangler.toml. The stale age comes from DG_MULTIPART_STALE_DAYS (default 7).
-import type { BucketEntry } from "../buckets/registry";
-import { cleanupMultipart, type CleanupReport, parseStaleUploadAge } from "./cleanup";
+// wrangler.toml. The stale age is the configuration's `multipart.staleUploadAgeMs` (DG_MULTIPART_STALE_DAYS).
+import type { Backend } from "../storage/backend";
+import { cleanupMultipart, type CleanupReport } from "./cleanup";
 
-export const STALE_DAYS_VARIABLE = "DG_MULTIPART_STALE_DAYS";
-
+/** The buckets to sweep (src/buckets BucketRegistry fits). */
 export interface BucketSource {
-  list(): Promise<BucketEntry[]>;
+  list(): Promise<{ name: string; backend: Backend }[]>;
 }
 
 export async function cleanupAllBuckets(
-  buckets: BucketSource, vars: Record<string, unknown>, now = new Date(),
+  buckets: BucketSource, staleAfterMs: number, now = new Date(),
 ): Promise<Record<string, CleanupReport>> {
-  const raw = vars[STALE_DAYS_VARIABLE];
-  const staleAfterMs = parseStaleUploadAge(raw === undefined ? undefined : String(raw), STALE_DAYS_VARIABLE);
   const reports: Record<string, CleanupReport> = {};
   for (const entry of await buckets.list()) {
     try {

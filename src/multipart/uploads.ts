@@ -2,7 +2,7 @@
 // calls may land on different isolates. Completion streams the staged parts, in order, into the engine's put,
 // so an eligible object is delta-compressed like any single PUT.
 import type { Backend } from "../storage/backend";
-import type { ChecksumAlgorithm, ObjectEngine, ObjectHttpHeaders, OpenedObject, ResolvedRange, StorageType } from "../engine/api";
+import type { ChecksumAlgorithm, ObjectEngine, ObjectHttpHeaders, OpenedObject, PutInput, ResolvedRange, StorageType } from "../engine/api";
 import { S3Error } from "../errors";
 import { PartsSource } from "./assemble";
 import { compositeChecksum } from "./checksums";
@@ -139,8 +139,11 @@ export class MultipartUploads {
    * Check a Complete request against what is stored (errors here still get their own HTTP status), then
    * hand back the long-running part.
    */
-  async prepareComplete(key: string, uploadId: string, requested: CompletePartInput[]): Promise<PreparedCompletion> {
-    assertCompleteList(requested);
+  /** @param precondition the request's If-None-Match / If-Match, checked by the engine while it holds the key. */
+  async prepareComplete(
+    key: string, uploadId: string, listed: CompletePartInput[], precondition?: PutInput["precondition"],
+  ): Promise<PreparedCompletion> {
+    const requested = lastListingOfEachPart(listed);
     const state = await readState(this.backend, uploadId);
     if (!state || state.key !== key) throw noSuchUpload(uploadId);
     if (state.completed) return this.alreadyCompleted(state, requested);
@@ -161,7 +164,7 @@ export class MultipartUploads {
       }
       return found;
     });
-    return { finish: () => this.finishComplete(state, chosen) };
+    return { finish: () => this.finishComplete(state, chosen, precondition) };
   }
 
   async listUploads(input: ListUploadsInput): Promise<ListUploadsResult> {
@@ -194,7 +197,7 @@ export class MultipartUploads {
     return result;
   }
 
-  private async finishComplete(state: UploadState, parts: StagedPart[]): Promise<CompleteResult> {
+  private async finishComplete(state: UploadState, parts: StagedPart[], precondition?: PutInput["precondition"]): Promise<CompleteResult> {
     const source = new PartsSource(this.backend, parts);
     const etag = await multipartEtag(parts.map((part) => part.etag));
     const checksums = state.checksumType === "FULL_OBJECT" ? {} : await compositeChecksum(state.checksumAlgorithm, parts);
@@ -205,7 +208,9 @@ export class MultipartUploads {
       userMetadata: state.userMetadata,
       checksums,
       multipartEtag: etag,
+      partSizes: parts.map((part) => part.size),
       source,
+      precondition,
     });
     // Record completion before removing parts: a retried Complete answers the same, a late part is refused.
     await writeState(this.backend, { ...state, completed: { etag, size: source.size, at: new Date().toISOString() } });
@@ -247,16 +252,26 @@ function assertPartNumber(partNumber: number): void {
   }
 }
 
-function assertCompleteList(requested: CompletePartInput[]): void {
+/**
+ * The parts a Complete request names, in ascending part-number order. A part number listed twice in a row
+ * (a client that retried the part and recorded both answers) counts once, by its last listing, which must
+ * carry the ETag of the part as staged, i.e. of its last upload. Any decrease is InvalidPartOrder, as in S3.
+ */
+function lastListingOfEachPart(requested: CompletePartInput[]): CompletePartInput[] {
   if (requested.length === 0) {
     throw new S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.");
   }
-  requested.forEach((part, index) => {
+  const parts: CompletePartInput[] = [];
+  for (const part of requested) {
     assertPartNumber(part.partNumber);
-    if (index > 0 && part.partNumber <= requested[index - 1].partNumber) {
+    const previous = parts.at(-1);
+    if (previous && part.partNumber < previous.partNumber) {
       throw new S3Error("InvalidPartOrder", "The list of parts was not in ascending order. The parts list must be specified in order by part number.");
     }
-  });
+    if (previous && part.partNumber === previous.partNumber) parts[parts.length - 1] = part;
+    else parts.push(part);
+  }
+  return parts;
 }
 
 function assertMatches(part: CompletePartInput, found: StagedPart | undefined): asserts found is StagedPart {

@@ -4,6 +4,7 @@
 // so the compiler proves every operation is handled. Beside the union, AUTHORIZATION says what each operation
 // needs of the signer's key; the compiler refuses a kind without an entry there too.
 import { S3Error } from "../errors";
+import { rawPathOf } from "./request-path";
 
 export interface ObjectAddress {
   bucket: string;
@@ -103,10 +104,13 @@ export interface ClassifyOptions {
   virtualHostDomains: readonly string[];
 }
 
-/** Split the request into bucket + key, path-style (`/bucket/key`) or virtual-hosted (`bucket.domain/key`). */
-export function addressOf(url: URL, options: ClassifyOptions): { bucket?: string; key?: string } {
+/**
+ * Split the request into bucket + key, path-style (`/bucket/key`) or virtual-hosted (`bucket.domain/key`).
+ * `path` is the raw request path the signature covers (rawPathOf); it defaults to the URL's own.
+ */
+export function addressOf(url: URL, options: ClassifyOptions, path = rawPathOf(url.href)): { bucket?: string; key?: string } {
   const hostBucket = bucketFromHost(url.hostname, options.virtualHostDomains);
-  const rawPath = url.pathname.startsWith("/") ? url.pathname.slice(1) : url.pathname;
+  const rawPath = path.startsWith("/") ? path.slice(1) : path;
   if (hostBucket !== undefined) {
     return { bucket: hostBucket, key: rawPath === "" ? undefined : decodePath(rawPath) };
   }
@@ -136,7 +140,8 @@ function decodePath(raw: string): string {
 
 export function classify(request: Request, options: ClassifyOptions): S3Op {
   const url = new URL(request.url);
-  const { bucket, key } = addressOf(url, options);
+  // The bucket and key come from the same unnormalised path the signature is verified against (request-path.ts).
+  const { bucket, key } = addressOf(url, options, rawPathOf(request.url));
   const q = url.searchParams;
   const method = request.method.toUpperCase();
 

@@ -23,6 +23,8 @@ import { getBucketTagging, getObjectTagging } from "./ops/tagging";
 export interface Authorization extends VerifiedBody {
   /** Filters ListBuckets to the buckets this principal may see. */
   mayList?(bucket: string): boolean;
+  /** Nobody signed the request (a read of a DG_ANONYMOUS_READ_BUCKETS bucket). */
+  anonymous?: boolean;
 }
 export type Authorizer = (request: Request, op: S3Op) => Promise<Authorization>;
 
@@ -42,7 +44,7 @@ export async function handleS3(request: Request, services: S3Services): Promise<
     const op = classify(request, { virtualHostDomains: services.config.virtualHostDomains });
     verified = await services.authorize(request, op);
     if (!USES_BODY[op.kind]) await verifyUnusedBody(request, verified);
-    const ctx: OpContext = { ...services, request, url, verified, requestId };
+    const ctx: OpContext = { ...services, request, url, verified, requestId, anonymous: verified.anonymous === true };
     response = await runOp(ctx, op, verified);
   } catch (error) {
     response = errorResponse(asS3Error(error, verified), resourceOf(url), requestId, request.method);

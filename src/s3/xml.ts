@@ -1,6 +1,7 @@
 // S3 XML in and out (fast-xml-parser), and the one place an S3Error becomes an XML response.
 import { XMLBuilder, XMLParser, XMLValidator } from "fast-xml-parser";
 import { S3Error } from "../errors";
+import { characterReferenceDecoder } from "../xml-references";
 
 export const S3_XMLNS = "http://s3.amazonaws.com/doc/2006-03-01/";
 const DECLARATION = '<?xml version="1.0" encoding="UTF-8"?>\n';
@@ -65,26 +66,24 @@ const parser = new XMLParser({
   parseTagValue: false,
   trimValues: false,
   processEntities: true,
+  entityDecoder: characterReferenceDecoder,
   isArray: (name) => name === "Object" || name === "Part",
 });
 
+const MALFORMED_XML = "The XML you provided was not well-formed or did not validate against our published schema.";
+
 /**
- * Parse a request body, refusing anything that is not well-formed XML with MalformedXML. The parser also
- * refuses some documents the validator passes (nesting deeper than its limit, DTD entities past its expansion
- * limits, external or parameter entities, `__proto__` element names); those throw plain Errors, which are the
- * client's malformed XML too, not an internal error.
+ * Parse a request body with its character references decoded. Anything that is not well-formed XML, declares
+ * entities (DOCTYPE), refers to no XML character, or goes past the parser's own limits (nesting depth) is
+ * MalformedXML: the client sent it, so it is never a 500.
  */
 export function parseXml(text: string): Record<string, unknown> {
-  if (text.trim() === "" || XMLValidator.validate(text) !== true) throw malformedXml();
+  if (text.trim() === "" || XMLValidator.validate(text) !== true) throw new S3Error("MalformedXML", MALFORMED_XML);
   try {
     return parser.parse(text) as Record<string, unknown>;
   } catch {
-    throw malformedXml();
+    throw new S3Error("MalformedXML", MALFORMED_XML);
   }
-}
-
-function malformedXml(): S3Error {
-  return new S3Error("MalformedXML", "The XML you provided was not well-formed or did not validate against our published schema.");
 }
 
 /** Read a small XML request body with a hard size cap (these bodies are never large). */

@@ -1,16 +1,17 @@
 // Remote S3 configuration: the one-line case, per-bucket entries with their own secrets, and clear errors
 // that name the variable at fault.
 import { describe, expect, it } from "vitest";
-import { parseRemoteBackendConfig, RemoteConfigError } from "./s3-config";
+import { ConfigError } from "../errors";
+import { parseRemoteBackendConfig } from "./s3-config";
 
 const secrets = { S3_ACCESS_KEY_ID: "AK", S3_SECRET_ACCESS_KEY: "SK" };
 
-function errorOf(env: Record<string, unknown>): RemoteConfigError {
+function errorOf(env: Record<string, unknown>): ConfigError {
   try {
     parseRemoteBackendConfig(env);
   } catch (error) {
-    expect(error).toBeInstanceOf(RemoteConfigError);
-    return error as RemoteConfigError;
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
   }
   throw new Error("expected a configuration error");
 }

@@ -1,5 +1,6 @@
 // Which S3 buckets of this proxy live on a remote S3-compatible server instead of R2, parsed from Worker
-// vars and secrets. Documented in docs/CONFIGURATION.md ("Remote S3 backends").
+// vars and secrets: the `remoteBuckets` section of the one Config (called from src/config.ts); mistakes are
+// ConfigErrors naming the variable or setting. Documented in docs/CONFIGURATION.md ("Remote S3 backends").
 //
 // The one-line case (same names as wrangler vars/secrets when deployed):
 //   S3_ENDPOINT=http://127.0.0.1:8000 S3_BUCKET=artifacts S3_ACCESS_KEY_ID=… S3_SECRET_ACCESS_KEY=… npm start
@@ -12,18 +13,12 @@
 // reads secrets S3_B_ACCESS_KEY_ID / S3_B_SECRET_ACCESS_KEY (/ S3_B_SESSION_TOKEN). Buckets not named here
 // stay on R2, so mixed setups need nothing else.
 import { isValidBucketName } from "../bucket-names";
+import { ConfigError } from "../errors";
 import { DEFAULT_RETRY_POLICY } from "./retry";
 import { createS3Backend, type ConditionalWrites, type S3BackendConfig } from "./s3";
 
 export { createS3Backend };
 export type { S3BackendConfig };
-
-export class RemoteConfigError extends Error {
-  constructor(readonly variable: string, message: string) {
-    super(`configuration variable ${variable}: ${message}`);
-    this.name = "ConfigError";
-  }
-}
 
 /** Proxy bucket name → how to reach its remote bucket. Empty when everything is on R2. */
 export type RemoteBackendConfig = Record<string, S3BackendConfig>;
@@ -50,9 +45,9 @@ export function parseRemoteBackendConfig(env: Env): RemoteBackendConfig {
   const simple = simpleCase(env);
   if (simple) result[simple.proxyBucket] = parseEntry(env, "S3_*", simple.entry);
   for (const [proxyBucket, entry] of Object.entries(backendsVar(env))) {
-    if (!isValidBucketName(proxyBucket)) throw new RemoteConfigError("S3_BACKENDS", `"${proxyBucket}" is not a valid S3 bucket name`);
+    if (!isValidBucketName(proxyBucket)) throw new ConfigError("S3_BACKENDS", `"${proxyBucket}" is not a valid S3 bucket name`);
     if (result[proxyBucket]) {
-      throw new RemoteConfigError("S3_BACKENDS", `bucket "${proxyBucket}" is also configured by S3_ENDPOINT/S3_PROXY_BUCKET`);
+      throw new ConfigError("S3_BACKENDS", `bucket "${proxyBucket}" is also configured by S3_ENDPOINT/S3_PROXY_BUCKET`);
     }
     result[proxyBucket] = parseEntry(env, `S3_BACKENDS.${proxyBucket}`, entry);
   }
@@ -63,12 +58,12 @@ function simpleCase(env: Env): { proxyBucket: string; entry: BucketEntry } | und
   const endpoint = optionalString(env, "S3_ENDPOINT");
   if (!endpoint) {
     for (const name of ["S3_BUCKET", "S3_PROXY_BUCKET", "S3_FORCE_PATH_STYLE"]) {
-      if (optionalString(env, name)) throw new RemoteConfigError(name, "is set but S3_ENDPOINT is not");
+      if (optionalString(env, name)) throw new ConfigError(name, "is set but S3_ENDPOINT is not");
     }
     return undefined;
   }
   const proxyBucket = optionalString(env, "S3_PROXY_BUCKET") ?? "default";
-  if (!isValidBucketName(proxyBucket)) throw new RemoteConfigError("S3_PROXY_BUCKET", `"${proxyBucket}" is not a valid S3 bucket name`);
+  if (!isValidBucketName(proxyBucket)) throw new ConfigError("S3_PROXY_BUCKET", `"${proxyBucket}" is not a valid S3 bucket name`);
   return {
     proxyBucket,
     entry: {
@@ -91,23 +86,23 @@ function backendsVar(env: Env): Record<string, BucketEntry> {
     try {
       value = JSON.parse(value);
     } catch {
-      throw new RemoteConfigError("S3_BACKENDS", "is not valid JSON");
+      throw new ConfigError("S3_BACKENDS", "is not valid JSON");
     }
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new RemoteConfigError("S3_BACKENDS", 'must be an object: { "<proxy bucket>": { "endpoint": …, "bucket": … } }');
+    throw new ConfigError("S3_BACKENDS", 'must be an object: { "<proxy bucket>": { "endpoint": …, "bucket": … } }');
   }
   return value as Record<string, BucketEntry>;
 }
 
 function parseEntry(env: Env, where: string, entry: BucketEntry): S3BackendConfig {
-  if (typeof entry !== "object" || entry === null) throw new RemoteConfigError(where, "must be an object");
+  if (typeof entry !== "object" || entry === null) throw new ConfigError(where, "must be an object");
   for (const field of Object.keys(entry)) {
-    if (!ENTRY_FIELDS.has(field)) throw new RemoteConfigError(`${where}.${field}`, `unknown setting (known: ${[...ENTRY_FIELDS].join(", ")})`);
+    if (!ENTRY_FIELDS.has(field)) throw new ConfigError(`${where}.${field}`, `unknown setting (known: ${[...ENTRY_FIELDS].join(", ")})`);
   }
   const endpoint = parseEndpoint(`${where}.endpoint`, entry.endpoint);
   const bucket = stringField(`${where}.bucket`, entry.bucket);
-  if (!/^[a-z0-9][a-z0-9.\-_]{1,254}$/i.test(bucket)) throw new RemoteConfigError(`${where}.bucket`, `"${bucket}" is not a bucket name`);
+  if (!/^[a-z0-9][a-z0-9.\-_]{1,254}$/i.test(bucket)) throw new ConfigError(`${where}.bucket`, `"${bucket}" is not a bucket name`);
   const prefix = entry.credentials === undefined ? "S3" : stringField(`${where}.credentials`, entry.credentials);
   const pathStyle = parsePathStyle(`${where}.pathStyle`, entry.pathStyle, endpoint, bucket);
   return {
@@ -134,10 +129,10 @@ function parseEndpoint(where: string, value: unknown): URL {
   try {
     url = new URL(text);
   } catch {
-    throw new RemoteConfigError(where, `"${text}" is not a URL (e.g. https://s3.eu-central-1.amazonaws.com)`);
+    throw new ConfigError(where, `"${text}" is not a URL (e.g. https://s3.eu-central-1.amazonaws.com)`);
   }
-  if (url.protocol !== "http:" && url.protocol !== "https:") throw new RemoteConfigError(where, "must be http:// or https://");
-  if (url.search || url.hash || url.username) throw new RemoteConfigError(where, "must have no query, fragment or credentials");
+  if (url.protocol !== "http:" && url.protocol !== "https:") throw new ConfigError(where, "must be http:// or https://");
+  if (url.search || url.hash || url.username) throw new ConfigError(where, "must have no query, fragment or credentials");
   return url;
 }
 
@@ -150,33 +145,33 @@ function parsePathStyle(where: string, value: unknown, endpoint: URL, bucket: st
   if (value === undefined || value === "") return !endpoint.hostname.endsWith(".amazonaws.com") || bucket.includes(".");
   if (value === true || value === "true" || value === "1") return true;
   if (value === false || value === "false" || value === "0") return false;
-  throw new RemoteConfigError(where, "must be true or false");
+  throw new ConfigError(where, "must be true or false");
 }
 
 function parseConditionalWrites(where: string, value: unknown): ConditionalWrites {
   if (value === undefined || value === "") return "native";
   if (value === "native" || value === "emulated") return value;
-  throw new RemoteConfigError(where, 'must be "native" or "emulated"');
+  throw new ConfigError(where, 'must be "native" or "emulated"');
 }
 
 function integerField(where: string, value: unknown, fallback: number, min: number, max: number): number {
   if (value === undefined || value === "") return fallback;
   const number = Number(value);
   if (!Number.isInteger(number) || number < min || number > max) {
-    throw new RemoteConfigError(where, `must be an integer from ${min} to ${max}`);
+    throw new ConfigError(where, `must be an integer from ${min} to ${max}`);
   }
   return number;
 }
 
 function stringField(where: string, value: unknown): string {
-  if (typeof value !== "string" || value === "") throw new RemoteConfigError(where, "must be a non-empty string");
+  if (typeof value !== "string" || value === "") throw new ConfigError(where, "must be a non-empty string");
   return value;
 }
 
 function optionalString(env: Env, name: string): string | undefined {
   const value = env[name];
   if (value === undefined || value === null || value === "") return undefined;
-  if (typeof value !== "string") throw new RemoteConfigError(name, `must be a string, got ${typeof value}`);
+  if (typeof value !== "string") throw new ConfigError(name, `must be a string, got ${typeof value}`);
   return value;
 }
 
@@ -185,5 +180,5 @@ function secret(env: Env, name: string): string {
 }
 
 function requiredError(name: string, message: string): never {
-  throw new RemoteConfigError(name, message);
+  throw new ConfigError(name, message);
 }

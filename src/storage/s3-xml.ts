@@ -4,8 +4,11 @@
 import { XMLParser } from "fast-xml-parser";
 import type { MultipartPart, StoredObject } from "./backend";
 import { unquote } from "./s3-headers";
+import { characterReferenceDecoder } from "../xml-references";
 
+// Keys in a listing may come back as character references (&#x0D;, &#34;): decoded like request bodies.
 const xml = new XMLParser({
+  entityDecoder: characterReferenceDecoder,
   ignoreAttributes: true,
   parseTagValue: false,
   trimValues: false,

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CORS_ORIGIN, DEV, READ_ONLY, startWrangler, type DevServer } from "./auth-support";
 import { AWS_CLI, awsCliEnv } from "./support/aws-cli";
 import { localWorkerClient } from "./support/sdk";
+import { randomBytes } from "../fixtures/random";
 
 const BUCKET = "default";
 let server: DevServer;
@@ -32,13 +33,7 @@ function client(credentials = DEV): { s3: S3Client; sent: Array<Record<string, s
 }
 
 function payload(size: number, seed: number): Buffer {
-  const out = Buffer.alloc(size);
-  let x = seed;
-  for (let i = 0; i < size; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
+  return Buffer.from(randomBytes(size, seed).buffer);
 }
 
 function crc32Base64(data: Buffer): string {
@@ -99,7 +94,7 @@ describe("@aws-sdk/s3-request-presigner with plain fetch", () => {
     const { s3 } = client();
     const data = payload(120_000, 5);
     const putUrl = await getSignedUrl(s3, new PutObjectCommand({ Bucket: BUCKET, Key: "auth-e2e/presigned.bin" }), { expiresIn: 300 });
-    const put = await fetch(putUrl, { method: "PUT", body: data });
+    const put = await fetch(putUrl, { method: "PUT", body: new Uint8Array(data) });
     expect(put.status, await put.clone().text()).toBe(200);
     const getUrl = await getSignedUrl(s3, new GetObjectCommand({ Bucket: BUCKET, Key: "auth-e2e/presigned.bin" }), { expiresIn: 300 });
     const get = await fetch(getUrl);

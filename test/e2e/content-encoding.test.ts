@@ -34,7 +34,7 @@ async function rawGet(url: string, extraHeaders: Record<string, string>): Promis
 async function putGzipped(key: string, gzipped: Buffer, contentType: string): Promise<void> {
   const response = await client.fetch(`${server.endpoint}/default/${key}`, {
     method: "PUT",
-    body: gzipped,
+    body: new Uint8Array(gzipped), // fetch takes no Buffer that may sit on a SharedArrayBuffer
     headers: { "content-encoding": "gzip", "content-type": contentType },
   });
   expect(response.status, await response.text()).toBe(200);

@@ -9,6 +9,7 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { AwsClient } from "aws4fetch";
 import { LocalWorker } from "../../bench/worker";
 import { localWorkerClient } from "./support/sdk";
+import { fillRandomWords } from "../fixtures/random";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 export const CREDENTIALS = { accessKeyId: "deltaglider", secretAccessKey: "deltaglider-secret" };
@@ -47,17 +48,10 @@ export function rawClient(): AwsClient {
   return new AwsClient({ ...CREDENTIALS, service: "s3", region: REGION });
 }
 
-/** Deterministic pseudo-random bytes (xorshift32 over 32-bit words). */
+/** Deterministic pseudo-random bytes, four per generator step (the last size % 4 bytes are zero). */
 export function randomBytes(size: number, seed: number): Buffer {
   const out = Buffer.alloc(size);
-  const words = new Uint32Array(out.buffer, out.byteOffset, Math.floor(size / 4));
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    words[i] = x;
-  }
+  fillRandomWords(out, seed);
   return out;
 }
 

@@ -4,16 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { CodecError, decode, encode, type SourceInfo } from "../../src/codec/index";
 import { codecModule, memorySource, ourEncode, sameBytes, streamOf } from "./codec-helpers";
-
-function version(size: number, seed: number): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = seed;
-  for (let i = 0; i < size; i++) {
-    x = (x * 1103515245 + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
+import { randomBytes } from "../fixtures/random";
 
 /** A source that only offers readInto, logging each call. */
 function readIntoSource(bytes: Uint8Array, calls: number[], shortBy = 0): SourceInfo {
@@ -30,10 +21,10 @@ function readIntoSource(bytes: Uint8Array, calls: number[], shortBy = 0): Source
 }
 
 describe("codec source reads", () => {
-  const source = version(3 * 1024 * 1024, 7);
+  const source = randomBytes(3 * 1024 * 1024, 7);
   const target = source.slice();
-  target.set(version(4096, 9), 1_000_000);
-  target.set(version(4096, 11), 2_500_000);
+  target.set(randomBytes(4096, 9), 1_000_000);
+  target.set(randomBytes(4096, 11), 2_500_000);
 
   it("a source with readInto decodes byte-exact without calling read()", async () => {
     const { delta } = await ourEncode(source, target);
@@ -55,9 +46,9 @@ describe("codec source reads", () => {
   });
 
   it("the first decoded bytes come out before the whole source has been read (blocks on demand)", async () => {
-    const big = version(8 * 1024 * 1024, 5);
+    const big = randomBytes(8 * 1024 * 1024, 5);
     const next = big.slice();
-    next.set(version(1000, 3), 6_000_000);
+    next.set(randomBytes(1000, 3), 6_000_000);
     const { delta } = await ourEncode(big, next, { inputWindow: 1024 * 1024 });
     const reads: { offset: number; length: number }[] = [];
     const reader = decode(codecModule, memorySource(big, reads), streamOf(delta)).getReader();

@@ -6,6 +6,7 @@ import { env } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Backend } from "../../src/storage/backend";
 import { R2Backend } from "../../src/storage/r2";
+import { randomBytes } from "../fixtures/random";
 import { backendFor, createRemoteBucket, remoteS3, remoteS3SkipReason } from "./helpers/remote-s3";
 
 const r2Bucket = (env as unknown as { BUCKET: R2Bucket }).BUCKET;
@@ -27,16 +28,8 @@ const subjects: Subject[] = [
 
 const MiB = 1024 * 1024;
 
-function bytes(length: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed * 2654435761;
-  for (let i = 0; i < length; i++) {
-    x = (x ^ (x << 13)) >>> 0;
-    x = (x ^ (x >>> 17)) >>> 0;
-    x = (x ^ (x << 5)) >>> 0;
-    out[i] = x & 0xff;
-  }
-  return out;
+function bytes(length: number, seed: number): Uint8Array {
+  return randomBytes(length, seed * 2654435761);
 }
 
 /** A stream that delivers `data` in chunks of `chunk` bytes, like a request body arriving. */

@@ -2,13 +2,12 @@
 // ratio fallback, verification (never wrong bytes), sidecar fallback, large staged uploads.
 import { describe, expect, it } from "vitest";
 import { ReferenceBlockCache } from "../../src/cache/index";
-import { xdelta3Module } from "../../src/codec/module";
 import { REFERENCE_ORIGINAL_NAME } from "../../src/engine/metadata";
 import {
-  bodyStream, bucket, bytesOf, edited, engineWith, generatedStream, md5Hex, pseudoRandom, readAll, sha256Hex, storedKeys,
+  bodyStream, bucket, bytesOf, edited, generatedStream, md5Hex, pseudoRandom, readAll, sha256Hex, storedKeys, workerEngine,
 } from "./engine-helpers";
 
-const engine = engineWith({}, xdelta3Module);
+const engine = workerEngine();
 const KiB = 1024;
 
 describe("the seed README walk-through", () => {
@@ -114,7 +113,7 @@ describe("the seed README walk-through", () => {
   });
 
   it("root-level keys use the bucket root as their deltaspace", async () => {
-    const eng = engineWith({}, xdelta3Module);
+    const eng = workerEngine();
     const v1 = pseudoRandom(20 * KiB, 31);
     await eng.put("rootfile.tar", { body: v1, size: v1.length });
     expect((await bucket.head("reference.bin"))?.customMetadata?.["dg-source-name"]).toBe("rootfile.tar");
@@ -183,7 +182,7 @@ describe("reading deltaspaces written by DeltaGlider", async () => {
 describe("reference cache", () => {
   it("delta encode and decode read the reference through the block cache; warm reads hit it and stay exact", async () => {
     const cache = new ReferenceBlockCache({ blockSize: 16 * KiB, cache: await caches.open("engine-test-refs") });
-    const cached = engineWith({}, xdelta3Module, { referenceCache: cache });
+    const cached = workerEngine({}, { referenceCache: cache });
     const v1 = pseudoRandom(100 * KiB, 121);
     const v2 = edited(v1, 122);
     await cached.put("cached/v1.zip", { body: v1, size: v1.length });
@@ -261,7 +260,7 @@ describe("delta decision", () => {
     const v1 = pseudoRandom(64 * KiB, 81);
     const v2 = v1.slice();
     v2.set(pseudoRandom(6 * KiB, 82), 30 * KiB);
-    const strict = engineWith({ maxDeltaRatio: 0.05 }, xdelta3Module);
+    const strict = workerEngine({ maxDeltaRatio: 0.05 });
     await strict.put("ratio2/v1.zip", { body: v1, size: v1.length });
     expect((await strict.put("ratio2/v2.zip", { body: v2, size: v2.length })).storageType).toBe("passthrough");
     expect((await engine.put("ratio2/v2.zip", { body: v2, size: v2.length })).storageType).toBe("delta");
@@ -271,7 +270,7 @@ describe("delta decision", () => {
   });
 
   it("a delta larger than the in-memory delta buffer spills to temporary objects and is still exact", async () => {
-    const spill = engineWith({ deltaBufferLimit: 16 * KiB, maxDeltaRatio: 0.9 }, xdelta3Module);
+    const spill = workerEngine({ deltaBufferLimit: 16 * KiB, maxDeltaRatio: 0.9 });
     const v1 = pseudoRandom(200 * KiB, 91);
     const v2 = v1.slice();
     v2.set(pseudoRandom(60 * KiB, 92), 50 * KiB); // ~60 KiB of new bytes: the delta spans several spill parts
@@ -413,7 +412,7 @@ describe("concurrency inside one isolate (the codec runs one job at a time)", ()
 
   it("parallel large eligible PUTs into one deltaspace all store and read back exactly", async () => {
     const size = 12 * 1024 * 1024;
-    const big = engineWith({ bodyBufferLimit: 4 * 1024 * 1024 }, xdelta3Module);
+    const big = workerEngine({ bodyBufferLimit: 4 * 1024 * 1024 });
     // Three releases of one artifact: the same bytes with one edit each, at a different offset.
     const release = (i: number) => {
       let offset = 0;
@@ -442,7 +441,7 @@ describe("concurrency inside one isolate (the codec runs one job at a time)", ()
 describe("large objects through the staged path", () => {
   it("30 MB versions: the first seeds, the second is a small delta, both rebuild exactly; no staging is left", async () => {
     const size = 30 * 1024 * 1024;
-    const big = engineWith({ bodyBufferLimit: 8 * 1024 * 1024 }, xdelta3Module);
+    const big = workerEngine({ bodyBufferLimit: 8 * 1024 * 1024 });
     const put1 = await big.put("large/v1.tar", { body: generatedStream(size, 201), size });
     expect(put1.storageType).toBe("reference");
     // v2: the same generator with one chunk's seed changed is far from "edited"; instead derive v2 by

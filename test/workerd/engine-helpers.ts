@@ -1,35 +1,33 @@
 // Shared helpers for the engine's workerd tests: a real R2Backend over the local R2 binding, deterministic
 // test data, and raw views of what is stored.
 import { env } from "cloudflare:workers";
-import { DeltaEngine } from "../../src/engine/engine";
+import type { DeltaEngine } from "../../src/engine/engine";
 import type { EngineConfig } from "../../src/engine/config";
 import type { DeltaCodec, EngineOptions } from "../../src/engine/context";
 import { R2Backend } from "../../src/storage/r2";
+import { randomBytes } from "../fixtures/random";
+import { createEngine } from "../../src/wiring";
 
 export const bucket = env.BUCKET;
 export const backend = new R2Backend(env.BUCKET, "BUCKET");
 
-export function engineWith(config: Partial<EngineConfig> = {}, codec?: DeltaCodec | WebAssembly.Module, options?: EngineOptions): DeltaEngine {
-  return new DeltaEngine(backend, config, codec, options);
+/** An engine built as the Worker builds one (src/wiring.ts): with the Worker's xdelta3 codec. */
+export function workerEngine(config: Partial<EngineConfig> = {}, options?: EngineOptions): DeltaEngine {
+  return createEngine(backend, config, options);
 }
 
-/** Deterministic pseudo-random bytes (xorshift32), so fixtures and tests are reproducible. */
-export function pseudoRandom(size: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
+/** An engine with another codec (e.g. one that observes the Worker's), or none: null stores everything passthrough. */
+export function engineWith(config: Partial<EngineConfig> = {}, codec: DeltaCodec | null = null, options?: EngineOptions): DeltaEngine {
+  return createEngine(backend, config, options, codec);
 }
+
+/** Deterministic pseudo-random bytes, so fixtures and tests are reproducible. */
+export { randomBytes as pseudoRandom } from "../fixtures/random";
 
 /** A copy of `base` with a few small regions overwritten (a "new version" that deltas well). */
 export function edited(base: Uint8Array, seed = 7, edits = 8): Uint8Array {
   const out = base.slice();
-  const noise = pseudoRandom(edits * 64, seed);
+  const noise = randomBytes(edits * 64, seed);
   for (let i = 0; i < edits; i++) {
     const at = Math.floor(((i + 1) * out.length) / (edits + 2));
     out.set(noise.subarray(i * 64, i * 64 + 64).subarray(0, Math.max(0, Math.min(64, out.length - at))), at);
@@ -86,7 +84,7 @@ export function bodyStream(bytes: Uint8Array, chunk = 64 * 1024): ReadableStream
 
 /** A large body generated on the fly (never whole in memory), with its hashes computed on the way. */
 export function generatedStream(size: number, seed: number, chunk = 1024 * 1024): ReadableStream<Uint8Array> {
-  const block = pseudoRandom(chunk, seed);
+  const block = randomBytes(chunk, seed);
   let offset = 0;
   return new ReadableStream<Uint8Array>({
     pull(controller) {

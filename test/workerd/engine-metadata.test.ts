@@ -2,7 +2,9 @@
 import { describe, expect, it } from "vitest";
 import { compareKeys, isEligibleName, parseKey, reservedReason } from "../../src/engine/deltaspace";
 import { resolveEngineConfig } from "../../src/engine/config";
-import { decodeMetadata, decodeSidecar, encodeMetadata, encodeSidecar, parseCreatedAt, type DgRecord } from "../../src/engine/metadata";
+import {
+  decodeMetadata, decodePartSizes, decodeSidecar, encodeMetadata, encodePartSizes, encodeSidecar, MAX_PART_SIZES_LENGTH, parseCreatedAt, type DgRecord,
+} from "../../src/engine/metadata";
 
 const sha = "ab".repeat(32);
 
@@ -73,6 +75,28 @@ describe("writing", () => {
     expect(decodeSidecar(encodeSidecar(record))).toMatchObject({ ...record, refKey: "reference.bin", note: "delta" });
     expect(decodeSidecar("not json")).toBeNull();
     expect(decodeSidecar("[1]")).toBeNull();
+  });
+});
+
+describe("multipart part sizes (dg-part-sizes)", () => {
+  it("round-trip as runs of equal sizes, in metadata and in the sidecar", () => {
+    const sizes = [...Array(12).fill(8 * 1024 * 1024), 1_048_576];
+    expect(encodePartSizes(sizes)).toBe("8388608x12,1048576x1");
+    expect(decodePartSizes("8388608x12,1048576x1")).toEqual(sizes);
+    const record: DgRecord = {
+      kind: "passthrough", tool: "t", originalName: "a.bin", sha256: sha, size: 12 * 8 * 1024 * 1024 + 1_048_576,
+      multipartEtag: "x-13", partSizes: sizes, http: {}, userMetadata: {}, checksums: {},
+    };
+    expect(encodeMetadata(record)["dg-part-sizes"]).toBe("8388608x12,1048576x1");
+    expect(decodeMetadata(encodeMetadata(record))?.partSizes).toEqual(sizes);
+    expect(decodeSidecar(encodeSidecar(record))?.partSizes).toEqual(sizes);
+  });
+
+  it("are not recorded when too varied to fit, and a malformed value is not trusted", () => {
+    const varied = Array.from({ length: 100 }, (_, i) => 5 * 1024 * 1024 + i);
+    expect(encodePartSizes(varied)).toBeUndefined();
+    expect(encodePartSizes(varied.slice(0, 10))!.length).toBeLessThanOrEqual(MAX_PART_SIZES_LENGTH);
+    for (const bad of ["", "5x", "x3", "5x0", "5x3,", "-5x1", "5x20000"]) expect(decodePartSizes(bad)).toBeUndefined();
   });
 });
 

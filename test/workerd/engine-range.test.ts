@@ -4,18 +4,17 @@
 import { describe, expect, it } from "vitest";
 import type { CodecStats } from "../../src/codec/api";
 import { DEFAULT_INPUT_WINDOW } from "../../src/codec/defaults";
-import { xdelta3Module } from "../../src/codec/module";
 import type { DeltaCodec } from "../../src/engine/context";
-import { wasmCodec } from "../../src/engine/wasm-codec";
+import { workerCodec } from "../../src/wiring";
 import { bodyStream, bucket, engineWith, pseudoRandom, readAll } from "./engine-helpers";
 
 const MiB = 1024 * 1024;
 /** The encoder's window with the engine's defaults: a range needs at most one window more than it spans. */
 const WINDOW = DEFAULT_INPUT_WINDOW;
 
-/** The real WASM codec, recording the stats of every decode it runs. */
+/** The Worker's codec, recording the stats of every decode it runs. */
 function observedCodec(): { codec: DeltaCodec; decodes: CodecStats[] } {
-  const real = wasmCodec(xdelta3Module);
+  const real = workerCodec;
   const decodes: CodecStats[] = [];
   return {
     decodes,
@@ -25,6 +24,7 @@ function observedCodec(): { codec: DeltaCodec; decodes: CodecStats[] } {
         ...options,
         onStats: (stats) => { decodes.push(stats); options.onStats?.(stats); },
       }),
+      busy: real.busy,
     },
   };
 }

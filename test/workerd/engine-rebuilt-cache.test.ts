@@ -4,20 +4,18 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { RebuiltObjectCache, ReferenceBlockCache } from "../../src/cache/index";
-import { xdelta3Module } from "../../src/codec/module";
 import type { DeltaCodec } from "../../src/engine/context";
-import { DeltaEngine } from "../../src/engine/engine";
-import { wasmCodec } from "../../src/engine/wasm-codec";
 import { R2Backend } from "../../src/storage/r2";
+import { createEngine, workerCodec } from "../../src/wiring";
 import { bodyStream, bytesOf, edited, pseudoRandom, readAll, sha256Hex } from "./engine-helpers";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 let run = 0;
 
-/** The real codec, counting the decodes it runs. */
+/** The Worker's codec, counting the decodes it runs. */
 function countingCodec(): DeltaCodec & { decodes: number } {
-  const codec = wasmCodec(xdelta3Module);
+  const codec = workerCodec;
   const counted = {
     decodes: 0,
     encode: codec.encode.bind(codec),
@@ -25,7 +23,7 @@ function countingCodec(): DeltaCodec & { decodes: number } {
       counted.decodes += 1;
       return codec.decode(...args);
     },
-    busy: codec.busy?.bind(codec),
+    busy: codec.busy.bind(codec),
   };
   return counted;
 }
@@ -34,10 +32,10 @@ async function setup(maxObjectSize = 8 * MiB) {
   const cache = await caches.open(`rebuilt-cache-test-${Date.now()}-${run++}`);
   const rebuilt = new RebuiltObjectCache({ maxObjectSize, ttlSeconds: 3600, cache });
   const codec = countingCodec();
-  const engine = new DeltaEngine(new R2Backend(env.BUCKET, "BUCKET"), {}, codec, {
+  const engine = createEngine(new R2Backend(env.BUCKET, "BUCKET"), {}, {
     referenceCache: new ReferenceBlockCache({ blockSize: 256 * KiB, cache }),
     rebuiltCache: rebuilt,
-  });
+  }, codec);
   const prefix = `rebuilt-${Date.now()}-${run++}`;
   const v1 = pseudoRandom(2 * MiB, 11);
   const v2 = edited(v1, 5);

@@ -10,7 +10,7 @@ import { S3Error } from "../../src/errors";
 import { AwsChunkedDecoder, type ChunkSigning } from "../../src/s3/auth/chunked";
 import { BodyVerifier } from "../../src/s3/auth/body";
 import { EMPTY_SHA256, hmacHex, sha256Hex, signingKey } from "../../src/s3/auth/sigv4";
-import { checksumOf, concat } from "../../src/s3/auth/test-support";
+import { checksumOf, concat } from "./helpers/auth";
 import { fuzzRuns, outcomeOf } from "./helpers/fuzz";
 
 const enc = new TextEncoder();

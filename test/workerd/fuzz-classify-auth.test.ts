@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { AUTHORIZATION, classify, needsWrite, type S3Op } from "../../src/s3/classify";
 import { accessFor } from "../../src/s3/auth/authorizer";
 import { verifyRequest } from "../../src/s3/auth";
-import { AMZ_NOW, KEY, NOW, signed, testConfig } from "../../src/s3/auth/test-support";
+import { AMZ_NOW, KEY, NOW, signed, testConfig } from "./helpers/auth";
 import { fuzzRuns, isClientError, outcomeOf } from "./helpers/fuzz";
 
 const OPTIONS = { virtualHostDomains: ["localhost", "s3.example.com"] };

@@ -7,7 +7,7 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import { exports } from "cloudflare:workers";
-import { chunkedBody, seedOf, signed } from "../../src/s3/auth/test-support";
+import { chunkedBody, seedOf, signed } from "./helpers/auth";
 import type { AccessKey } from "../../src/s3/auth";
 import { bucket, sha256Hex, storedKeys } from "./engine-helpers";
 import { DEV_CLIENT, ORIGIN, bytes, errorOf, s3 } from "./s3-support";

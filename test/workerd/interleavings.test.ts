@@ -11,11 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { handleS3, type S3Services } from "../../src/s3/handler";
 import { BucketRegistry } from "../../src/buckets/registry";
 import { configFrom } from "../../src/config";
-import { parseAuthConfig } from "../../src/s3/auth";
 import { s3Authorizer } from "../../src/s3/auth/authorizer";
-import { DeltaEngine } from "../../src/engine/engine";
+import type { DeltaEngine } from "../../src/engine/engine";
 import { S3Error } from "../../src/errors";
-import { xdelta3Module } from "../../src/codec/module";
+import { createEngine } from "../../src/wiring";
 import { isolateCodecBudget, setIsolateCodecBudget, ISOLATE_CODEC_BUDGET } from "../../src/codec/index";
 import type { Backend, StoredObject } from "../../src/storage/backend";
 import { backend, bytesOf, edited, pseudoRandom, sha256Hex, storedKeys } from "./engine-helpers";
@@ -47,7 +46,7 @@ afterAll(() => {
 // ---- actors: engine level -------------------------------------------------------------------------------
 
 function engineOf(store: Backend): DeltaEngine {
-  return new DeltaEngine(store, {}, xdelta3Module);
+  return createEngine(store, {});
 }
 
 function gatedEngine(scheduler: Scheduler, actor: number, store: Backend = backend): DeltaEngine {
@@ -99,8 +98,8 @@ function s3Services(scheduler?: Scheduler, actor = 0): S3Services {
   return {
     config,
     buckets: new BucketRegistry(config, bindings),
-    engineFor: (bucket) => new DeltaEngine(bucket.backend, config.engine, xdelta3Module),
-    authorize: s3Authorizer(parseAuthConfig(env as unknown as Record<string, unknown>)),
+    engineFor: (bucket) => createEngine(bucket.backend, config.engine),
+    authorize: s3Authorizer(config.auth),
   };
 }
 

@@ -3,7 +3,7 @@
 // default) is checked, and a part that fails it is never staged.
 import { XMLParser } from "fast-xml-parser";
 import { describe, expect, it } from "vitest";
-import { checksumOf } from "../../src/s3/auth/test-support";
+import { checksumOf } from "./helpers/auth";
 import { bytes, chunkedPut, s3 } from "./s3-support";
 
 const parser = new XMLParser({ parseTagValue: false, isArray: (name) => name === "Part" });

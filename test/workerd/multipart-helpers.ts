@@ -1,6 +1,7 @@
 // Shared helpers for the multipart workerd tests (not a test file itself).
 import { env } from "cloudflare:workers";
 import { R2Backend } from "../../src/storage/r2";
+import { fillRandomWords } from "../fixtures/random";
 
 export const MiB = 1024 * 1024;
 
@@ -12,18 +13,11 @@ export function backend(): R2Backend {
   return new R2Backend(bucket(), "BUCKET");
 }
 
-/** Deterministic pseudo-random bytes (xorshift32), fast enough for tens of MiB. */
+/** Deterministic pseudo-random bytes, four per generator step: fast enough for tens of MiB. */
 export function bytesOf(size: number, seed: number): Uint8Array {
   const out = new Uint8Array(size);
-  const words = new Uint32Array(out.buffer, 0, Math.floor(size / 4));
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    words[i] = x;
-  }
-  for (let i = words.length * 4; i < size; i++) out[i] = (seed + i) & 0xff;
+  fillRandomWords(out, seed);
+  for (let i = size - (size % 4); i < size; i++) out[i] = (seed + i) & 0xff;
   return out;
 }
 

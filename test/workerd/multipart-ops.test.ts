@@ -128,7 +128,7 @@ describe("multipart upload through the S3 API", () => {
     expect(uploads.ListMultipartUploadsResult.Upload ?? []).toEqual([]);
   });
 
-  it("completing a subset of the uploaded parts, with a retried part, stores exactly those bytes", async () => {
+  it("completing a subset of the uploaded parts, with a retried part (listed once or twice), stores exactly those bytes", async () => {
     const key = `mpo-subset-${crypto.randomUUID().slice(0, 8)}/data.bin`;
     const uploadId = await create(key);
     const a = bytesOf(5 * MiB, 1);
@@ -141,13 +141,60 @@ describe("multipart upload through the S3 API", () => {
     const e1b = await uploadPart(key, uploadId, 1, a);
     expect(e1b).not.toBe(e1);
     expect((await errorCode(await complete(key, uploadId, [{ partNumber: 1, etag: e1 }, { partNumber: 3, etag: e3 }])))).toBe("InvalidPart");
-    const response = await complete(key, uploadId, [{ partNumber: 1, etag: e1b }, { partNumber: 3, etag: e3 }, { partNumber: 5, etag: e5 }]);
+    // A client that recorded both answers for the retried part 1 lists it twice: the last listing counts.
+    const response = await complete(key, uploadId, [{ partNumber: 1, etag: e1 }, { partNumber: 1, etag: e1b }, { partNumber: 3, etag: e3 }, { partNumber: 5, etag: e5 }]);
     expect(response.status).toBe(200);
     const result = (await xml(response)).CompleteMultipartUploadResult;
     expect(result.ETag).toBe(`"${await expectedMultipartEtag([a, b, c])}"`);
     const stored = new Uint8Array(await (await s3("GET", path(key))).arrayBuffer());
     expect(await md5Hex(stored)).toBe(await md5Hex(concat([a, b, c])));
     expect((await (await defaultBucketBackend()).list({ prefix: `.dg/mpu/parts/${uploadId}/` })).objects).toEqual([]);
+  });
+
+  it("GET and HEAD with partNumber serve that part with x-amz-mp-parts-count; a single PUT is one part", async () => {
+    const prefix = `mpo-partnumber-${crypto.randomUUID().slice(0, 8)}`;
+    const parts = [bytesOf(5 * MiB, 31), bytesOf(5 * MiB + 9, 32), bytesOf(777, 33)];
+    const whole = concat(parts);
+    const key = `${prefix}/app.zip`;
+    const etag = (await multipartPut(key, parts)).ETag;
+    let start = 0;
+    for (const [i, part] of parts.entries()) {
+      const got = await s3("GET", `${path(key)}?partNumber=${i + 1}`);
+      expect([got.status, got.headers.get("etag"), got.headers.get("x-amz-mp-parts-count")]).toEqual([206, etag, "3"]);
+      expect(got.headers.get("content-range")).toBe(`bytes ${start}-${start + part.byteLength - 1}/${whole.byteLength}`);
+      expect(got.headers.get("content-length")).toBe(String(part.byteLength));
+      expect(await md5Hex(new Uint8Array(await got.arrayBuffer()))).toBe(await md5Hex(part));
+      start += part.byteLength;
+    }
+    const head = await s3("HEAD", `${path(key)}?partNumber=2`);
+    expect([head.status, head.headers.get("content-length"), head.headers.get("x-amz-mp-parts-count")]).toEqual([206, String(parts[1].byteLength), "3"]);
+
+    const beyond = await s3("GET", `${path(key)}?partNumber=4`);
+    expect([beyond.status, await errorCode(beyond)]).toEqual([416, "InvalidPartNumber"]);
+    const withRange = await s3("GET", `${path(key)}?partNumber=1`, { headers: { range: "bytes=0-9" } });
+    expect([withRange.status, await errorCode(withRange)]).toEqual([400, "InvalidRequest"]);
+    const zero = await s3("GET", `${path(key)}?partNumber=0`);
+    expect([zero.status, await errorCode(zero)]).toEqual([400, "InvalidArgument"]);
+
+    const single = `${prefix}/single.bin`;
+    await s3("PUT", path(single), { body: "one part" });
+    const first = await s3("GET", `${path(single)}?partNumber=1`);
+    expect([first.status, first.headers.get("x-amz-mp-parts-count"), await first.text()]).toEqual([200, null, "one part"]);
+    const second = await s3("HEAD", `${path(single)}?partNumber=2`);
+    expect(second.status).toBe(416);
+  });
+
+  it("a Complete whose ETags quote with &#34; (the AWS SDK for Go, rclone) matches the parts", async () => {
+    const key = `mpo-go-etag-${crypto.randomUUID().slice(0, 8)}/x.bin`;
+    const uploadId = await create(key);
+    const a = bytesOf(5 * MiB, 1);
+    const b = bytesOf(1234, 2);
+    const etags = [await uploadPart(key, uploadId, 1, a), await uploadPart(key, uploadId, 2, b)];
+    const goStyle = etags.map((etag, i) => ({ partNumber: i + 1, etag: etag.replaceAll('"', "&#34;") }));
+    expect(goStyle[0].etag).toMatch(/^&#34;[0-9a-f]{32}&#34;$/);
+    const response = await complete(key, uploadId, goStyle);
+    expect(response.status).toBe(200);
+    expect((await xml(response)).CompleteMultipartUploadResult.ETag).toBe(`"${await expectedMultipartEtag([a, b])}"`);
   });
 
   it("a retried Complete of a finished upload answers the same ETag; UploadPart after completion gets NoSuchUpload", async () => {
@@ -240,8 +287,12 @@ describe("multipart upload through the S3 API", () => {
     const p1 = (await xml(r1)).CopyPartResult;
     const p2 = (await xml(r2)).CopyPartResult;
     expect(p1.ETag).toBe(`"${await md5Hex(v2.subarray(0, split))}"`);
-    const bad = await copyPart(3, `bytes=0-${v2.byteLength}`);
-    expect([bad.status, await errorCode(bad)]).toEqual([400, "InvalidArgument"]);
+    const pastEnd = await copyPart(3, `bytes=0-${v2.byteLength}`);
+    expect([pastEnd.status, await errorCode(pastEnd)]).toEqual([416, "InvalidRange"]);
+    const outside = await copyPart(3, `bytes=${v2.byteLength}-${v2.byteLength + 10}`);
+    expect([outside.status, await errorCode(outside)]).toEqual([416, "InvalidRange"]);
+    const backwards = await copyPart(3, "bytes=10-5");
+    expect([backwards.status, await errorCode(backwards)]).toEqual([400, "InvalidArgument"]);
     const missing = await s3("PUT", `${path(target)}?partNumber=3&uploadId=${uploadId}`, { headers: { "x-amz-copy-source": `${BUCKET}/${prefix}/nope.zip` } });
     expect(await errorCode(missing)).toBe("NoSuchKey");
 

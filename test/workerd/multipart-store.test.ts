@@ -137,12 +137,20 @@ describe("CompleteMultipartUpload validation", () => {
     expect((await s3ErrorOf(up.prepareComplete(key, uploadId, []))).code).toBe("MalformedXML");
   });
 
-  it("refuses parts out of ascending order (or repeated) with InvalidPartOrder", async () => {
+  it("refuses parts out of ascending order with InvalidPartOrder", async () => {
     const { up, key, uploadId, etags } = await uploadWithParts("order", [5 * MiB, 10]);
     const descending = [{ partNumber: 2, etag: etags[1] }, { partNumber: 1, etag: etags[0] }];
     expect((await s3ErrorOf(up.prepareComplete(key, uploadId, descending))).code).toBe("InvalidPartOrder");
-    const repeated = [{ partNumber: 1, etag: etags[0] }, { partNumber: 1, etag: etags[0] }];
-    expect((await s3ErrorOf(up.prepareComplete(key, uploadId, repeated))).code).toBe("InvalidPartOrder");
+    const backAgain = [{ partNumber: 1, etag: etags[0] }, { partNumber: 2, etag: etags[1] }, { partNumber: 1, etag: etags[0] }];
+    expect((await s3ErrorOf(up.prepareComplete(key, uploadId, backAgain))).code).toBe("InvalidPartOrder");
+  });
+
+  it("accepts a part number listed twice in a row, judged by its last listing", async () => {
+    const { up, key, uploadId, etags } = await uploadWithParts("repeated", [5 * MiB, 10]);
+    const retried = [{ partNumber: 1, etag: `"${"0".repeat(32)}"` }, { partNumber: 1, etag: etags[0] }, { partNumber: 2, etag: etags[1] }];
+    await expect(up.prepareComplete(key, uploadId, retried)).resolves.toHaveProperty("finish");
+    const staleLast = [{ partNumber: 1, etag: etags[0] }, { partNumber: 1, etag: `"${"0".repeat(32)}"` }, { partNumber: 2, etag: etags[1] }];
+    expect((await s3ErrorOf(up.prepareComplete(key, uploadId, staleLast))).code).toBe("InvalidPart");
   });
 
   it("refuses a missing part or a wrong ETag with InvalidPart", async () => {

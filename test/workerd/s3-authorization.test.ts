@@ -7,7 +7,7 @@ import { AwsClient } from "aws4fetch";
 import worker, { type Env } from "../../src/index";
 import { AUTHORIZATION, classify, type S3OpKind } from "../../src/s3/classify";
 import { s3Authorizer } from "../../src/s3/auth/authorizer";
-import { READER, signed, testConfig } from "../../src/s3/auth/test-support";
+import { READER, signed, testConfig } from "./helpers/auth";
 import { S3Error } from "../../src/errors";
 import { ORIGIN, s3, uniqueBucket, xmlOf } from "./s3-support";
 
@@ -127,5 +127,21 @@ describe("a key restricted to some buckets", () => {
       await s3("DELETE", `/${mine}`);
       await s3("DELETE", `/${other}`);
     }
+  });
+});
+
+describe("anonymous reads of a DG_ANONYMOUS_READ_BUCKETS bucket", () => {
+  it("may not rewrite response headers: response-* on an anonymous GET is 400 InvalidRequest, as in S3", async () => {
+    const publicEnv = { ...env, DG_ANONYMOUS_READ_BUCKETS: "default" } as unknown as Env;
+    expect((await s3("PUT", "/default/anon/page.txt", { body: "hello", headers: { "content-type": "text/plain" } })).status).toBe(200);
+    const anonymous = (query: string) => worker.fetch(new Request(`${ORIGIN}/default/anon/page.txt${query}`), publicEnv);
+
+    const plain = await anonymous("");
+    expect([plain.status, plain.headers.get("content-type"), await plain.text()]).toEqual([200, "text/plain", "hello"]);
+    const overridden = await anonymous("?response-content-type=text/html");
+    expect(overridden.status).toBe(400);
+    expect((await xmlOf(overridden)).Error.Code).toBe("InvalidRequest");
+    const signedOverride = await s3("GET", "/default/anon/page.txt?response-content-type=text/html");
+    expect([signedOverride.status, signedOverride.headers.get("content-type")]).toEqual([200, "text/html"]);
   });
 });

@@ -1,6 +1,7 @@
 // Classification of requests into S3 operations: the same rules AWS applies (method + query + headers).
 import { describe, expect, it } from "vitest";
-import { classify, parseCopySource, type S3Op } from "../../src/s3/classify";
+import { addressOf, classify, parseCopySource, type S3Op } from "../../src/s3/classify";
+import { rawPathOf } from "../../src/s3/request-path";
 import { S3Error } from "../../src/errors";
 
 const options = { virtualHostDomains: ["localhost", "s3.example.com"] };
@@ -77,6 +78,21 @@ describe("path-style addressing", () => {
   it("reading tags is an operation of its own (object and bucket)", () => {
     expect(op("GET", "http://h/b/k?tagging")).toEqual({ kind: "GetObjectTagging", bucket: "b", key: "k" });
     expect(op("GET", "http://h/b?tagging")).toEqual({ kind: "GetBucketTagging", bucket: "b" });
+  });
+});
+
+describe("the path that is signed is the path that is routed", () => {
+  // A Request in workerd always has a normalised URL, so these use the raw text a runtime that kept it would give.
+  it("reads the path from the URL text, dot segments and all, up to the query", () => {
+    expect(rawPathOf("http://h:1/pub/uploads/../../priv/x?X-Amz-Signature=ab#f")).toBe("/pub/uploads/../../priv/x");
+    expect(rawPathOf("http://h:1/relcheck/a/./b/%2e%2e/x.txt")).toBe("/relcheck/a/./b/%2e%2e/x.txt");
+    expect(rawPathOf("http://h:1")).toBe("/");
+  });
+
+  it("keeps dot segments in the key instead of resolving them into another key or bucket", () => {
+    const url = new URL("http://127.0.0.1:8787/");
+    expect(addressOf(url, { virtualHostDomains: [] }, "/pub/uploads/../../priv/x")).toEqual({ bucket: "pub", key: "uploads/../../priv/x" });
+    expect(addressOf(url, { virtualHostDomains: [] }, "/relcheck/a/%2E%2E/b/x.txt")).toEqual({ bucket: "relcheck", key: "a/../b/x.txt" });
   });
 });
 

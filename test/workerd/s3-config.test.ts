@@ -4,14 +4,14 @@ import { env, exports } from "cloudflare:workers";
 import { ConfigError, parseByteSize, parseConfig } from "../../src/config";
 import { errorOf, s3, unsigned } from "./s3-support";
 
-function errorFor(vars: Record<string, unknown>): string {
+function errorFor(vars: Record<string, unknown>): ConfigError | null {
   try {
     parseConfig({ BUCKET: env.BUCKET, ...vars });
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
-    return (error as Error).message;
+    return error as ConfigError;
   }
-  return "no error";
+  return null;
 }
 
 describe("configuration", () => {
@@ -44,8 +44,37 @@ describe("configuration", () => {
     [{ DG_MAX_DELTA_RATIO: "half" }, "DG_MAX_DELTA_RATIO"],
     [{ DG_MAX_DELTA_OBJECT_SIZE: "lots" }, "DG_MAX_DELTA_OBJECT_SIZE"],
     [{ DG_SIDECARS: "maybe" }, "DG_SIDECARS"],
-  ])("a bad value %o is an error naming %s", (vars, variable) => {
-    expect(errorFor(vars)).toContain(`configuration variable ${variable}`);
+    [{ DG_CACHE_BLOCK_SIZE: "lots" }, "DG_CACHE_BLOCK_SIZE"],
+    [{ DG_CREDENTIALS: "[{" }, "DG_CREDENTIALS"],
+    [{ DG_CORS_MAX_AGE: "soon" }, "DG_CORS_MAX_AGE"],
+    [{ S3_BUCKET: "artifacts" }, "S3_BUCKET"],
+    [{ S3_ENDPOINT: "http://127.0.0.1:8000", S3_BUCKET: "artifacts", S3_ACCESS_KEY_ID: "AK" }, "S3_SECRET_ACCESS_KEY"],
+    [{ DG_MULTIPART_STALE_DAYS: "a week" }, "DG_MULTIPART_STALE_DAYS"],
+    [{ DG_MULTIPART_STALE_DAYS: "0" }, "DG_MULTIPART_STALE_DAYS"],
+  ])("a bad value %o is one ConfigError naming %s", (vars, variable) => {
+    const error = errorFor(vars);
+    expect(error?.variable).toBe(variable);
+    expect(error?.message).toMatch(new RegExp(`^configuration variable ${variable.replace(/[[\].*]/g, "\\$&")}: `));
+  });
+
+  it("every section is parsed in the one pass: engine, cache, auth, remote buckets, the cron's multipart cleanup", () => {
+    const config = parseConfig({
+      BUCKET: env.BUCKET, DG_CACHE_BLOCK_SIZE: "8M", DG_DEV_CREDENTIALS: "true", DG_MULTIPART_STALE_DAYS: "0.5",
+      S3_ENDPOINT: "http://127.0.0.1:8000", S3_BUCKET: "artifacts", S3_ACCESS_KEY_ID: "AK", S3_SECRET_ACCESS_KEY: "SK",
+    });
+    expect(config.cache.blockSize).toBe(8 * 1024 * 1024);
+    expect(config.auth.keys.map((k) => k.accessKeyId)).toEqual(["deltaglider"]);
+    expect(config.remoteBuckets.default).toMatchObject({ bucket: "artifacts" });
+    expect(config.multipart.staleUploadAgeMs).toBe(12 * 3600 * 1000);
+    expect(parseConfig({ BUCKET: env.BUCKET }).multipart.staleUploadAgeMs).toBe(7 * 24 * 3600 * 1000);
+  });
+
+  it("a bad cron setting is refused at start, on the first request, not when the cron fires", async () => {
+    const { default: worker } = await import("../../src/index");
+    const response = await worker.fetch(new Request("http://127.0.0.1:8787/default/any.txt"),
+      { ...(env as object), DG_MULTIPART_STALE_DAYS: "soon" } as never);
+    expect(response.status).toBe(500);
+    expect((await errorOf(response)).Message).toContain("configuration variable DG_MULTIPART_STALE_DAYS");
   });
 
   it("sizes accept plain bytes and binary units", () => {
@@ -56,10 +85,20 @@ describe("configuration", () => {
 });
 
 describe("operator endpoint", () => {
-  it("/_/health answers ok with the configured buckets", async () => {
+  it("/_/health answers ok and its version to anyone, naming no bucket", async () => {
     const response = await exports.default.fetch("http://127.0.0.1:8787/_/health");
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ status: "ok", buckets: ["default"], region: "us-east-1" });
+    expect(await response.json()).toEqual({ status: "ok", version: expect.any(String) });
+  });
+
+  it("/_/health of a misconfigured Worker says error without echoing the configuration", async () => {
+    const { default: worker } = await import("../../src/index");
+    const response = await worker.fetch(new Request("http://127.0.0.1:8787/_/health"),
+      { ...(env as object), DG_BUCKETS: "secret-bucket=NOPE" } as never);
+    expect(response.status).toBe(500);
+    const body = await response.text();
+    expect(JSON.parse(body)).toEqual({ status: "error", version: expect.any(String) });
+    expect(body).not.toContain("secret-bucket");
   });
 });
 

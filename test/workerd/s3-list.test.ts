@@ -102,6 +102,16 @@ describe("ListObjectsV2", () => {
     expect(decodeURIComponent(page.Contents[0].Key)).toBe("enc/a b&c.txt");
   });
 
+  it("encoding-type=url encodes exactly the fields botocore decodes: v2 Prefix, StartAfter, Key, CommonPrefixes", async () => {
+    for (const key of ["a b.txt", "c d.txt", "sub dir/x.txt"]) {
+      await s3("PUT", `${B}/enc-echo/sp%20ace/${encodeURIComponent(key).replace("%2F", "/")}`, { body: new Uint8Array([1]) });
+    }
+    const page = await listV2(`prefix=${encodeURIComponent("enc-echo/sp ace/")}&delimiter=/&start-after=${encodeURIComponent("enc-echo/sp ace/a b.txt")}&encoding-type=url`);
+    expect([page.Prefix, page.StartAfter, page.Delimiter]).toEqual(["enc-echo/sp%20ace/", "enc-echo/sp%20ace/a%20b.txt", "/"]);
+    expect(page.Contents.map((c: any) => c.Key)).toEqual(["enc-echo/sp%20ace/c%20d.txt"]);
+    expect(page.CommonPrefixes.map((p: any) => p.Prefix)).toEqual(["enc-echo/sp%20ace/sub%20dir/"]);
+  });
+
   it("a prefix that matches nothing is an empty, untruncated listing", async () => {
     const page = await listV2("prefix=does-not-exist/");
     expect(page.Contents).toBeUndefined();
@@ -111,6 +121,15 @@ describe("ListObjectsV2", () => {
 });
 
 describe("ListObjects (v1)", () => {
+  it("encoding-type=url encodes Marker, NextMarker, Key and CommonPrefixes but echoes Prefix as sent, as S3 does", async () => {
+    for (const key of ["a b.txt", "c d.txt", "e f.txt"]) await s3("PUT", `${B}/enc-v1/sp%20ace/${encodeURIComponent(key)}`, { body: new Uint8Array([1]) });
+    const page = await listV1(`prefix=${encodeURIComponent("enc-v1/sp ace/")}&marker=${encodeURIComponent("enc-v1/sp ace/a b.txt")}&max-keys=1&encoding-type=url`);
+    expect([page.Prefix, page.Marker, page.NextMarker]).toEqual(["enc-v1/sp ace/", "enc-v1/sp%20ace/a%20b.txt", "enc-v1/sp%20ace/c%20d.txt"]);
+    expect(page.Contents.map((c: any) => c.Key)).toEqual(["enc-v1/sp%20ace/c%20d.txt"]);
+    const grouped = await listV1(`prefix=enc-v1/&delimiter=/&encoding-type=url`);
+    expect([grouped.Prefix, grouped.CommonPrefixes.map((p: any) => p.Prefix)]).toEqual(["enc-v1/", ["enc-v1/sp%20ace/"]]);
+  });
+
   it("pages with marker / NextMarker through every key exactly once", async () => {
     const seen: string[] = [];
     let marker = "";

@@ -141,6 +141,13 @@ describe("PutObject and GetObject", () => {
     expect((await errorOf(response)).Code).toBe("KeyTooLongError");
   });
 
+  it("GET and HEAD of a key longer than 1024 bytes answer 400 KeyTooLongError, not a backend failure", async () => {
+    const got = await s3("GET", `${B}/long/${"k".repeat(1100)}`);
+    expect([got.status, (await errorOf(got)).Code]).toEqual([400, "KeyTooLongError"]);
+    const head = await s3("HEAD", `${B}/long/${"k".repeat(1100)}`);
+    expect(head.status).toBe(400);
+  });
+
   it("an empty object round-trips", async () => {
     expect((await put("empty/zero.bin", new Uint8Array(0))).status).toBe(200);
     const got = await s3("GET", `${B}/empty/zero.bin`);
@@ -385,6 +392,28 @@ describe("DeleteObject and DeleteObjects", () => {
     const result = (await xmlOf(await s3("POST", `${B}?delete`, { body }))).DeleteResult;
     expect(result.Deleted[0].Key).toBe("ent/a & b .txt");
     expect((await s3("HEAD", `${B}/ent/a%20%26%20b%20.txt`)).status).toBe(404);
+  });
+
+  it("keys written as numeric character references (&#x41; &#38;) are the keys they name", async () => {
+    await put("ref/A%26B.txt", "x");
+    const body = `<Delete><Object><Key>ref/&#x41;&#38;&#66;.txt</Key></Object></Delete>`;
+    const result = (await xmlOf(await s3("POST", `${B}?delete`, { body }))).DeleteResult;
+    expect(result.Deleted[0].Key).toBe("ref/A&B.txt");
+    expect((await s3("HEAD", `${B}/ref/A%26B.txt`)).status).toBe(404);
+  });
+
+  it("a body that declares entities, names an unknown one, or nests past the parser's depth is MalformedXML (400)", async () => {
+    const laugh = `<!DOCTYPE Delete [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>`;
+    const bodies = [
+      `${laugh}<Delete><Object><Key>&b;</Key></Object></Delete>`,
+      `<Delete><Object><Key>&nbsp;</Key></Object></Delete>`,
+      `<Delete><Object><Key>&#0;</Key></Object></Delete>`,
+      `<Delete>${"<Object>".repeat(150)}${"</Object>".repeat(150)}</Delete>`,
+    ];
+    for (const body of bodies) {
+      const response = await s3("POST", `${B}?delete`, { body });
+      expect([response.status, (await errorOf(response)).Code]).toEqual([400, "MalformedXML"]);
+    }
   });
 
   it("more than 1000 keys, or bad XML, is MalformedXML", async () => {

@@ -3,7 +3,7 @@ import { exports } from "cloudflare:workers";
 import { XMLParser } from "fast-xml-parser";
 import { AwsClient } from "aws4fetch";
 import type { AccessKey } from "../../src/s3/auth";
-import { chunkedBody, seedOf, signed } from "../../src/s3/auth/test-support";
+import { chunkedBody, seedOf, signed } from "./helpers/auth";
 import type { ChecksumAlgorithm } from "../../src/engine/api";
 
 export const ORIGIN = "http://127.0.0.1:8787";
@@ -84,12 +84,5 @@ export function uniqueBucket(label: string): string {
   return `s3t-${label}-${crypto.randomUUID().replaceAll("-", "").slice(0, 20)}`;
 }
 
-export function bytes(size: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+/** Deterministic pseudo-random object bodies. */
+export { randomBytes as bytes } from "../fixtures/random";

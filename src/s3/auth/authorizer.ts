@@ -21,6 +21,10 @@ export function s3Authorizer(config: AuthConfig): Authorizer {
       throw new S3Error("AccessDenied", "Access Denied");
     }
     // A key restricted to some buckets sees only those in ListBuckets, as S3 shows an IAM user only what it may read.
-    return { ...verified, mayList: (bucket: string) => mayAccess(config, principal, bucket, false) };
+    return {
+      ...verified,
+      mayList: (bucket: string) => mayAccess(config, principal, bucket, false),
+      anonymous: "anonymous" in principal,
+    };
   };
 }

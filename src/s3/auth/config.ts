@@ -1,5 +1,6 @@
-// Credentials and access configuration, parsed once from the Worker's environment. Error messages name the
-// variable and the entry at fault, never a secret value.
+// Credentials and access configuration: the `auth` section of the one Config (called from src/config.ts). A
+// mistake is a ConfigError naming the variable and the entry at fault, never a secret value.
+import { ConfigError } from "../../errors";
 import type { Access, AccessKey, AuthConfig, Principal } from "./index";
 
 /** The local development key: enabled only by DG_DEV_CREDENTIALS=true, which `npm start` passes with --var. */
@@ -14,15 +15,14 @@ export const NO_CREDENTIALS_MESSAGE =
   "No credentials are configured on this Worker, so every request is refused. Set DG_CREDENTIALS with " +
   "`wrangler secret put DG_CREDENTIALS` (see docs/CONFIGURATION.md).";
 
-const DEFAULT_REGION = "us-east-1";
 const ACCESS_VALUES: readonly Access[] = ["read-write", "read-only"];
 
-export function parseAuthConfig(env: Record<string, unknown>): AuthConfig {
+/** `region`: the proxy's region (DG_REGION, parsed by src/config.ts), expected in signatures. */
+export function parseAuthConfig(env: Record<string, unknown>, region = "us-east-1"): AuthConfig {
   const keys = parseCredentials(env.DG_CREDENTIALS);
   if (isTrue(env.DG_DEV_CREDENTIALS, "DG_DEV_CREDENTIALS") && !keys.some((k) => k.accessKeyId === DEV_KEY.accessKeyId)) {
     keys.push(DEV_KEY);
   }
-  const region = optionalString(env.DG_REGION, "DG_REGION") ?? DEFAULT_REGION;
   return {
     keys,
     anonymousReadBuckets: list(env.DG_ANONYMOUS_READ_BUCKETS, "DG_ANONYMOUS_READ_BUCKETS"),
@@ -53,14 +53,14 @@ function parseCredentials(value: unknown): AccessKey[] {
       parsed = JSON.parse(value);
     } catch {
       // JSON.parse's own message quotes the input, which holds secrets: say only what is wrong.
-      throw new Error("DG_CREDENTIALS is not valid JSON: expected an array of {accessKeyId, secretAccessKey, access, buckets}.");
+      throw new ConfigError("DG_CREDENTIALS", "is not valid JSON: expected an array of {accessKeyId, secretAccessKey, access, buckets}.");
     }
   }
   const entries = Array.isArray(parsed) ? parsed : [parsed];
   const keys = entries.map((entry, index) => parseKey(entry, index));
   const ids = new Set<string>();
   for (const key of keys) {
-    if (ids.has(key.accessKeyId)) throw new Error(`DG_CREDENTIALS lists access key ${key.accessKeyId} twice.`);
+    if (ids.has(key.accessKeyId)) throw new ConfigError("DG_CREDENTIALS", `lists access key ${key.accessKeyId} twice.`);
     ids.add(key.accessKeyId);
   }
   return keys;
@@ -68,19 +68,19 @@ function parseCredentials(value: unknown): AccessKey[] {
 
 function parseKey(entry: unknown, index: number): AccessKey {
   const where = `DG_CREDENTIALS[${index}]`;
-  if (typeof entry !== "object" || entry === null) throw new Error(`${where} must be an object.`);
+  if (typeof entry !== "object" || entry === null) throw new ConfigError(where, "must be an object.");
   const e = entry as Record<string, unknown>;
   if (typeof e.accessKeyId !== "string" || !/^[A-Za-z0-9._-]{1,128}$/.test(e.accessKeyId)) {
-    throw new Error(`${where}.accessKeyId must be 1-128 characters of letters, digits, ".", "_" or "-".`);
+    throw new ConfigError(`${where}.accessKeyId`, `must be 1-128 characters of letters, digits, ".", "_" or "-".`);
   }
   if (typeof e.secretAccessKey !== "string" || e.secretAccessKey.length < 8) {
-    throw new Error(`${where}.secretAccessKey (for ${e.accessKeyId}) must be a string of at least 8 characters.`);
+    throw new ConfigError(`${where}.secretAccessKey`, `(for ${e.accessKeyId}) must be a string of at least 8 characters.`);
   }
   const access = e.access ?? "read-write";
-  if (!ACCESS_VALUES.includes(access as Access)) throw new Error(`${where}.access must be "read-write" or "read-only".`);
+  if (!ACCESS_VALUES.includes(access as Access)) throw new ConfigError(`${where}.access`, 'must be "read-write" or "read-only".');
   const buckets = e.buckets ?? ["*"];
   if (!Array.isArray(buckets) || buckets.length === 0 || !buckets.every((b) => typeof b === "string" && b !== "")) {
-    throw new Error(`${where}.buckets must be a non-empty array of bucket names, or ["*"] for all buckets.`);
+    throw new ConfigError(`${where}.buckets`, `must be a non-empty array of bucket names, or ["*"] for all buckets.`);
   }
   return { accessKeyId: e.accessKeyId, secretAccessKey: e.secretAccessKey, access: access as Access, buckets: buckets as string[] };
 }
@@ -88,12 +88,12 @@ function parseKey(entry: unknown, index: number): AccessKey {
 function isTrue(value: unknown, name: string): boolean {
   if (value === undefined || value === "" || value === false || value === "false" || value === "0") return false;
   if (value === true || value === "true" || value === "1") return true;
-  throw new Error(`${name} must be "true" or "false".`);
+  throw new ConfigError(name, 'must be "true" or "false".');
 }
 
 function optionalString(value: unknown, name: string): string | undefined {
   if (value === undefined || value === "") return undefined;
-  if (typeof value !== "string") throw new Error(`${name} must be a string.`);
+  if (typeof value !== "string") throw new ConfigError(name, "must be a string.");
   return value.trim();
 }
 
@@ -105,6 +105,6 @@ function list(value: unknown, name: string): string[] {
 function integer(value: unknown, name: string): number | undefined {
   const text = optionalString(typeof value === "number" ? String(value) : value, name);
   if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text)) throw new Error(`${name} must be a whole number of seconds.`);
+  if (!/^\d+$/.test(text)) throw new ConfigError(name, "must be a whole number of seconds.");
   return Number(text);
 }

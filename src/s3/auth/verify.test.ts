@@ -9,7 +9,7 @@ import { corsPreflight, parseAuthConfig, verifyRequest, withCors, type AuthConfi
 import { signingKey } from "./sigv4";
 import {
   AMZ_NOW, KEY, NOW, READER, bytes, checksumOf, chunkedBody, concat, seedOf, signed, storeInR2, testConfig,
-} from "./test-support";
+} from "../../../test/workerd/helpers/auth";
 
 const bucket = (env as unknown as { BUCKET: R2Bucket }).BUCKET;
 const BASE = "https://s3.example.test";
@@ -216,6 +216,17 @@ describe("refusals: the right S3 code, and nothing is written", () => {
     expect(error.status).toBe(403);
   });
 
+  it("a signed Accept-Encoding: gzip that the runtime rewrote to 'br, gzip' (rclone's GET) still verifies", async () => {
+    const request = await signed(`${BASE}/docs/a.txt`, { headers: { "accept-encoding": "gzip" } });
+    expect(request.headers.get("authorization")).toContain("accept-encoding;host");
+    const rewritten = new Request(request.url, { headers: request.headers });
+    rewritten.headers.set("accept-encoding", "br, gzip");
+    const ok = await verifyRequest(rewritten, testConfig(), { bucket: "docs", write: false, now: NOW });
+    expect(ok.principal).toEqual({ accessKeyId: KEY.accessKeyId });
+    const tampered = new Request(`${BASE}/docs/b.txt`, { headers: rewritten.headers });
+    expect((await refusal(verifyRequest(tampered, testConfig(), { bucket: "docs", write: false, now: NOW }))).code).toBe("SignatureDoesNotMatch");
+  });
+
   it("a signature made for another request (other key, other method) → SignatureDoesNotMatch", async () => {
     const original = await signed(`${BASE}/docs/a.txt`);
     const replayed = new Request(`${BASE}/docs/b.txt`, { headers: original.headers });
@@ -315,6 +326,12 @@ describe("refusals: the right S3 code, and nothing is written", () => {
     expect(stored?.size).toBe(data.length);
   });
 
+  it("presigned URL with X-Amz-Expires=0 → 403 AccessDenied 'Request has expired', even in the second it was signed", async () => {
+    const presigned = await signed(`${BASE}/docs/p.txt?X-Amz-Expires=0`, { presign: true });
+    const error = await refusal(verifyRequest(new Request(presigned.url), testConfig(), { bucket: "docs", write: false, now: NOW }));
+    expect([error.status, error.code, error.message]).toEqual([403, "AccessDenied", "Request has expired"]);
+  });
+
   it("presigned URL valid for more than 7 days → AuthorizationQueryParametersError", async () => {
     const presigned = await signed(`${BASE}/docs/p.txt?X-Amz-Expires=604801`, { presign: true });
     const error = await refusal(verifyRequest(new Request(presigned.url), testConfig(), { bucket: "docs", write: false, now: NOW }));
@@ -373,14 +390,14 @@ describe("credentials configuration", () => {
 
   it("a bad DG_CREDENTIALS names the variable and never echoes the secret", () => {
     const secretish = '[{"accessKeyId":"ci","secretAccessKey":"super-secret-value"';
-    expect(() => parseAuthConfig({ DG_CREDENTIALS: secretish })).toThrow(/DG_CREDENTIALS is not valid JSON/);
+    expect(() => parseAuthConfig({ DG_CREDENTIALS: secretish })).toThrow(/configuration variable DG_CREDENTIALS: is not valid JSON/);
     try {
       parseAuthConfig({ DG_CREDENTIALS: secretish });
     } catch (error) {
       expect(String(error)).not.toContain("super-secret-value");
     }
-    expect(() => parseAuthConfig({ DG_CREDENTIALS: '[{"accessKeyId":"ci","secretAccessKey":"x"}]' })).toThrow(/DG_CREDENTIALS\[0\]\.secretAccessKey/);
-    expect(() => parseAuthConfig({ DG_CREDENTIALS: '[{"accessKeyId":"ci","secretAccessKey":"long-enough","access":"admin"}]' })).toThrow(/access must be/);
+    expect(() => parseAuthConfig({ DG_CREDENTIALS: '[{"accessKeyId":"ci","secretAccessKey":"x"}]' })).toThrow(/configuration variable DG_CREDENTIALS\[0\]\.secretAccessKey: /);
+    expect(() => parseAuthConfig({ DG_CREDENTIALS: '[{"accessKeyId":"ci","secretAccessKey":"long-enough","access":"admin"}]' })).toThrow(/configuration variable DG_CREDENTIALS\[0\]\.access: must be/);
   });
 });
 

@@ -6,6 +6,7 @@ import { BodyVerifier, needsVerification, verifiedStream, type BodyChecks } from
 import { bytesToHex, strictBase64ToBytes } from "../../encoding";
 import { CHECKSUM_ALGORITHMS, CHECKSUM_BYTES, algorithmOfHeader, checksumHeaderName } from "./checksums";
 import { NO_CREDENTIALS_MESSAGE, mayAccess } from "./config";
+import { rawPathOf } from "../request-path";
 import type { AccessKey, AuthConfig, Principal, RequestAccess, VerifiedRequest } from "./index";
 import {
   ALGORITHM, EMPTY_SHA256, canonicalRequest, constantTimeEqual, credentialScope, hmacHex, signingKey, stringToSign,
@@ -124,7 +125,6 @@ function readQueryClaim(query: URLSearchParams): SignatureClaim {
   }
   if (!/^\d+$/.test(expiresText)) throw queryError("X-Amz-Expires should be a number");
   const expires = Number(expiresText);
-  if (expires < 1) throw queryError("X-Amz-Expires must be non-negative");
   if (expires > MAX_PRESIGNED_EXPIRES) throw queryError("X-Amz-Expires must be less than a week (in seconds) that is 604800");
   if (parseAmzDate(amzDate) === null) throw queryError("X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\"");
   return {
@@ -198,7 +198,8 @@ function checkTime(claim: SignatureClaim, now: Date): void {
       throw new S3Error("AccessDenied", "Request is not valid yet", { RequestTime: toIsoSeconds(signedAt), ServerTime: serverTime });
     }
     const expiresAt = new Date(signedAt.getTime() + claim.expires! * 1000);
-    if (now.getTime() > expiresAt.getTime()) {
+    // X-Amz-Expires=0 is a URL that has already expired (S3: 403 AccessDenied), not a malformed one.
+    if (claim.expires === 0 || now.getTime() > expiresAt.getTime()) {
       throw new S3Error("AccessDenied", "Request has expired", {
         "X-Amz-Expires": String(claim.expires),
         Expires: toIsoSeconds(expiresAt),
@@ -236,12 +237,33 @@ function checkSignedHeaders(claim: SignatureClaim, request: Request, url: URL): 
 }
 
 async function checkSignature(claim: SignatureClaim, key: AccessKey, request: Request, url: URL) {
+  const scope = credentialScope(claim.scopeDate, claim.region, claim.service);
+  const signingKeyValue = await signingKey(key.secretAccessKey, claim.scopeDate, claim.region, claim.service);
+  let first: { canonical: string; toSign: string } | undefined;
+  for (const acceptEncoding of acceptEncodingCandidates(claim, request)) {
+    const canonical = canonicalFor(claim, request, url, acceptEncoding);
+    const toSign = await stringToSign(claim.amzDate, scope, canonical);
+    const expected = await hmacHex(signingKeyValue, toSign);
+    if (constantTimeEqual(expected, claim.signature.toLowerCase())) return { key: signingKeyValue, scope, signature: expected };
+    first ??= { canonical, toSign };
+  }
+  throw new S3Error("SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.", {
+    AWSAccessKeyId: key.accessKeyId,
+    StringToSign: first!.toSign,
+    SignatureProvided: claim.signature,
+    StringToSignBytes: hexBytes(first!.toSign),
+    CanonicalRequest: first!.canonical,
+    CanonicalRequestBytes: hexBytes(first!.canonical),
+  });
+}
+
+function canonicalFor(claim: SignatureClaim, request: Request, url: URL, acceptEncoding: string | null): string {
   const headers = new Map<string, string[]>();
   for (const name of claim.signedHeaders) {
-    const value = name === "host" ? hostOf(request, url) : request.headers.get(name);
+    const value = name === "host" ? hostOf(request, url) : name === "accept-encoding" ? acceptEncoding : request.headers.get(name);
     if (value !== null) headers.set(name, [value]);
   }
-  const canonical = canonicalRequest({
+  return canonicalRequest({
     method: request.method,
     rawPath: rawPathOf(request.url),
     rawQuery: url.search.slice(1),
@@ -250,22 +272,25 @@ async function checkSignature(claim: SignatureClaim, key: AccessKey, request: Re
     payloadHash: claim.payloadHash,
     excludeQuery: claim.kind === "presigned" ? "X-Amz-Signature" : undefined,
   });
-  const scope = credentialScope(claim.scopeDate, claim.region, claim.service);
-  const toSign = await stringToSign(claim.amzDate, scope, canonical);
-  const signingKeyValue = await signingKey(key.secretAccessKey, claim.scopeDate, claim.region, claim.service);
-  const expected = await hmacHex(signingKeyValue, toSign);
-  if (!constantTimeEqual(expected, claim.signature.toLowerCase())) {
-    throw new S3Error("SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.", {
-      AWSAccessKeyId: key.accessKeyId,
-      StringToSign: toSign,
-      SignatureProvided: claim.signature,
-      StringToSignBytes: hexBytes(toSign),
-      CanonicalRequest: canonical,
-      CanonicalRequestBytes: hexBytes(canonical),
-    });
-  }
-  return { key: signingKeyValue, scope, signature: expected };
 }
+
+/**
+ * The Accept-Encoding values the client may have signed. The runtime rewrites that header before the Worker
+ * sees it (workerd turns "gzip" into "br, gzip"), so a client that signs it (rclone and other AWS SDK for Go
+ * clients send and sign "gzip" on every GET) would never verify. It only chooses the response's encoding, so
+ * trying the value received, that value without the tokens the runtime adds, and the values clients send
+ * gives nothing away.
+ */
+function acceptEncodingCandidates(claim: SignatureClaim, request: Request): (string | null)[] {
+  const received = request.headers.get("accept-encoding");
+  if (!claim.signedHeaders.includes("accept-encoding")) return [received];
+  const tokens = (received ?? "").split(",").map((token) => token.trim()).filter(Boolean);
+  const withoutAdded = tokens.filter((token) => !RUNTIME_ADDED_ENCODINGS.has(token.split(";")[0].toLowerCase())).join(", ");
+  return [...new Set([received, withoutAdded, ...CLIENT_ACCEPT_ENCODINGS])];
+}
+
+const RUNTIME_ADDED_ENCODINGS = new Set(["br", "zstd"]);
+const CLIENT_ACCEPT_ENCODINGS = ["gzip", "identity", "gzip, deflate", "gzip, deflate, br"];
 
 function authorize(config: AuthConfig, principal: Principal, access: RequestAccess): void {
   if (access.bucket === undefined) {
@@ -394,15 +419,6 @@ function announcedTrailer(request: Request): ChecksumAlgorithm | undefined {
 /** The Host as the client signed it; URL parsing drops default ports, so prefer the header. */
 function hostOf(request: Request, url: URL): string {
   return request.headers.get("host") ?? url.host;
-}
-
-/** The path exactly as it appears in the request URL (before URL normalisation would re-escape anything). */
-function rawPathOf(requestUrl: string): string {
-  const afterScheme = requestUrl.indexOf("//");
-  const pathStart = requestUrl.indexOf("/", afterScheme + 2);
-  if (pathStart < 0) return "/";
-  const end = requestUrl.slice(pathStart).search(/[?#]/);
-  return end < 0 ? requestUrl.slice(pathStart) : requestUrl.slice(pathStart, pathStart + end);
 }
 
 function numberHeader(request: Request, name: string): number | null {

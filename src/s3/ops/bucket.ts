@@ -32,10 +32,14 @@ export async function headBucket(ctx: OpContext, bucket: string): Promise<Respon
 
 export async function deleteBucket(ctx: OpContext, bucket: string): Promise<Response> {
   const entry = await ctx.buckets.require(bucket);
-  if (!(await ctx.engineFor(entry).isEmpty())) {
-    throw new S3Error("BucketNotEmpty", "The bucket you tried to delete is not empty", { BucketName: bucket });
+  ctx.buckets.assertDeletable(entry);
+  // The bucket's coordinator checks emptiness and sweeps while no PUT can begin (docs/ARCHITECTURE.md "Guarantees").
+  try {
+    await ctx.engineFor(entry).deleteBucket();
+  } catch (error) {
+    if (error instanceof S3Error && !error.details.BucketName) throw new S3Error(error.code, error.message, { ...error.details, BucketName: bucket });
+    throw error;
   }
-  await ctx.buckets.delete(entry);
   return new Response(null, { status: 204 });
 }
 

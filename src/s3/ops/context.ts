@@ -23,6 +23,8 @@ export interface OpContext {
   buckets: BucketRegistry;
   engineFor(bucket: BucketEntry): ObjectEngine;
   requestId: string;
+  /** Nobody signed the request: S3 refuses some request options (`response-*` overrides) to anonymous callers. */
+  anonymous: boolean;
 }
 
 /** Canonical owner shown in listings and ACLs (single-tenant proxy: one owner owns everything). */

@@ -82,6 +82,13 @@ const RESPONSE_OVERRIDES = [
   "content-type", "content-language", "expires", "cache-control", "content-disposition", "content-encoding",
 ] as const;
 
+/** S3 lets only signed requests rewrite response headers: an anonymous GET with `response-*` is 400 InvalidRequest. */
+export function assertOverridesAllowed(query: URLSearchParams, anonymous: boolean): void {
+  if (anonymous && RESPONSE_OVERRIDES.some((name) => query.has(`response-${name}`))) {
+    throw new S3Error("InvalidRequest", "Request specific response headers cannot be used for anonymous GET requests.");
+  }
+}
+
 export function applyResponseOverrides(headers: Headers, query: URLSearchParams): void {
   for (const name of RESPONSE_OVERRIDES) {
     const value = query.get(`response-${name}`);
@@ -152,6 +159,24 @@ export function evaluateConditions(
     const since = parseHttpDate(conditions.ifModifiedSince);
     if (since && lastModified <= seconds(since)) throw notModifiedError(notModified, "If-Modified-Since");
   }
+}
+
+/**
+ * If-None-Match / If-Match on a write (PutObject, CopyObject's destination, CompleteMultipartUpload) as the
+ * engine's `PutInput.precondition`: the engine calls it with the key's current object while it holds the key
+ * alone, so the answer still holds when the write lands. undefined when the request has neither header.
+ */
+export function writePrecondition(headers: Headers, key: string): ((current: ObjectInfo | null) => void) | undefined {
+  const ifMatch = headers.get("if-match");
+  const ifNoneMatch = headers.get("if-none-match");
+  if (ifMatch === null && ifNoneMatch === null) return undefined;
+  return (current) => {
+    if (!current) {
+      if (ifMatch !== null) throw new S3Error("NoSuchKey", "The specified key does not exist.", { Key: key });
+      return;
+    }
+    evaluateConditions({ ifMatch, ifNoneMatch, ifModifiedSince: null, ifUnmodifiedSince: null }, current, "PreconditionFailed");
+  };
 }
 
 function preconditionFailed(condition: string): S3Error {

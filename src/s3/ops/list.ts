@@ -39,7 +39,10 @@ function parseMaxKeys(value: string | null): number {
   return Math.min(Number(value), MAX_KEYS);
 }
 
-/** `encoding-type=url`: S3 percent-encodes keys and prefixes in the response (slashes stay readable). */
+/**
+ * `encoding-type=url`: S3 percent-encodes keys, common prefixes, the delimiter and the echoed markers (v2: Prefix
+ * and StartAfter; v1: Marker and NextMarker) in the response; slashes stay readable.
+ */
 function encoderFor(params: ListParams): (text: string) => string {
   return params.urlEncode ? (text) => encodeURIComponent(text).replace(/%2F/g, "/") : (text) => text;
 }
@@ -120,7 +123,9 @@ export async function listObjectsV1(ctx: OpContext, bucket: string): Promise<Res
   const encode = encoderFor(params);
   const xml = buildXml("ListBucketResult", {
     Name: bucket,
-    Prefix: encode(params.prefix),
+    // v1 echoes Prefix as sent even under encoding-type=url (botocore decodes Marker, NextMarker, Delimiter,
+    // Key and CommonPrefixes but not v1's Prefix, because S3 does not encode it); v2 encodes its Prefix.
+    Prefix: params.prefix,
     Marker: encode(marker),
     NextMarker: result.isTruncated ? encodeOrUndefined(lastListed(result), encode) : undefined,
     MaxKeys: params.maxKeys,

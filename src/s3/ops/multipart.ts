@@ -10,7 +10,7 @@ import type { CopySource, S3Op } from "../classify";
 import { S3Error } from "../../errors";
 import { buildXml, errorXml, parseXml, readSmallBody, xmlDate, xmlResponse, type XmlNode } from "../xml";
 import { OWNER, type OpContext } from "./context";
-import { conditionsFrom, evaluateConditions, httpHeadersFrom, quoteEtag, userMetadataFrom } from "./headers";
+import { conditionsFrom, evaluateConditions, httpHeadersFrom, quoteEtag, userMetadataFrom, writePrecondition } from "./headers";
 import { openOrNoSuchKey } from "./object-read";
 import { requireOwnerOnlyAclHeaders } from "./acl";
 
@@ -101,7 +101,7 @@ async function completeUpload(ctx: OpContext, bucket: string, key: string, uploa
   const uploads = await uploadsFor(ctx, bucket);
   await checkOverwriteConditions(ctx, bucket, key);
   // Everything that can be refused cheaply is refused here, with its own HTTP status.
-  const prepared = await uploads.prepareComplete(key, uploadId, requested);
+  const prepared = await uploads.prepareComplete(key, uploadId, requested, writePrecondition(ctx.request.headers, key));
   const resource = ctx.url.pathname;
   return keepAliveXmlResponse(async () => {
     try {
@@ -259,22 +259,19 @@ export function parseCompleteBody(text: string): CompletePartInput[] {
   });
 }
 
-/** S3 honours If-None-Match: * (and If-Match) on CompleteMultipartUpload to avoid overwriting an object. */
+/**
+ * S3 honours If-None-Match: * (and If-Match) on CompleteMultipartUpload to avoid overwriting an object. Checked
+ * here first (a refusal gets its own status before the long work starts) and again atomically by the engine.
+ */
 async function checkOverwriteConditions(ctx: OpContext, bucket: string, key: string): Promise<void> {
-  const headers = ctx.request.headers;
-  const ifMatch = headers.get("if-match");
-  const ifNoneMatch = headers.get("if-none-match");
-  if (ifMatch === null && ifNoneMatch === null) return;
+  const precondition = writePrecondition(ctx.request.headers, key);
+  if (!precondition) return;
   const entry = await ctx.buckets.require(bucket);
   const existing = await ctx.engineFor(entry).open(key);
-  if (!existing) {
-    if (ifMatch !== null) throw new S3Error("NoSuchKey", "The specified key does not exist.", { Key: key });
-    return;
-  }
-  evaluateConditions({ ifMatch, ifNoneMatch, ifModifiedSince: null, ifUnmodifiedSince: null }, existing.info, "PreconditionFailed");
+  precondition(existing?.info ?? null);
 }
 
-/** `x-amz-copy-source-range: bytes=first-last`, both offsets required and inside the source object. */
+/** `x-amz-copy-source-range: bytes=first-last`, both offsets required (InvalidArgument) and inside the source (InvalidRange). */
 function copySourceRange(header: string | null, size: number): ResolvedRange | undefined {
   if (header === null) return undefined;
   const match = /^bytes=(\d+)-(\d+)$/.exec(header.trim());
@@ -285,9 +282,15 @@ function copySourceRange(header: string | null, size: number): ResolvedRange | u
   }
   const start = Number(match[1]);
   const end = Number(match[2]);
-  if (start > end || end >= size) {
+  if (start > end) {
     throw new S3Error("InvalidArgument", `Range specified is not valid for source object of size: ${size}`, {
       ArgumentName: "x-amz-copy-source-range", ArgumentValue: header,
+    });
+  }
+  if (end >= size) {
+    // A well-formed range that reaches past the source's end: S3's 416 InvalidRange, as for a GET.
+    throw new S3Error("InvalidRange", "The requested range is not satisfiable", {
+      RangeRequested: header, ActualObjectSize: String(size),
     });
   }
   return { start, end };

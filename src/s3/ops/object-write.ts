@@ -7,7 +7,7 @@ import { buildXml, xmlDate, xmlResponse } from "../xml";
 import type { OpContext } from "./context";
 import {
   assertKeyLength, conditionsFrom, evaluateConditions, httpHeadersFrom, quoteEtag, STORAGE_TYPE_HEADER,
-  storageTypeName, userMetadataFrom,
+  storageTypeName, userMetadataFrom, writePrecondition,
 } from "./headers";
 import { openOrNoSuchKey } from "./object-read";
 import { requireOwnerOnlyAclHeaders } from "./acl";
@@ -36,6 +36,7 @@ export async function putObject(ctx: OpContext, bucket: string, key: string): Pr
     http,
     userMetadata,
     checksums: verified.checksums,
+    precondition: writePrecondition(ctx.request.headers, key),
   });
   const headers = putHeaders(result);
   // Checksums are echoed as S3 does; a trailer checksum is known only now that the body has been read.
@@ -73,6 +74,7 @@ export async function copyObject(ctx: OpContext, bucket: string, key: string, so
     http,
     userMetadata,
     checksums: opened.info.checksums,
+    precondition: writePrecondition(headers, key),
   });
   const xml = buildXml("CopyObjectResult", { LastModified: xmlDate(new Date()), ETag: quoteEtag(result.etag) });
   const response = xmlResponse(xml);

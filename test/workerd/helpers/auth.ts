@@ -1,11 +1,11 @@
 // Helpers for the auth tests: sign requests with aws4fetch (an independent SigV4 implementation), build
 // aws-chunked bodies, and push a verified body into the real local R2 binding the way the storage layer does.
 import { AwsV4Signer } from "aws4fetch";
-import type { AccessKey, AuthConfig } from "./index";
-import { EMPTY_SHA256, hmacHex, sha256Hex, signingKey } from "./sigv4";
-import { bytesToBase64 } from "../../encoding";
-import { checksumHasher } from "./checksums";
-import type { ChecksumAlgorithm } from "../../engine/api";
+import type { AccessKey, AuthConfig } from "../../../src/s3/auth/index";
+import { EMPTY_SHA256, hmacHex, sha256Hex, signingKey } from "../../../src/s3/auth/sigv4";
+import { bytesToBase64 } from "../../../src/encoding";
+import { checksumHasher } from "../../../src/s3/auth/checksums";
+import type { ChecksumAlgorithm } from "../../../src/engine/api";
 
 export const KEY: AccessKey = { accessKeyId: "AKIDTESTWRITER", secretAccessKey: "writer-secret-0123456789", access: "read-write", buckets: ["*"] };
 export const READER: AccessKey = { accessKeyId: "AKIDTESTREADER", secretAccessKey: "reader-secret-0123456789", access: "read-only", buckets: ["docs"] };

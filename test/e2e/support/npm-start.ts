@@ -1,0 +1,68 @@
+// Starts `npm start` (node scripts/dev.mjs) for end-to-end tests: the front on `port` answering 100-continue,
+// wrangler dev behind it, R2 persisted in a fresh temp dir (or a remote S3 bucket through S3_* variables), and
+// stops it by its own PID.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface NpmStart {
+  endpoint: string;
+  pid: number;
+  /** Everything npm start printed so far (for failure messages). */
+  log(): string;
+  stop(): Promise<void>;
+}
+
+export interface NpmStartOptions {
+  port: number;
+  inspectorPort: number;
+  /** Extra environment, e.g. the S3_* variables of a remote backend. */
+  env?: Record<string, string>;
+}
+
+export async function startNpmStart(options: NpmStartOptions): Promise<NpmStart> {
+  const state = mkdtempSync(join(tmpdir(), "dg-npm-start-"));
+  const child = spawn("node", ["scripts/dev.mjs", "--inspector-port", String(options.inspectorPort), "--persist-to", state], {
+    env: {
+      ...process.env, PORT: String(options.port), CI: "true", NO_COLOR: "1",
+      WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true", ...options.env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout!.on("data", (chunk) => (output += chunk));
+  child.stderr!.on("data", (chunk) => (output += chunk));
+  const endpoint = `http://127.0.0.1:${options.port}`;
+  const stop = async () => {
+    await stopChild(child);
+    rmSync(state, { recursive: true, force: true });
+  };
+  try {
+    await waitForHealth(endpoint, child, () => output);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { endpoint, pid: child.pid!, log: () => output, stop };
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function waitForHealth(endpoint: string, child: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`npm start exited with ${child.exitCode}:\n${log()}`);
+    const ok = await fetch(`${endpoint}/_/health`).then((response) => response.ok, () => false);
+    if (ok) return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`npm start did not become healthy within 90 s:\n${log()}`);
+}
