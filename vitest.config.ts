@@ -28,7 +28,12 @@ export default defineConfig({
           wrangler: { configPath: "./wrangler.toml" },
           // Tests sign requests with the documented local dev key (never enabled by wrangler.toml itself).
           // DG_INTERLEAVE_SEEDS: more random schedules for test/workerd/interleavings.test.ts.
-          miniflare: { bindings: { DG_DEV_CREDENTIALS: "true", DG_INTERLEAVE_SEEDS: process.env.DG_INTERLEAVE_SEEDS ?? "" } },
+          // DG_FUZZ_RUNS: more generated cases per property in test/workerd/fuzz-*.test.ts.
+          miniflare: { bindings: {
+            DG_DEV_CREDENTIALS: "true",
+            DG_INTERLEAVE_SEEDS: process.env.DG_INTERLEAVE_SEEDS ?? "",
+            DG_FUZZ_RUNS: process.env.DG_FUZZ_RUNS ?? "",
+          } },
         })],
         test: {
           name: "workerd",
