@@ -1,8 +1,8 @@
 // One place that decides which S3 operation a request is. S3 picks the operation from the method, the query
 // (`?list-type=2`, `?delete`, `?location`, `?uploads`, `?uploadId`…) and headers (`x-amz-copy-source`), not
 // from the path alone. The result is a discriminated union; the handler's switch over `kind` is exhaustive,
-// so the compiler proves every operation is handled. Beside the union, AUTHORIZATION says what each operation
-// needs of the signer's key; the compiler refuses a kind without an entry there too.
+// so the compiler proves every operation is handled. Beside the union, OPERATIONS says what each operation
+// needs of the signer's key and whether it reads the body; the compiler refuses a kind without an entry there too.
 import { S3Error } from "../errors";
 import { rawPathOf } from "./request-path";
 
@@ -57,41 +57,53 @@ export type S3OpKind = S3Op["kind"];
  */
 export type AuthorizationNeed = "read" | "write" | "by-method";
 
-/** `satisfies` makes this table complete: an S3Op kind without an entry (or a misspelt one) does not compile. */
-export const AUTHORIZATION = {
-  ListBuckets: "read",
-  CreateBucket: "write",
-  HeadBucket: "read",
-  DeleteBucket: "write",
-  GetBucketLocation: "read",
-  GetBucketVersioning: "read",
-  GetBucketAcl: "read",
-  GetBucketTagging: "read",
-  PutBucketAcl: "write",
-  ListObjectsV2: "read",
-  ListObjects: "read",
-  DeleteObjects: "write",
-  ListMultipartUploads: "read",
-  GetObject: "read",
-  HeadObject: "read",
-  PutObject: "write",
-  CopyObject: "write",
-  DeleteObject: "write",
-  GetObjectAcl: "read",
-  GetObjectTagging: "read",
-  PutObjectAcl: "write",
-  CreateMultipartUpload: "write",
-  UploadPart: "write",
-  UploadPartCopy: "write",
-  CompleteMultipartUpload: "write",
-  AbortMultipartUpload: "write",
-  ListParts: "read",
-  Unsupported: "by-method",
-} as const satisfies Record<S3OpKind, AuthorizationNeed>;
+/**
+ * What each operation needs besides its handler, beside its classification. `need`: the signer's rights (above).
+ * `readsBody`: whether the operation reads the request body; for the others a body sent anyway is still read
+ * and verified before the operation runs (its signed x-amz-content-sha256, Content-MD5, checksums, chunk
+ * signatures), since S3 refuses a DELETE whose body contradicts its signed hash. `Unsupported` reads it too: it
+ * is answered NotImplemented without running anything.
+ * `satisfies` makes this table complete: an S3Op kind without an entry (or a misspelt one) does not compile.
+ */
+export const OPERATIONS = {
+  ListBuckets: { need: "read", readsBody: false },
+  CreateBucket: { need: "write", readsBody: true },
+  HeadBucket: { need: "read", readsBody: false },
+  DeleteBucket: { need: "write", readsBody: false },
+  GetBucketLocation: { need: "read", readsBody: false },
+  GetBucketVersioning: { need: "read", readsBody: false },
+  GetBucketAcl: { need: "read", readsBody: false },
+  GetBucketTagging: { need: "read", readsBody: false },
+  PutBucketAcl: { need: "write", readsBody: true },
+  ListObjectsV2: { need: "read", readsBody: false },
+  ListObjects: { need: "read", readsBody: false },
+  DeleteObjects: { need: "write", readsBody: true },
+  ListMultipartUploads: { need: "read", readsBody: false },
+  GetObject: { need: "read", readsBody: false },
+  HeadObject: { need: "read", readsBody: false },
+  PutObject: { need: "write", readsBody: true },
+  CopyObject: { need: "write", readsBody: false },
+  DeleteObject: { need: "write", readsBody: false },
+  GetObjectAcl: { need: "read", readsBody: false },
+  GetObjectTagging: { need: "read", readsBody: false },
+  PutObjectAcl: { need: "write", readsBody: true },
+  CreateMultipartUpload: { need: "write", readsBody: false },
+  UploadPart: { need: "write", readsBody: true },
+  UploadPartCopy: { need: "write", readsBody: false },
+  CompleteMultipartUpload: { need: "write", readsBody: true },
+  AbortMultipartUpload: { need: "write", readsBody: false },
+  ListParts: { need: "read", readsBody: false },
+  Unsupported: { need: "by-method", readsBody: true },
+} as const satisfies Record<S3OpKind, OperationTraits>;
+
+export interface OperationTraits {
+  need: AuthorizationNeed;
+  readsBody: boolean;
+}
 
 /** Does running `op` (sent with `method`) change state, so that a read-only key may not? */
 export function needsWrite(op: S3Op, method: string): boolean {
-  const need: AuthorizationNeed = AUTHORIZATION[op.kind];
+  const need: AuthorizationNeed = OPERATIONS[op.kind].need;
   if (need === "by-method") return !["GET", "HEAD"].includes(method.toUpperCase());
   return need === "write";
 }

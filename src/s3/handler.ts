@@ -3,7 +3,7 @@
 import type { Config } from "../config";
 import type { BucketEntry, BucketRegistry } from "../buckets/registry";
 import type { ObjectEngine } from "../engine/api";
-import { classify, type S3Op, type S3OpKind } from "./classify";
+import { classify, OPERATIONS, type S3Op } from "./classify";
 import { bytesToHex } from "../encoding";
 import { S3Error } from "../errors";
 import { errorResponse } from "./xml";
@@ -43,7 +43,7 @@ export async function handleS3(request: Request, services: S3Services): Promise<
   try {
     const op = classify(request, { virtualHostDomains: services.config.virtualHostDomains });
     verified = await services.authorize(request, op);
-    if (!USES_BODY[op.kind]) await verifyUnusedBody(request, verified);
+    if (!OPERATIONS[op.kind].readsBody) await verifyUnusedBody(request, verified);
     const ctx: OpContext = { ...services, request, url, verified, requestId, anonymous: verified.anonymous === true };
     response = await runOp(ctx, op, verified);
   } catch (error) {
@@ -52,23 +52,6 @@ export async function handleS3(request: Request, services: S3Services): Promise<
   }
   return withRequestId(response, requestId);
 }
-
-/**
- * Operations that read the request body. The others never would, so the digests the client committed to for a
- * body it sent anyway (signed x-amz-content-sha256, Content-MD5, checksums, chunk signatures) would go
- * unchecked: a DELETE whose body contradicts its signed hash would run. S3 refuses such a request, so for
- * these the body is read and verified before the operation runs. `satisfies` keeps the table complete.
- */
-const USES_BODY = {
-  ListBuckets: false, CreateBucket: true, HeadBucket: false, DeleteBucket: false, GetBucketLocation: false,
-  GetBucketVersioning: false, GetBucketAcl: false, GetBucketTagging: false, PutBucketAcl: true,
-  ListObjectsV2: false, ListObjects: false, DeleteObjects: true, ListMultipartUploads: false, GetObject: false,
-  HeadObject: false, PutObject: true, CopyObject: false, DeleteObject: false, GetObjectAcl: false,
-  GetObjectTagging: false, PutObjectAcl: true, CreateMultipartUpload: false, UploadPart: true,
-  UploadPartCopy: false, CompleteMultipartUpload: true, AbortMultipartUpload: false, ListParts: false,
-  // Answered NotImplemented without running anything.
-  Unsupported: true,
-} as const satisfies Record<S3OpKind, boolean>;
 
 /** Reads a body the operation will not use to its end, so its checks run; a failure throws its S3Error. */
 async function verifyUnusedBody(request: Request, verified: Authorization): Promise<void> {

@@ -4,7 +4,7 @@
 // does not change what was signed, accepted for the same key), never another exception.
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { AUTHORIZATION, classify, needsWrite, type S3Op } from "../../src/s3/classify";
+import { OPERATIONS, classify, needsWrite, type S3Op } from "../../src/s3/classify";
 import { accessFor } from "../../src/s3/auth/authorizer";
 import { verifyRequest } from "../../src/s3/auth";
 import { AMZ_NOW, KEY, NOW, signed, testConfig } from "./helpers/auth";
@@ -64,7 +64,7 @@ const headers = fc.record({
 // ---- classification ----
 
 function expectTypedOp(op: S3Op, requestMethod: string): void {
-  expect(Object.keys(AUTHORIZATION)).toContain(op.kind);
+  expect(Object.keys(OPERATIONS)).toContain(op.kind);
   if ("bucket" in op && op.bucket !== undefined) expect(typeof op.bucket).toBe("string");
   if ("key" in op && op.key !== undefined) expect(typeof op.key).toBe("string");
   if ("partNumber" in op) expect(Number.isInteger(op.partNumber) && op.partNumber >= 1 && op.partNumber <= 10000).toBe(true);

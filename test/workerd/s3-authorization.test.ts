@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { env } from "cloudflare:workers";
 import { AwsClient } from "aws4fetch";
 import worker, { type Env } from "../../src/index";
-import { AUTHORIZATION, classify, type S3OpKind } from "../../src/s3/classify";
+import { OPERATIONS, classify, type S3OpKind } from "../../src/s3/classify";
 import { s3Authorizer } from "../../src/s3/auth/authorizer";
 import { READER, signed, testConfig } from "./helpers/auth";
 import { S3Error } from "../../src/errors";
@@ -83,7 +83,7 @@ type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 
 describe("each operation's authorization need is what S3 requires", () => {
   it("the table beside the classification has exactly one entry per operation kind (checked by the compiler)", () => {
-    const complete: Same<keyof typeof AUTHORIZATION, S3OpKind> = true;
+    const complete: Same<keyof typeof OPERATIONS, S3OpKind> = true;
     expect(complete).toBe(true);
   });
 

@@ -1,5 +1,5 @@
 // The adapter between the S3 pipeline (src/s3/handler.ts) and verifyRequest: derives the access an operation
-// needs from its classified S3Op (which bucket; read or write from the AUTHORIZATION table beside the
+// needs from its classified S3Op (which bucket; read or write from the OPERATIONS table beside the
 // classification; read access to a copy source) and hands the handler the ListBuckets filter of the principal.
 import { needsWrite, type S3Op } from "../classify";
 import { S3Error } from "../../errors";
