@@ -42,7 +42,7 @@ function editedCopy(base: Buffer, seed: number): Buffer {
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
 async function put(key: string, body: Buffer): Promise<string | null> {
-  const response = await client.fetch(`${server.endpoint}/default/${key}`, { method: "PUT", body });
+  const response = await client.fetch(`${server.endpoint}/default/${key}`, { method: "PUT", body: new Uint8Array(body) });
   expect(response.status, await response.text()).toBe(200);
   return response.headers.get("x-amz-storage-type");
 }
