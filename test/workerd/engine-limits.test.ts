@@ -107,6 +107,32 @@ describe("a client that stops reading a rebuild never holds the codec", () => {
     await sameBytes(await readAll(engine, "stall/v3.zip"), v3);
   });
 
+  it("a slow reader that never pauses a full second still gives the codec back: another delta GET completes long before the slow one would end", async () => {
+    const v1 = pseudoRandom(8 * MiB, 56);
+    const v2 = edited(v1, 57);
+    await engine.put("slow/v1.zip", { body: bodyStream(v1, MiB), size: v1.length });
+    await engine.put("slow/v2.zip", { body: bodyStream(v2, MiB), size: v2.length });
+
+    // One 512 KiB decode window every 600 ms: 16 windows, ~10 s if the slow reader kept the codec to the end.
+    const opened = (await engine.open("slow/v2.zip", { forRead: true }))!;
+    const slow = (await opened.read()).getReader();
+    const chunks: Uint8Array[] = [];
+    let readerDone = false;
+    const slowReading = (async () => {
+      for (let next = await slow.read(); !next.done; next = await slow.read()) {
+        chunks.push(next.value);
+        if (!readerDone) await new Promise((resolve) => setTimeout(resolve, 600));
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+
+    await sameBytes(await within(5_000, "a delta GET beside a slow reader", readAll(engine, "slow/v1.zip")), v1);
+    readerDone = true;
+    await slowReading;
+    await sameBytes(await bytesOf(new Blob(chunks).stream()), v2);
+    expect(await storedKeys(STAGING_PREFIX)).toEqual([]);
+  });
+
   it("a stalled ranged delta GET gives the codec back too and still returns exactly its range", async () => {
     const v1 = pseudoRandom(6 * MiB, 61);
     const v2 = edited(v1, 62);
