@@ -84,9 +84,17 @@ export function forRequest(built: WorkerServices, ctx: ExecutionContext | undefi
  */
 function coordinatorsFrom(env: Record<string, unknown>, registry: BucketRegistry): (bucket: BucketEntry) => Coordinator {
   const namespace = env.DG_COORDINATOR as DurableObjectNamespace<BucketCoordinator> | undefined;
-  return (bucket) => namespace
-    ? DurableCoordinator.of(namespace, bucket.name)
-    : new LocalCoordinator(new BackendKeyspace(bucket.backend), registry.lifecycleOf(bucket));
+  if (namespace) return (bucket) => DurableCoordinator.of(namespace, bucket.name);
+  // One in-memory coordinator per bucket for the isolate's life, so all of its requests share the locks.
+  const local = new Map<string, Coordinator>();
+  return (bucket) => {
+    let coordinator = local.get(bucket.name);
+    if (!coordinator) {
+      coordinator = new LocalCoordinator(new BackendKeyspace(bucket.backend), registry.lifecycleOf(bucket));
+      local.set(bucket.name, coordinator);
+    }
+    return coordinator;
+  };
 }
 
 function edgeCaches(cache: CacheConfig): { referenceCache: ReferenceBlockCache | null; rebuiltCache: RebuiltObjectCache | null } {
