@@ -52,6 +52,14 @@ export class BucketCoordinator extends DurableObject<Record<string, unknown>> {
     return this.run(bucket, (core) => core.deleteBucket());
   }
 
+  hold(bucket: string, name: string, ttlMs: number, exclusive = false): Promise<Outcome<number>> {
+    return this.run(bucket, (core) => core.hold(name, ttlMs, exclusive));
+  }
+
+  release(bucket: string, ticket: number): Promise<Outcome<void>> {
+    return this.run(bucket, (core) => core.release(ticket));
+  }
+
   /** Intents of requests that died: close them (settle their key, collect their deltaspace's reference). */
   async alarm(): Promise<void> {
     if (!this.bucket) return;
@@ -145,6 +153,10 @@ export class DurableCoordinator implements Coordinator {
   async abort(ticket: number): Promise<void> { unwrap(await this.stub().abort(this.bucket, ticket)); }
   async remove(keys: string[]): Promise<string[]> { return unwrap(await this.stub().remove(this.bucket, keys)); }
   async deleteBucket(): Promise<void> { unwrap(await this.stub().deleteBucket(this.bucket)); }
+  async hold(name: string, options: BeginOptions = {}): Promise<number> {
+    return unwrap(await this.stub().hold(this.bucket, name, this.intentTtlMs, options.exclusive ?? false));
+  }
+  async release(ticket: number): Promise<void> { unwrap(await this.stub().release(this.bucket, ticket)); }
 
   private stub(): DurableObjectStub<BucketCoordinator> {
     return this.namespace.get(this.namespace.idFromName(this.bucket));

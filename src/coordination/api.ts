@@ -23,8 +23,17 @@ export interface Coordinator {
   abort(ticket: number): Promise<void>;
   /** Delete user keys (every stored variant), then collect the references nothing depends on. Returns failed keys. */
   remove(keys: string[]): Promise<string[]>;
-  /** DeleteBucket: BucketNotEmpty while a write is open or an object exists; afterwards begin() is refused. */
+  /** DeleteBucket: BucketNotEmpty while a write or hold is open or an object exists; afterwards begin() and hold() are refused. */
   deleteBucket(): Promise<void>;
+  /**
+   * A multipart call that writes under the bucket holds its upload (`name`: the upload's state key) while it
+   * runs; throws NoSuchBucket once the bucket is being deleted or gone. `exclusive` (CompleteMultipartUpload):
+   * refused with ConditionalRequestConflict while another call of the upload runs; calls that come meanwhile
+   * wait for it (bounded, then SlowDown). Returns a ticket for release().
+   */
+  hold(name: string, options?: BeginOptions): Promise<number>;
+  /** The held multipart call ended (succeeded or failed). */
+  release(ticket: number): Promise<void>;
 }
 
 export interface BeginOptions {

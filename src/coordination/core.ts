@@ -17,8 +17,10 @@ export const EXCLUSIVE_WAIT_MS = 60 * 1000;
 
 export interface Intent {
   ticket: number;
+  /** A user key, or for a hold (holdUpload) the upload's state key (`.dg/mpu/uploads/<id>`, never a user key). */
   key: string;
-  deltaspace: string;
+  /** null for a hold: it writes no variant and pins no reference. */
+  deltaspace: string | null;
   expiresAt: number;
   /** A conditional write: holds the key alone until it closes. */
   exclusive?: boolean;
@@ -84,18 +86,39 @@ export class CoordinatorCore {
   }
 
   async begin(key: string, ttlMs = DEFAULT_INTENT_TTL_MS, exclusive = false): Promise<number> {
-    const deltaspace = this.keyspace.deltaspaceOf(key);
+    return this.open(key, this.keyspace.deltaspaceOf(key), ttlMs, exclusive);
+  }
+
+  /**
+   * A multipart call that writes under the bucket (CreateMultipartUpload, UploadPart, Complete, Abort) holds
+   * its upload's name for its duration: DeleteBucket is refused meanwhile and no hold starts once it ran, so no
+   * part or state lands under a deleted bucket. Complete holds it exclusively: an Abort (or a late part) waits
+   * for it to end, and a Complete that finds the upload held answers ConditionalRequestConflict (as S3 does).
+   * An exclusive hold lasts the full ttl (a Complete may run long), not EXCLUSIVE_TTL_MS.
+   */
+  hold(name: string, ttlMs = DEFAULT_INTENT_TTL_MS, exclusive = false): Promise<number> {
+    return this.open(name, null, ttlMs, exclusive);
+  }
+
+  /** The multipart call ended (done or failed): its hold closes; it wrote no variant to settle. */
+  async release(ticket: number): Promise<void> {
+    const intent = this.intents.get(ticket);
+    if (intent) await this.close(intent);
+  }
+
+  private async open(key: string, deltaspace: string | null, ttlMs: number, exclusive: boolean): Promise<number> {
+    const names = deltaspace === null ? [`k:${key}`] : [`k:${key}`, `d:${deltaspace}`];
     for (;;) {
       await this.requireLive();
       if (!exclusive) await this.waitForExclusive(key);
-      const ticket = await this.locks.with([`k:${key}`, `d:${deltaspace}`], async () => {
+      const ticket = await this.locks.with(names, async () => {
         if (this.state !== "live") return null; // DeleteBucket started while we waited: ask again
         if (exclusive && this.openByKey.has(key)) throw conflict();
         if (this.exclusive.has(key)) {
           if (exclusive) throw conflict();
           return null; // a conditional write took the key while we waited: wait for it
         }
-        const life = exclusive ? Math.min(ttlMs, EXCLUSIVE_TTL_MS) : ttlMs;
+        const life = exclusive && deltaspace !== null ? Math.min(ttlMs, EXCLUSIVE_TTL_MS) : ttlMs;
         const intent: Intent = { ticket: this.nextTicket++, key, deltaspace, expiresAt: this.now() + life, exclusive };
         this.track(intent);
         await this.store.saveIntent(intent, this.nextTicket);
@@ -107,6 +130,8 @@ export class CoordinatorCore {
 
   async commit(ticket: number, variant: Variant): Promise<void> {
     const intent = this.openIntent(ticket);
+    if (intent.deltaspace === null) throw new Error("a multipart hold is released, not committed");
+    const deltaspace = intent.deltaspace;
     await this.locks.with([`k:${intent.key}`], async () => {
       this.openIntent(ticket); // it may have expired while we waited
       this.untrack(intent);
@@ -117,7 +142,7 @@ export class CoordinatorCore {
         await this.store.deleteIntent(ticket);
       }
     });
-    await this.collectIfDeferred(intent.deltaspace);
+    await this.collectIfDeferred(deltaspace);
   }
 
   async abort(ticket: number): Promise<void> {
@@ -226,16 +251,17 @@ export class CoordinatorCore {
   /** Close an intent that will not commit; whatever it wrote is settled (newest variant kept), and its
    *  deltaspace's reference collected if nothing uses it (a failed seeding upload leaves one behind). */
   private async close(intent: Intent): Promise<void> {
+    const deltaspace = intent.deltaspace;
     await this.locks.with([`k:${intent.key}`], async () => {
       if (!this.intents.has(intent.ticket)) return;
       this.untrack(intent);
       try {
-        if (!this.openByKey.has(intent.key)) await this.keyspace.settle(intent.key);
+        if (deltaspace !== null && !this.openByKey.has(intent.key)) await this.keyspace.settle(intent.key);
       } finally {
         await this.store.deleteIntent(intent.ticket);
       }
     });
-    await this.collect(intent.deltaspace);
+    if (deltaspace !== null) await this.collect(deltaspace);
   }
 
   private async collectIfDeferred(deltaspace: string): Promise<void> {
@@ -265,7 +291,7 @@ export class CoordinatorCore {
       this.exclusive.set(intent.key, { ticket: intent.ticket, closed, release });
     }
     addTo(this.openByKey, intent.key, intent.ticket);
-    addTo(this.openByDeltaspace, intent.deltaspace, intent.ticket);
+    if (intent.deltaspace !== null) addTo(this.openByDeltaspace, intent.deltaspace, intent.ticket);
   }
 
   private untrack(intent: Intent): void {
@@ -276,7 +302,7 @@ export class CoordinatorCore {
       held.release();
     }
     removeFrom(this.openByKey, intent.key, intent.ticket);
-    removeFrom(this.openByDeltaspace, intent.deltaspace, intent.ticket);
+    if (intent.deltaspace !== null) removeFrom(this.openByDeltaspace, intent.deltaspace, intent.ticket);
   }
 }
 

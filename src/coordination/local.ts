@@ -15,4 +15,6 @@ export class LocalCoordinator implements Coordinator {
   abort(ticket: number): Promise<void> { return this.core.abort(ticket); }
   remove(keys: string[]): Promise<string[]> { return this.core.remove(keys); }
   deleteBucket(): Promise<void> { return this.core.deleteBucket(); }
+  hold(name: string, options: BeginOptions = {}): Promise<number> { return this.core.hold(name, this.intentTtlMs, options.exclusive); }
+  release(ticket: number): Promise<void> { return this.core.release(ticket); }
 }

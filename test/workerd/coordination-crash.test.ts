@@ -46,6 +46,8 @@ function dyingCoordinator(ttlMs: number): Coordinator {
     abort: async () => {},
     remove: (keys) => real.remove(keys),
     deleteBucket: () => real.deleteBucket(),
+    hold: (name, options) => real.hold(name, options),
+    release: async () => {},
   };
 }
 
