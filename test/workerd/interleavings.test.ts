@@ -244,6 +244,7 @@ describe("interleaved requests never lose an acknowledged write", () => {
   // Was defect variant-switch-read: a GET found no `.delta` yet and the plain key already deleted by the
   // overwrite's commit (404; `prefix [0,0,1]`), or HEADed the plain key and found it gone at its GET. A key
   // missing from both reads is resolved once more, and a whole read uses the body fetched at resolution.
+  // Pinned: `prefix [0,0,1]` (the 404) and `seed 27` (plain key gone between resolution and read).
   it("overwrite vs read (as-is → delta): a reader sees the old or the new bytes, never a 404 or a mix", async () => {
     const report = await exploreScenario("overwrite vs read (as-is→delta)", async (scheduler, n) => {
       const history = new History();
@@ -261,7 +262,7 @@ describe("interleaved requests never lose an acknowledged write", () => {
       ]);
       await finalReads(history, [key]);
       return history.check(initial);
-    }, { replay: { prefix: [0, 0, 1] }, seeds: SEEDS * 2 });
+    }, { replay: [{ prefix: [0, 0, 1] }, { seed: 27 }], seeds: SEEDS * 2 });
     expectNoFailures(report);
   });
 
@@ -285,7 +286,8 @@ describe("interleaved requests never lose an acknowledged write", () => {
   });
 
   // Was defect complete-vs-abort: Complete read the state and listed the part, Abort deleted both, Complete
-  // answered 200 and no object was left. Complete now holds the upload exclusively with the bucket's coordinator.
+  // answered 200 (with an <Error> inside) and no object was left. Complete now holds the upload exclusively
+  // with the bucket's coordinator.
   it("CompleteMultipartUpload vs Abort: a completed upload's object is there byte-exact; an aborted one never appears", async () => {
     const setup = s3Services();
     const report = await exploreScenario("Complete vs Abort", async (scheduler, n) => {
@@ -306,8 +308,10 @@ describe("interleaved requests never lose an acknowledged write", () => {
           s3Answer(await s3Call(s3Services(scheduler, 1), "DELETE", `/default/${key}?${query}`))),
       ]);
       await history.record("final", { kind: "get", key }, async () => s3Answer(await s3Call(setup, "GET", `/default/${key}`), true));
-      return history.check({ ...emptyBucket(), uploads: { [uploadId]: "open" } });
-    }, { exhaustive: EXHAUSTIVE });
+      // Each answers for certain (done, NoSuchUpload, ConditionalRequestConflict): a race is no reason for a 500.
+      const failed = history.entries.filter((e) => e.answer.startsWith("unknown:")).map((e) => `failed: ${history.show(e)}`);
+      return [...failed, ...history.check({ ...emptyBucket(), uploads: { [uploadId]: "open" } })];
+    }, { exhaustive: EXHAUSTIVE, seeds: SEEDS * 4 });
     expectNoFailures(report);
   });
 

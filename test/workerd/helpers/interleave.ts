@@ -282,14 +282,16 @@ export function nextPrefix(choices: Array<{ chosen: number; of: number }>): numb
   return null;
 }
 
+export type Replay = { seed: number } | { prefix: number[] };
+
 export interface ExploreOptions {
   /** Walk every interleaving depth-first, up to this many runs. */
   exhaustive?: number;
   /** Then (or instead) this many seeded random schedules, seeds base..base+n-1. */
   seeds?: number;
   seedBase?: number;
-  /** One given schedule only (a failure's "replay" value). */
-  replay?: { seed: number } | { prefix: number[] };
+  /** Given schedules first (a failure's "replay" values, pinned so a known window is always visited). */
+  replay?: Replay | Replay[];
 }
 
 export interface RunFailure {
@@ -331,8 +333,7 @@ export async function explore(once: RunOnce, options: ExploreOptions): Promise<E
     return scheduler;
   };
 
-  if (options.replay) {
-    const replay = options.replay;
+  for (const replay of [options.replay ?? []].flat()) {
     await ("seed" in replay
       ? attempt(seededChooser(replay.seed), `seed ${replay.seed}`)
       : attempt(prefixChooser(replay.prefix), `prefix [${replay.prefix}]`));
