@@ -285,6 +285,34 @@ describe("interleaved requests never lose an acknowledged write", () => {
     expectNoFailures(report);
   });
 
+  // Was: UploadPart did not go through the coordinator, so a part written after DeleteBucket's sweep stayed
+  // under the deleted bucket's prefix, where the cron never looks. Multipart writes now hold their upload.
+  it("DeleteBucket vs UploadPart: nothing is left under a deleted bucket", async () => {
+    const setup = s3Services();
+    const report = await exploreScenario("DeleteBucket vs UploadPart", async (scheduler, n) => {
+      const bucket = `mpu-race-${run}-${n}`;
+      expect((await s3Call(setup, "PUT", `/${bucket}`)).status).toBe(200);
+      const created = await s3Call(setup, "POST", `/${bucket}/k.bin?uploads`);
+      const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(await created.text())![1];
+      const answers: Answer[] = [];
+      await scheduler.run([
+        async () => { answers[0] = await s3Answer(await s3Call(s3Services(scheduler, 0), "DELETE", `/${bucket}`)); },
+        async () => {
+          const path = `/${bucket}/k.bin?partNumber=1&uploadId=${encodeURIComponent(uploadId)}`;
+          answers[1] = await s3Answer(await s3Call(s3Services(scheduler, 1), "PUT", path, { body: pseudoRandom(4096, 75) }));
+        },
+      ]);
+      const exists = (await s3Call(setup, "HEAD", `/${bucket}`)).status === 200;
+      const leftovers = exists ? [] : await storedKeys(`.dg/buckets/data/${bucket}/`);
+      return [
+        ...(leftovers.length ? [`left under the deleted bucket: ${leftovers.join(", ")}`] : []),
+        ...(answers[0] === "ok" && exists ? ["DeleteBucket acknowledged, bucket still there"] : []),
+        ...([0, 1].filter((i) => scheduler.errorOf(i)).map((i) => `actor ${i} failed: ${String(scheduler.errorOf(i))}`)),
+      ];
+    }, { exhaustive: EXHAUSTIVE, seeds: SEEDS * 2 });
+    expectNoFailures(report);
+  });
+
   // Was defect complete-vs-abort: Complete read the state and listed the part, Abort deleted both, Complete
   // answered 200 (with an <Error> inside) and no object was left. Complete now holds the upload exclusively
   // with the bucket's coordinator.
