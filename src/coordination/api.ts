@@ -19,6 +19,12 @@ export interface Coordinator {
    * resolves; it throws when the ticket is unknown or expired (the PUT must fail).
    */
   commit(ticket: number, variant: Variant): Promise<void>;
+  /**
+   * Before a PUT creates its deltaspace's reference.bin: true for one open write of the deltaspace at a time
+   * (until it closes), so two first uploads never both write a reference, even where the storage server has
+   * no conditional PUT. False: use the reference if another write has stored it by now, else go passthrough.
+   */
+  claimSeed(ticket: number): Promise<boolean>;
   /** The PUT failed after begin(): close its intent (what it may have written is settled, newest wins). */
   abort(ticket: number): Promise<void>;
   /** Delete user keys (every stored variant), then collect the references nothing depends on. Returns failed keys. */

@@ -24,6 +24,8 @@ export interface Intent {
   expiresAt: number;
   /** A conditional write: holds the key alone until it closes. */
   exclusive?: boolean;
+  /** This write may create its deltaspace's reference.bin (claimSeed); no other write may until it closes. */
+  seeding?: boolean;
 }
 
 export type BucketState = "live" | "deleting" | "deleted";
@@ -56,6 +58,8 @@ export class CoordinatorCore {
   private readonly openByKey = new Map<string, Set<number>>();
   private readonly openByDeltaspace = new Map<string, Set<number>>();
   private readonly deferred = new Set<string>();
+  /** Deltaspace → the open write that may seed its reference (at most one at a time). */
+  private readonly seeders = new Map<string, number>();
   /** Keys held by an open conditional write, with what resolves when it closes. */
   private readonly exclusive = new Map<string, { ticket: number; closed: Promise<void>; release: () => void }>();
   private readonly locks = new Locks();
@@ -143,6 +147,28 @@ export class CoordinatorCore {
       }
     });
     await this.collectIfDeferred(deltaspace);
+  }
+
+  /**
+   * May this open write create its deltaspace's reference.bin? True for one write of the deltaspace at a time,
+   * until it closes (its reference is written or it failed). A storage server without conditional PUT
+   * (HEAD-then-PUT emulation) would otherwise let two first uploads both write a reference, the later one
+   * replacing the one the earlier's delta was encoded against. False: another write is seeding; use the
+   * reference if it is there by now, else store passthrough.
+   */
+  async claimSeed(ticket: number): Promise<boolean> {
+    const intent = this.openIntent(ticket);
+    const deltaspace = intent.deltaspace;
+    if (deltaspace === null) return false;
+    return this.locks.with([`d:${deltaspace}`], async () => {
+      const holder = this.seeders.get(deltaspace);
+      if (holder !== undefined && holder !== ticket && this.intents.has(holder)) return false;
+      this.openIntent(ticket);
+      intent.seeding = true;
+      this.seeders.set(deltaspace, ticket);
+      await this.store.saveIntent(intent, this.nextTicket);
+      return true;
+    });
   }
 
   async abort(ticket: number): Promise<void> {
@@ -292,6 +318,7 @@ export class CoordinatorCore {
     }
     addTo(this.openByKey, intent.key, intent.ticket);
     if (intent.deltaspace !== null) addTo(this.openByDeltaspace, intent.deltaspace, intent.ticket);
+    if (intent.seeding && intent.deltaspace !== null) this.seeders.set(intent.deltaspace, intent.ticket);
   }
 
   private untrack(intent: Intent): void {
@@ -303,6 +330,7 @@ export class CoordinatorCore {
     }
     removeFrom(this.openByKey, intent.key, intent.ticket);
     if (intent.deltaspace !== null) removeFrom(this.openByDeltaspace, intent.deltaspace, intent.ticket);
+    if (intent.deltaspace !== null && this.seeders.get(intent.deltaspace) === intent.ticket) this.seeders.delete(intent.deltaspace);
   }
 }
 

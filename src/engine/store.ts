@@ -8,7 +8,8 @@
 //   passthrough, staged:    write B (staging), read B, write B         memory: stream chunks only
 //   delta, buffered:        reads of the reference by range (≤ its size), 1 write D (+ sidecar)
 //   delta, staged:          write B (staging), read B (encode), reference range reads, write D
-//   seeding upload:         + 1 write B (reference.bin); its self-delta is encoded from the body itself
+//   seeding upload:         + 1 write B (reference.bin); its self-delta is encoded from the body itself;
+//                           + claimSeed() (one Durable Object call: one seeder per deltaspace at a time)
 //   D > deltaBufferLimit:   + write D and read D (spilled parts), then the final write D
 //   always:                 coordinator begin() + commit() (two Durable Object calls in the Worker)
 //   conditional (If-…):     + open() of the current object (HEAD of `.delta` and `<key>`) under the exclusive intent
@@ -53,7 +54,8 @@ export async function storeObject(ctx: EngineContext, key: string, input: PutInp
     const ticket = await ctx.coordinator.begin(parsed.key, { exclusive: Boolean(input.precondition) });
     try {
       if (input.precondition) input.precondition((await openObject(ctx, parsed.key))?.info ?? null);
-      const { result, variant } = await storeVariant(ctx, parsed, body, input, userMetadata);
+      const claimSeed = () => ctx.coordinator.claimSeed(ticket);
+      const { result, variant } = await storeVariant(ctx, parsed, body, input, userMetadata, claimSeed);
       await ctx.coordinator.commit(ticket, variant);
       return result;
     } catch (error) {
@@ -70,8 +72,12 @@ interface StoredVariant {
   variant: Variant;
 }
 
+/** Asks the coordinator whether this PUT may create its deltaspace's reference (one seeder at a time). */
+type ClaimSeed = () => Promise<boolean>;
+
 async function storeVariant(
   ctx: EngineContext, parsed: ParsedKey, body: BodySource, input: PutInput, userMetadata: Record<string, string>,
+  claimSeed: ClaimSeed,
 ): Promise<StoredVariant> {
   const base: DgRecord = {
     kind: "passthrough",
@@ -88,7 +94,7 @@ async function storeVariant(
     checksums: { ...(input.checksums ?? {}) },
   };
   if (wantsDelta(ctx, parsed, body.size)) {
-    const stored = await tryStoreDelta(ctx, parsed, body, base);
+    const stored = await tryStoreDelta(ctx, parsed, body, base, claimSeed);
     if (stored) return { result: stored, variant: "delta" };
   }
   return { result: await storePassthrough(ctx, parsed, body, base), variant: "plain" };
@@ -113,9 +119,11 @@ async function storePassthrough(ctx: EngineContext, parsed: ParsedKey, body: Bod
 }
 
 /** Store as a delta when it pays; null means "store passthrough instead". */
-async function tryStoreDelta(ctx: EngineContext, parsed: ParsedKey, body: BodySource, base: DgRecord): Promise<PutResult | null> {
+async function tryStoreDelta(
+  ctx: EngineContext, parsed: ParsedKey, body: BodySource, base: DgRecord, claimSeed: ClaimSeed,
+): Promise<PutResult | null> {
   const refKey = referenceKey(parsed.deltaspace);
-  const reference = await ensureReference(ctx, refKey, parsed, body, base);
+  const reference = await ensureReference(ctx, refKey, parsed, body, base, claimSeed);
   if (!reference) return null;
   // The next GET of a delta against this reference can then decode from cached blocks without reading its metadata.
   await ctx.referenceCache?.rememberReferenceSize?.(reference.sha256, reference.stored.size);
@@ -160,14 +168,20 @@ interface ReferenceState {
 }
 
 /**
- * The deltaspace's reference, seeding it from this body when there is none. The create is conditional
- * (only if absent), so concurrent first uploads in many isolates agree on one reference. null when the
- * reference exists but its content hash is unknown (stripped metadata, no sidecar): no delta against it.
+ * The deltaspace's reference, seeding it from this body when there is none. Only the one write of the
+ * deltaspace the coordinator lets seed (claimSeed) creates it, and the create is conditional (only if absent),
+ * so concurrent first uploads in many isolates agree on one reference even on a server whose conditional
+ * create is emulated (HEAD then PUT). null when another write is seeding and its reference is not there yet,
+ * or when the reference exists but its content hash is unknown (stripped metadata, no sidecar): no delta.
  */
 async function ensureReference(
-  ctx: EngineContext, refKey: string, parsed: ParsedKey, body: BodySource, base: DgRecord,
+  ctx: EngineContext, refKey: string, parsed: ParsedKey, body: BodySource, base: DgRecord, claimSeed: ClaimSeed,
 ): Promise<ReferenceState | null> {
   let existing = await ctx.backend.head(refKey);
+  if (!existing && !(await claimSeed())) {
+    existing = await ctx.backend.head(refKey); // another write is seeding: its reference, once it is there
+    if (!existing) return null;
+  }
   if (!existing) {
     const record: DgRecord = {
       ...base,

@@ -44,6 +44,7 @@ function dyingCoordinator(ttlMs: number): Coordinator {
     begin: (key) => real.begin(key),
     commit: (ticket, variant) => real.commit(ticket, variant),
     abort: async () => {},
+    claimSeed: (ticket) => real.claimSeed(ticket),
     remove: (keys) => real.remove(keys),
     deleteBucket: () => real.deleteBucket(),
     hold: (name, options) => real.hold(name, options),

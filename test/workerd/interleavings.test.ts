@@ -20,7 +20,7 @@ import { S3Error } from "../../src/errors";
 import { createEngine } from "../../src/wiring";
 import { DurableCoordinator } from "../../src/bucket-coordinator";
 import { isolateCodecBudget, setIsolateCodecBudget, ISOLATE_CODEC_BUDGET } from "../../src/codec/index";
-import type { Backend, StoredObject } from "../../src/storage/backend";
+import type { Backend, PutOptions, StoredObject } from "../../src/storage/backend";
 import { backend, bytesOf, edited, pseudoRandom, sha256Hex, storedKeys } from "./engine-helpers";
 import { DEV_CLIENT, ORIGIN } from "./s3-support";
 import {
@@ -174,6 +174,25 @@ describe("interleaved requests never lose an acknowledged write", () => {
       const references = (await storedKeys(`${ds}/`)).filter((k) => k.endsWith("/reference.bin"));
       return [...history.check(emptyBucket()), ...(references.length === 1 ? [] : [`${references.length} references`])];
     }, { seeds: SEEDS });
+    expectNoFailures(report);
+  });
+
+  // Was: on a server without conditional PUT (Ceph RGW; create-if-absent emulated by HEAD then PUT), both
+  // first uploads could write reference.bin, the later replacing the one the earlier's delta was encoded against.
+  it("seeding race on a server without conditional PUT: both first PUTs read back byte-exact", async () => {
+    const report = await exploreScenario("seeding race (emulated create-if-absent)", async (scheduler, n) => {
+      const history = new History();
+      const ds = `seed-emulated-${run}-${n}`;
+      const a = base, b = edited(base, 23);
+      const [va, vb] = [await named(history, a, "a"), await named(history, b, "b")];
+      const actor = (id: number) => engineOf(new HeadThenPut(new InterleavedBackend(backend, scheduler, id)), coordinatorOf("default", scheduler, id));
+      await scheduler.run([
+        () => put(history, "A", actor(0), `${ds}/a.zip`, a, va),
+        () => put(history, "B", actor(1), `${ds}/b.zip`, b, vb),
+      ]);
+      await finalReads(history, [`${ds}/a.zip`, `${ds}/b.zip`]);
+      return history.check(emptyBucket());
+    }, { seeds: SEEDS * 4 });
     expectNoFailures(report);
   });
 
@@ -361,6 +380,25 @@ describe("interleaved requests never lose an acknowledged write", () => {
     expectNoFailures(report);
   });
 });
+
+/** A storage server without conditional PUT, as S3Backend emulates one (HEAD, then a plain PUT). */
+class HeadThenPut implements Backend {
+  constructor(private readonly inner: Backend) {}
+  get name(): string { return this.inner.name; }
+  head: Backend["head"] = (key) => this.inner.head(key);
+  get: Backend["get"] = (key, range) => this.inner.get(key, range);
+  delete: Backend["delete"] = (keys) => this.inner.delete(keys);
+  list: Backend["list"] = (options) => this.inner.list(options);
+  createMultipart: Backend["createMultipart"] = (key, options) => this.inner.createMultipart(key, options);
+  resumeMultipart: Backend["resumeMultipart"] = (key, uploadId) => this.inner.resumeMultipart(key, uploadId);
+  async put(key: string, body: ReadableStream<Uint8Array> | Uint8Array | string, length: number, options?: PutOptions): Promise<StoredObject | null> {
+    if (options?.onlyIfAbsent && (await this.inner.head(key))) {
+      if (body instanceof ReadableStream) await body.cancel();
+      return null;
+    }
+    return this.inner.put(key, body, length, { ...options, onlyIfAbsent: false });
+  }
+}
 
 // ---- the harness itself -----------------------------------------------------------------------------------
 

@@ -222,6 +222,7 @@ export function gatedCoordinator(inner: Coordinator, scheduler: Scheduler, actor
     begin: (key: string, options?: BeginOptions) => step(`begin ${key}${options?.exclusive ? " exclusive" : ""}`, () => inner.begin(key, options), true),
     commit: (ticket: number, variant: Variant) => step(`commit ${variant}`, () => inner.commit(ticket, variant)),
     abort: (ticket: number) => step("abort", () => inner.abort(ticket)),
+    claimSeed: (ticket: number) => step("claim-seed", () => inner.claimSeed(ticket)),
     remove: (keys: string[]) => step(`remove ${keys.join(",")}`, () => inner.remove(keys), true),
     deleteBucket: () => step("delete-bucket", () => inner.deleteBucket()),
     hold: (name: string, options?: BeginOptions) => step(`hold ${name}${options?.exclusive ? " exclusive" : ""}`, () => inner.hold(name, options), true),
