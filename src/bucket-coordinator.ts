@@ -44,6 +44,10 @@ export class BucketCoordinator extends DurableObject<Record<string, unknown>> {
     return this.run(bucket, (core) => core.claimSeed(ticket));
   }
 
+  seedDone(bucket: string, ticket: number): Promise<Outcome<void>> {
+    return this.run(bucket, (core) => core.seedDone(ticket));
+  }
+
   abort(bucket: string, ticket: number): Promise<Outcome<void>> {
     return this.run(bucket, (core) => core.abort(ticket));
   }
@@ -156,6 +160,7 @@ export class DurableCoordinator implements Coordinator {
   async commit(ticket: number, variant: Variant): Promise<void> { unwrap(await this.stub().commit(this.bucket, ticket, variant)); }
   async abort(ticket: number): Promise<void> { unwrap(await this.stub().abort(this.bucket, ticket)); }
   async claimSeed(ticket: number): Promise<boolean> { return unwrap(await this.stub().claimSeed(this.bucket, ticket)); }
+  async seedDone(ticket: number): Promise<void> { unwrap(await this.stub().seedDone(this.bucket, ticket)); }
   async remove(keys: string[]): Promise<string[]> { return unwrap(await this.stub().remove(this.bucket, keys)); }
   async deleteBucket(): Promise<void> { unwrap(await this.stub().deleteBucket(this.bucket)); }
   async hold(name: string, options: BeginOptions = {}): Promise<number> {

@@ -20,11 +20,13 @@ export interface Coordinator {
    */
   commit(ticket: number, variant: Variant): Promise<void>;
   /**
-   * Before a PUT creates its deltaspace's reference.bin: true for one open write of the deltaspace at a time
-   * (until it closes), so two first uploads never both write a reference, even where the storage server has
-   * no conditional PUT. False: use the reference if another write has stored it by now, else go passthrough.
+   * Before a PUT creates its deltaspace's reference.bin: one open write of the deltaspace at a time may (the
+   * others wait until it called seedDone() or closed), so two first uploads never both write a reference,
+   * even where the storage server has no conditional PUT. False only when the wait ran out.
    */
   claimSeed(ticket: number): Promise<boolean>;
+  /** The claimed create of reference.bin is done (created, or found there): the next claimer may go. */
+  seedDone(ticket: number): Promise<void>;
   /** The PUT failed after begin(): close its intent (what it may have written is settled, newest wins). */
   abort(ticket: number): Promise<void>;
   /** Delete user keys (every stored variant), then collect the references nothing depends on. Returns failed keys. */

@@ -24,7 +24,7 @@ export interface Intent {
   expiresAt: number;
   /** A conditional write: holds the key alone until it closes. */
   exclusive?: boolean;
-  /** This write may create its deltaspace's reference.bin (claimSeed); no other write may until it closes. */
+  /** This write may create its deltaspace's reference.bin (claimSeed); no other write may until seedDone or its close. */
   seeding?: boolean;
 }
 
@@ -58,8 +58,8 @@ export class CoordinatorCore {
   private readonly openByKey = new Map<string, Set<number>>();
   private readonly openByDeltaspace = new Map<string, Set<number>>();
   private readonly deferred = new Set<string>();
-  /** Deltaspace → the open write that may seed its reference (at most one at a time). */
-  private readonly seeders = new Map<string, number>();
+  /** Deltaspace → the open write that may create its reference now (at most one at a time), and its end. */
+  private readonly seeders = new Map<string, { ticket: number; done: Promise<void>; release: () => void }>();
   /** Keys held by an open conditional write, with what resolves when it closes. */
   private readonly exclusive = new Map<string, { ticket: number; closed: Promise<void>; release: () => void }>();
   private readonly locks = new Locks();
@@ -150,25 +150,44 @@ export class CoordinatorCore {
   }
 
   /**
-   * May this open write create its deltaspace's reference.bin? True for one write of the deltaspace at a time,
-   * until it closes (its reference is written or it failed). A storage server without conditional PUT
-   * (HEAD-then-PUT emulation) would otherwise let two first uploads both write a reference, the later one
-   * replacing the one the earlier's delta was encoded against. False: another write is seeding; use the
-   * reference if it is there by now, else store passthrough.
+   * May this open write create its deltaspace's reference.bin now? One write of the deltaspace at a time:
+   * the others wait (bounded) until it called seedDone() or closed, then get their turn, by which time its
+   * reference is stored (their create-if-absent finds it) or it failed (one of them seeds instead). Without
+   * this, a storage server with no conditional PUT (create-if-absent emulated by HEAD then PUT) lets two
+   * first uploads both write a reference, the later replacing the one the earlier's delta was encoded
+   * against. False only when the wait ran out (the caller stores passthrough unless the reference appeared).
    */
   async claimSeed(ticket: number): Promise<boolean> {
     const intent = this.openIntent(ticket);
     const deltaspace = intent.deltaspace;
     if (deltaspace === null) return false;
-    return this.locks.with([`d:${deltaspace}`], async () => {
-      const holder = this.seeders.get(deltaspace);
-      if (holder !== undefined && holder !== ticket && this.intents.has(holder)) return false;
-      this.openIntent(ticket);
-      intent.seeding = true;
-      this.seeders.set(deltaspace, ticket);
-      await this.store.saveIntent(intent, this.nextTicket);
-      return true;
-    });
+    const deadline = this.now() + EXCLUSIVE_WAIT_MS;
+    for (;;) {
+      const holder = await this.locks.with([`d:${deltaspace}`], async () => {
+        const current = this.seeders.get(deltaspace);
+        if (current && current.ticket !== ticket) return current;
+        this.openIntent(ticket);
+        if (!current) this.trackSeeder(deltaspace, ticket);
+        intent.seeding = true;
+        await this.store.saveIntent(intent, this.nextTicket);
+        return null;
+      });
+      if (!holder) return true;
+      const left = deadline - this.now();
+      if (left <= 0) return false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([holder.done, new Promise((resolve) => { timer = setTimeout(resolve, left); })]);
+      clearTimeout(timer);
+    }
+  }
+
+  /** The write that claimed the seed has created the reference (or found it there): the next may go. */
+  async seedDone(ticket: number): Promise<void> {
+    const intent = this.intents.get(ticket);
+    if (!intent?.seeding || intent.deltaspace === null) return;
+    intent.seeding = false;
+    this.releaseSeeder(intent.deltaspace, ticket);
+    await this.store.saveIntent(intent, this.nextTicket);
   }
 
   async abort(ticket: number): Promise<void> {
@@ -318,7 +337,7 @@ export class CoordinatorCore {
     }
     addTo(this.openByKey, intent.key, intent.ticket);
     if (intent.deltaspace !== null) addTo(this.openByDeltaspace, intent.deltaspace, intent.ticket);
-    if (intent.seeding && intent.deltaspace !== null) this.seeders.set(intent.deltaspace, intent.ticket);
+    if (intent.seeding && intent.deltaspace !== null) this.trackSeeder(intent.deltaspace, intent.ticket);
   }
 
   private untrack(intent: Intent): void {
@@ -330,7 +349,20 @@ export class CoordinatorCore {
     }
     removeFrom(this.openByKey, intent.key, intent.ticket);
     if (intent.deltaspace !== null) removeFrom(this.openByDeltaspace, intent.deltaspace, intent.ticket);
-    if (intent.deltaspace !== null && this.seeders.get(intent.deltaspace) === intent.ticket) this.seeders.delete(intent.deltaspace);
+    if (intent.deltaspace !== null) this.releaseSeeder(intent.deltaspace, intent.ticket);
+  }
+
+  private trackSeeder(deltaspace: string, ticket: number): void {
+    let release!: () => void;
+    const done = new Promise<void>((resolve) => { release = resolve; });
+    this.seeders.set(deltaspace, { ticket, done, release });
+  }
+
+  private releaseSeeder(deltaspace: string, ticket: number): void {
+    const seeder = this.seeders.get(deltaspace);
+    if (seeder?.ticket !== ticket) return;
+    this.seeders.delete(deltaspace);
+    seeder.release();
   }
 }
 

@@ -45,6 +45,7 @@ function dyingCoordinator(ttlMs: number): Coordinator {
     commit: (ticket, variant) => real.commit(ticket, variant),
     abort: async () => {},
     claimSeed: (ticket) => real.claimSeed(ticket),
+    seedDone: (ticket) => real.seedDone(ticket),
     remove: (keys) => real.remove(keys),
     deleteBucket: () => real.deleteBucket(),
     hold: (name, options) => real.hold(name, options),

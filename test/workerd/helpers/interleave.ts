@@ -214,7 +214,7 @@ export class InterleavedBackend implements Backend {
 
 /**
  * A coordinator (the bucket's Durable Object, shared by every actor) whose every call is one step of `actor`.
- * begin(), remove() and hold() may wait for another actor's call, so they count as parked after blockMs.
+ * begin(), claimSeed(), remove() and hold() may wait for another actor's call, so they count as parked after blockMs.
  */
 export function gatedCoordinator(inner: Coordinator, scheduler: Scheduler, actor: number): Coordinator {
   const step = <T>(label: string, call: () => Promise<T>, mayBlock = false) => scheduler.gate(actor, `coordinator ${label}`, call, mayBlock);
@@ -222,7 +222,8 @@ export function gatedCoordinator(inner: Coordinator, scheduler: Scheduler, actor
     begin: (key: string, options?: BeginOptions) => step(`begin ${key}${options?.exclusive ? " exclusive" : ""}`, () => inner.begin(key, options), true),
     commit: (ticket: number, variant: Variant) => step(`commit ${variant}`, () => inner.commit(ticket, variant)),
     abort: (ticket: number) => step("abort", () => inner.abort(ticket)),
-    claimSeed: (ticket: number) => step("claim-seed", () => inner.claimSeed(ticket)),
+    claimSeed: (ticket: number) => step("claim-seed", () => inner.claimSeed(ticket), true),
+    seedDone: (ticket: number) => step("seed-done", () => inner.seedDone(ticket)),
     remove: (keys: string[]) => step(`remove ${keys.join(",")}`, () => inner.remove(keys), true),
     deleteBucket: () => step("delete-bucket", () => inner.deleteBucket()),
     hold: (name: string, options?: BeginOptions) => step(`hold ${name}${options?.exclusive ? " exclusive" : ""}`, () => inner.hold(name, options), true),
