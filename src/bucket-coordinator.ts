@@ -40,6 +40,14 @@ export class BucketCoordinator extends DurableObject<Record<string, unknown>> {
     return this.run(bucket, (core) => core.commit(ticket, variant));
   }
 
+  claimSeed(bucket: string, ticket: number): Promise<Outcome<boolean>> {
+    return this.run(bucket, (core) => core.claimSeed(ticket));
+  }
+
+  seedDone(bucket: string, ticket: number): Promise<Outcome<void>> {
+    return this.run(bucket, (core) => core.seedDone(ticket));
+  }
+
   abort(bucket: string, ticket: number): Promise<Outcome<void>> {
     return this.run(bucket, (core) => core.abort(ticket));
   }
@@ -50,6 +58,14 @@ export class BucketCoordinator extends DurableObject<Record<string, unknown>> {
 
   deleteBucket(bucket: string): Promise<Outcome<void>> {
     return this.run(bucket, (core) => core.deleteBucket());
+  }
+
+  hold(bucket: string, name: string, ttlMs: number, exclusive = false): Promise<Outcome<number>> {
+    return this.run(bucket, (core) => core.hold(name, ttlMs, exclusive));
+  }
+
+  release(bucket: string, ticket: number): Promise<Outcome<void>> {
+    return this.run(bucket, (core) => core.release(ticket));
   }
 
   /** Intents of requests that died: close them (settle their key, collect their deltaspace's reference). */
@@ -143,8 +159,14 @@ export class DurableCoordinator implements Coordinator {
   }
   async commit(ticket: number, variant: Variant): Promise<void> { unwrap(await this.stub().commit(this.bucket, ticket, variant)); }
   async abort(ticket: number): Promise<void> { unwrap(await this.stub().abort(this.bucket, ticket)); }
+  async claimSeed(ticket: number): Promise<boolean> { return unwrap(await this.stub().claimSeed(this.bucket, ticket)); }
+  async seedDone(ticket: number): Promise<void> { unwrap(await this.stub().seedDone(this.bucket, ticket)); }
   async remove(keys: string[]): Promise<string[]> { return unwrap(await this.stub().remove(this.bucket, keys)); }
   async deleteBucket(): Promise<void> { unwrap(await this.stub().deleteBucket(this.bucket)); }
+  async hold(name: string, options: BeginOptions = {}): Promise<number> {
+    return unwrap(await this.stub().hold(this.bucket, name, this.intentTtlMs, options.exclusive ?? false));
+  }
+  async release(ticket: number): Promise<void> { unwrap(await this.stub().release(this.bucket, ticket)); }
 
   private stub(): DurableObjectStub<BucketCoordinator> {
     return this.namespace.get(this.namespace.idFromName(this.bucket));

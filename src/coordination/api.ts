@@ -19,12 +19,29 @@ export interface Coordinator {
    * resolves; it throws when the ticket is unknown or expired (the PUT must fail).
    */
   commit(ticket: number, variant: Variant): Promise<void>;
+  /**
+   * Before a PUT creates its deltaspace's reference.bin: one open write of the deltaspace at a time may (the
+   * others wait until it called seedDone() or closed), so two first uploads never both write a reference,
+   * even where the storage server has no conditional PUT. False only when the wait ran out.
+   */
+  claimSeed(ticket: number): Promise<boolean>;
+  /** The claimed create of reference.bin is done (created, or found there): the next claimer may go. */
+  seedDone(ticket: number): Promise<void>;
   /** The PUT failed after begin(): close its intent (what it may have written is settled, newest wins). */
   abort(ticket: number): Promise<void>;
   /** Delete user keys (every stored variant), then collect the references nothing depends on. Returns failed keys. */
   remove(keys: string[]): Promise<string[]>;
-  /** DeleteBucket: BucketNotEmpty while a write is open or an object exists; afterwards begin() is refused. */
+  /** DeleteBucket: BucketNotEmpty while a write or hold is open or an object exists; afterwards begin() and hold() are refused. */
   deleteBucket(): Promise<void>;
+  /**
+   * A multipart call that writes under the bucket holds its upload (`name`: the upload's state key) while it
+   * runs; throws NoSuchBucket once the bucket is being deleted or gone. `exclusive` (CompleteMultipartUpload):
+   * refused with ConditionalRequestConflict while another call of the upload runs; calls that come meanwhile
+   * wait for it (bounded, then SlowDown). Returns a ticket for release().
+   */
+  hold(name: string, options?: BeginOptions): Promise<number>;
+  /** The held multipart call ended (succeeded or failed). */
+  release(ticket: number): Promise<void>;
 }
 
 export interface BeginOptions {

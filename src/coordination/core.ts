@@ -17,11 +17,15 @@ export const EXCLUSIVE_WAIT_MS = 60 * 1000;
 
 export interface Intent {
   ticket: number;
+  /** A user key, or for a hold (holdUpload) the upload's state key (`.dg/mpu/uploads/<id>`, never a user key). */
   key: string;
-  deltaspace: string;
+  /** null for a hold: it writes no variant and pins no reference. */
+  deltaspace: string | null;
   expiresAt: number;
   /** A conditional write: holds the key alone until it closes. */
   exclusive?: boolean;
+  /** This write may create its deltaspace's reference.bin (claimSeed); no other write may until seedDone or its close. */
+  seeding?: boolean;
 }
 
 export type BucketState = "live" | "deleting" | "deleted";
@@ -54,6 +58,8 @@ export class CoordinatorCore {
   private readonly openByKey = new Map<string, Set<number>>();
   private readonly openByDeltaspace = new Map<string, Set<number>>();
   private readonly deferred = new Set<string>();
+  /** Deltaspace → the open write that may create its reference now (at most one at a time), and its end. */
+  private readonly seeders = new Map<string, { ticket: number; done: Promise<void>; release: () => void }>();
   /** Keys held by an open conditional write, with what resolves when it closes. */
   private readonly exclusive = new Map<string, { ticket: number; closed: Promise<void>; release: () => void }>();
   private readonly locks = new Locks();
@@ -84,18 +90,39 @@ export class CoordinatorCore {
   }
 
   async begin(key: string, ttlMs = DEFAULT_INTENT_TTL_MS, exclusive = false): Promise<number> {
-    const deltaspace = this.keyspace.deltaspaceOf(key);
+    return this.open(key, this.keyspace.deltaspaceOf(key), ttlMs, exclusive);
+  }
+
+  /**
+   * A multipart call that writes under the bucket (CreateMultipartUpload, UploadPart, Complete, Abort) holds
+   * its upload's name for its duration: DeleteBucket is refused meanwhile and no hold starts once it ran, so no
+   * part or state lands under a deleted bucket. Complete holds it exclusively: an Abort (or a late part) waits
+   * for it to end, and a Complete that finds the upload held answers ConditionalRequestConflict (as S3 does).
+   * An exclusive hold lasts the full ttl (a Complete may run long), not EXCLUSIVE_TTL_MS.
+   */
+  hold(name: string, ttlMs = DEFAULT_INTENT_TTL_MS, exclusive = false): Promise<number> {
+    return this.open(name, null, ttlMs, exclusive);
+  }
+
+  /** The multipart call ended (done or failed): its hold closes; it wrote no variant to settle. */
+  async release(ticket: number): Promise<void> {
+    const intent = this.intents.get(ticket);
+    if (intent) await this.close(intent);
+  }
+
+  private async open(key: string, deltaspace: string | null, ttlMs: number, exclusive: boolean): Promise<number> {
+    const names = deltaspace === null ? [`k:${key}`] : [`k:${key}`, `d:${deltaspace}`];
     for (;;) {
       await this.requireLive();
       if (!exclusive) await this.waitForExclusive(key);
-      const ticket = await this.locks.with([`k:${key}`, `d:${deltaspace}`], async () => {
+      const ticket = await this.locks.with(names, async () => {
         if (this.state !== "live") return null; // DeleteBucket started while we waited: ask again
         if (exclusive && this.openByKey.has(key)) throw conflict();
         if (this.exclusive.has(key)) {
           if (exclusive) throw conflict();
           return null; // a conditional write took the key while we waited: wait for it
         }
-        const life = exclusive ? Math.min(ttlMs, EXCLUSIVE_TTL_MS) : ttlMs;
+        const life = exclusive && deltaspace !== null ? Math.min(ttlMs, EXCLUSIVE_TTL_MS) : ttlMs;
         const intent: Intent = { ticket: this.nextTicket++, key, deltaspace, expiresAt: this.now() + life, exclusive };
         this.track(intent);
         await this.store.saveIntent(intent, this.nextTicket);
@@ -107,6 +134,8 @@ export class CoordinatorCore {
 
   async commit(ticket: number, variant: Variant): Promise<void> {
     const intent = this.openIntent(ticket);
+    if (intent.deltaspace === null) throw new Error("a multipart hold is released, not committed");
+    const deltaspace = intent.deltaspace;
     await this.locks.with([`k:${intent.key}`], async () => {
       this.openIntent(ticket); // it may have expired while we waited
       this.untrack(intent);
@@ -117,7 +146,48 @@ export class CoordinatorCore {
         await this.store.deleteIntent(ticket);
       }
     });
-    await this.collectIfDeferred(intent.deltaspace);
+    await this.collectIfDeferred(deltaspace);
+  }
+
+  /**
+   * May this open write create its deltaspace's reference.bin now? One write of the deltaspace at a time:
+   * the others wait (bounded) until it called seedDone() or closed, then get their turn, by which time its
+   * reference is stored (their create-if-absent finds it) or it failed (one of them seeds instead). Without
+   * this, a storage server with no conditional PUT (create-if-absent emulated by HEAD then PUT) lets two
+   * first uploads both write a reference, the later replacing the one the earlier's delta was encoded
+   * against. False only when the wait ran out (the caller stores passthrough unless the reference appeared).
+   */
+  async claimSeed(ticket: number): Promise<boolean> {
+    const intent = this.openIntent(ticket);
+    const deltaspace = intent.deltaspace;
+    if (deltaspace === null) return false;
+    const deadline = this.now() + EXCLUSIVE_WAIT_MS;
+    for (;;) {
+      const holder = await this.locks.with([`d:${deltaspace}`], async () => {
+        const current = this.seeders.get(deltaspace);
+        if (current && current.ticket !== ticket) return current;
+        this.openIntent(ticket);
+        if (!current) this.trackSeeder(deltaspace, ticket);
+        intent.seeding = true;
+        await this.store.saveIntent(intent, this.nextTicket);
+        return null;
+      });
+      if (!holder) return true;
+      const left = deadline - this.now();
+      if (left <= 0) return false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([holder.done, new Promise((resolve) => { timer = setTimeout(resolve, left); })]);
+      clearTimeout(timer);
+    }
+  }
+
+  /** The write that claimed the seed has created the reference (or found it there): the next may go. */
+  async seedDone(ticket: number): Promise<void> {
+    const intent = this.intents.get(ticket);
+    if (!intent?.seeding || intent.deltaspace === null) return;
+    intent.seeding = false;
+    this.releaseSeeder(intent.deltaspace, ticket);
+    await this.store.saveIntent(intent, this.nextTicket);
   }
 
   async abort(ticket: number): Promise<void> {
@@ -226,16 +296,17 @@ export class CoordinatorCore {
   /** Close an intent that will not commit; whatever it wrote is settled (newest variant kept), and its
    *  deltaspace's reference collected if nothing uses it (a failed seeding upload leaves one behind). */
   private async close(intent: Intent): Promise<void> {
+    const deltaspace = intent.deltaspace;
     await this.locks.with([`k:${intent.key}`], async () => {
       if (!this.intents.has(intent.ticket)) return;
       this.untrack(intent);
       try {
-        if (!this.openByKey.has(intent.key)) await this.keyspace.settle(intent.key);
+        if (deltaspace !== null && !this.openByKey.has(intent.key)) await this.keyspace.settle(intent.key);
       } finally {
         await this.store.deleteIntent(intent.ticket);
       }
     });
-    await this.collect(intent.deltaspace);
+    if (deltaspace !== null) await this.collect(deltaspace);
   }
 
   private async collectIfDeferred(deltaspace: string): Promise<void> {
@@ -265,7 +336,8 @@ export class CoordinatorCore {
       this.exclusive.set(intent.key, { ticket: intent.ticket, closed, release });
     }
     addTo(this.openByKey, intent.key, intent.ticket);
-    addTo(this.openByDeltaspace, intent.deltaspace, intent.ticket);
+    if (intent.deltaspace !== null) addTo(this.openByDeltaspace, intent.deltaspace, intent.ticket);
+    if (intent.seeding && intent.deltaspace !== null) this.trackSeeder(intent.deltaspace, intent.ticket);
   }
 
   private untrack(intent: Intent): void {
@@ -276,7 +348,21 @@ export class CoordinatorCore {
       held.release();
     }
     removeFrom(this.openByKey, intent.key, intent.ticket);
-    removeFrom(this.openByDeltaspace, intent.deltaspace, intent.ticket);
+    if (intent.deltaspace !== null) removeFrom(this.openByDeltaspace, intent.deltaspace, intent.ticket);
+    if (intent.deltaspace !== null) this.releaseSeeder(intent.deltaspace, intent.ticket);
+  }
+
+  private trackSeeder(deltaspace: string, ticket: number): void {
+    let release!: () => void;
+    const done = new Promise<void>((resolve) => { release = resolve; });
+    this.seeders.set(deltaspace, { ticket, done, release });
+  }
+
+  private releaseSeeder(deltaspace: string, ticket: number): void {
+    const seeder = this.seeders.get(deltaspace);
+    if (seeder?.ticket !== ticket) return;
+    this.seeders.delete(deltaspace);
+    seeder.release();
   }
 }
 

@@ -13,6 +13,10 @@ export class LocalCoordinator implements Coordinator {
   begin(key: string, options: BeginOptions = {}): Promise<number> { return this.core.begin(key, this.intentTtlMs, options.exclusive); }
   commit(ticket: number, variant: Variant): Promise<void> { return this.core.commit(ticket, variant); }
   abort(ticket: number): Promise<void> { return this.core.abort(ticket); }
+  claimSeed(ticket: number): Promise<boolean> { return this.core.claimSeed(ticket); }
+  seedDone(ticket: number): Promise<void> { return this.core.seedDone(ticket); }
   remove(keys: string[]): Promise<string[]> { return this.core.remove(keys); }
   deleteBucket(): Promise<void> { return this.core.deleteBucket(); }
+  hold(name: string, options: BeginOptions = {}): Promise<number> { return this.core.hold(name, this.intentTtlMs, options.exclusive); }
+  release(ticket: number): Promise<void> { return this.core.release(ticket); }
 }

@@ -154,4 +154,10 @@ export interface ObjectEngine {
    * exists or a PUT is in progress; afterwards new PUTs get NoSuchBucket.
    */
   deleteBucket(): Promise<void>;
+  /**
+   * Hold a multipart upload (`name`: its state key) with the bucket's coordinator while a call that writes
+   * under the bucket runs (src/coordination/api.ts hold()); resolves to the release. NoSuchBucket once the
+   * bucket is deleted; `exclusive` (Complete) gets ConditionalRequestConflict while another call holds it.
+   */
+  holdUpload(name: string, exclusive?: boolean): Promise<() => Promise<void>>;
 }

@@ -67,6 +67,12 @@ export class DeltaEngine implements ObjectEngine {
     return this.ctx.coordinator.deleteBucket();
   }
 
+  async holdUpload(name: string, exclusive = false): Promise<() => Promise<void>> {
+    const coordinator = this.ctx.coordinator;
+    const ticket = await coordinator.hold(name, { exclusive });
+    return () => coordinator.release(ticket).catch((error) => console.warn(`engine: could not release upload hold: ${error}`));
+  }
+
   async isEmpty(): Promise<boolean> {
     const page = await this.list({ maxKeys: 1 });
     return page.objects.length === 0;

@@ -20,7 +20,14 @@ export async function openObject(ctx: EngineContext, key: string, options: OpenO
   };
 }
 
-async function readPlain(ctx: EngineContext, { stored }: Resolved, range?: ResolvedRange): Promise<ReadableStream<Uint8Array>> {
+/**
+ * A plain object's bytes: the body fetched at open when the whole object is read (the very version it was
+ * resolved as, even if an overwrite deletes it meanwhile), else one ranged GET checked against the ETag.
+ */
+async function readPlain(ctx: EngineContext, { stored, body }: Resolved, range?: ResolvedRange): Promise<ReadableStream<Uint8Array>> {
+  const held = range ? undefined : body?.take();
+  if (held) return held;
+  await body?.discard();
   const object = await ctx.backend.get(stored.key, range ? { offset: range.start, length: range.end - range.start + 1 } : undefined);
   if (!object) throw new S3Error("NoSuchKey", "The specified key does not exist.", { Key: stored.key });
   if (object.etag !== stored.etag) {

@@ -13,21 +13,30 @@ export interface Resolved {
   /** null: an object without DeltaGlider metadata, served as it is. */
   record: DgRecord | null;
   isDelta: boolean;
-  /** A delta's body, fetched together with its metadata when opened for reading; the first read takes it. */
+  /** The variant's body, fetched together with its metadata when opened for reading; the first read takes it. */
   body?: HeldBody;
 }
 
 /**
- * The key's newest usable variant. Two backend reads: the `.delta` (a GET when the caller will read it, so its
- * body comes with its metadata; else a HEAD) and a HEAD of the plain key, in parallel.
+ * The key's newest usable variant. Two backend reads in parallel: the `.delta` and the plain key (GETs when the
+ * caller will read, so the body comes with the metadata it was resolved by; else HEADs).
+ *
+ * An overwrite that switches variants writes the new one before its commit deletes the old one, so when both
+ * reads miss, a switch completed between them (the missing new variant exists by the end of the later read):
+ * the key is resolved once more, and absent only if it misses again. A miss therefore costs four reads.
  */
 export async function resolve(ctx: EngineContext, key: string, forRead: boolean): Promise<Resolved | null> {
-  const [deltaRead, plainRead] = await Promise.allSettled([storedDelta(ctx, deltaKey(key), forRead), ctx.backend.head(key)]);
-  const body = deltaRead.status === "fulfilled" ? deltaRead.value?.body : undefined;
+  return (await resolveOnce(ctx, key, forRead)) ?? resolveOnce(ctx, key, forRead);
+}
+
+async function resolveOnce(ctx: EngineContext, key: string, forRead: boolean): Promise<Resolved | null> {
+  const [deltaRead, plainRead] = await Promise.allSettled([storedVariant(ctx, deltaKey(key), forRead), storedVariant(ctx, key, forRead)]);
+  const bodies = [deltaRead, plainRead].map((read) => (read.status === "fulfilled" ? read.value?.body : undefined));
+  const [body, plainBody] = bodies;
   try {
     if (deltaRead.status === "rejected") throw deltaRead.reason;
     if (plainRead.status === "rejected") throw plainRead.reason;
-    const plain = plainRead.value ? await plainVariant(ctx, plainRead.value) : null;
+    const plain = plainRead.value ? await plainVariant(ctx, plainRead.value.stored) : null;
     // An unusable .delta is an error, unless the key's plain object is there to serve instead.
     const stored = deltaRead.value?.stored;
     const delta = stored
@@ -35,13 +44,12 @@ export async function resolve(ctx: EngineContext, key: string, forRead: boolean)
       : null;
     // Mid-overwrite: the newest variant wins.
     const winner = delta && plain ? (createdAt(plain) > createdAt(delta) ? plain : delta) : delta ?? plain;
-    if (!delta || winner !== delta || !body) {
-      await body?.discard();
-      return winner;
-    }
-    return { ...delta, body };
+    if (!winner) return null;
+    const held = winner === delta ? body : plainBody;
+    for (const other of bodies) if (other !== held) await other?.discard();
+    return held ? { ...winner, body: held } : winner;
   } catch (error) {
-    await body?.discard();
+    for (const other of bodies) await other?.discard();
     throw error;
   }
 }
@@ -63,8 +71,8 @@ async function deltaVariant(ctx: EngineContext, key: string, stored: StoredObjec
   return { stored, record, isDelta: true };
 }
 
-/** The `.delta`'s metadata (HEAD), or, for a reader, its metadata and open body (one unranged GET); null if absent. */
-async function storedDelta(ctx: EngineContext, storedKey: string, withBody: boolean): Promise<{ stored: StoredObject; body?: HeldBody } | null> {
+/** A stored variant's metadata (HEAD), or, for a reader, its metadata and open body (one unranged GET); null if absent. */
+async function storedVariant(ctx: EngineContext, storedKey: string, withBody: boolean): Promise<{ stored: StoredObject; body?: HeldBody } | null> {
   if (!withBody) {
     const stored = await ctx.backend.head(storedKey);
     return stored && { stored };
@@ -79,7 +87,7 @@ async function storedDelta(ctx: EngineContext, storedKey: string, withBody: bool
  * A stream opened ahead of its use, taken at most once. Whoever does not take it must discard it, so the
  * backend read does not stay open (open reads count against the request's connection limit).
  */
-class HeldBody {
+export class HeldBody {
   constructor(private stream: ReadableStream<Uint8Array> | undefined) {}
 
   take(): ReadableStream<Uint8Array> | undefined {

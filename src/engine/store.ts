@@ -8,7 +8,9 @@
 //   passthrough, staged:    write B (staging), read B, write B         memory: stream chunks only
 //   delta, buffered:        reads of the reference by range (≤ its size), 1 write D (+ sidecar)
 //   delta, staged:          write B (staging), read B (encode), reference range reads, write D
-//   seeding upload:         + 1 write B (reference.bin); its self-delta is encoded from the body itself
+//   seeding upload:         + 1 write B (reference.bin); its self-delta is encoded from the body itself;
+//                           + claimSeed() and seedDone() (two Durable Object calls: one seeder per deltaspace
+//                           at a time; a concurrent first upload waits for it, then deltas against its reference)
 //   D > deltaBufferLimit:   + write D and read D (spilled parts), then the final write D
 //   always:                 coordinator begin() + commit() (two Durable Object calls in the Worker)
 //   conditional (If-…):     + open() of the current object (HEAD of `.delta` and `<key>`) under the exclusive intent
@@ -53,7 +55,8 @@ export async function storeObject(ctx: EngineContext, key: string, input: PutInp
     const ticket = await ctx.coordinator.begin(parsed.key, { exclusive: Boolean(input.precondition) });
     try {
       if (input.precondition) input.precondition((await openObject(ctx, parsed.key))?.info ?? null);
-      const { result, variant } = await storeVariant(ctx, parsed, body, input, userMetadata);
+      const seeding: Seeding = { claim: () => ctx.coordinator.claimSeed(ticket), done: () => ctx.coordinator.seedDone(ticket) };
+      const { result, variant } = await storeVariant(ctx, parsed, body, input, userMetadata, seeding);
       await ctx.coordinator.commit(ticket, variant);
       return result;
     } catch (error) {
@@ -70,8 +73,15 @@ interface StoredVariant {
   variant: Variant;
 }
 
+/** The coordinator's turn to create the deltaspace's reference (one seeder at a time), and its end. */
+interface Seeding {
+  claim(): Promise<boolean>;
+  done(): Promise<void>;
+}
+
 async function storeVariant(
   ctx: EngineContext, parsed: ParsedKey, body: BodySource, input: PutInput, userMetadata: Record<string, string>,
+  seeding: Seeding,
 ): Promise<StoredVariant> {
   const base: DgRecord = {
     kind: "passthrough",
@@ -88,7 +98,7 @@ async function storeVariant(
     checksums: { ...(input.checksums ?? {}) },
   };
   if (wantsDelta(ctx, parsed, body.size)) {
-    const stored = await tryStoreDelta(ctx, parsed, body, base);
+    const stored = await tryStoreDelta(ctx, parsed, body, base, seeding);
     if (stored) return { result: stored, variant: "delta" };
   }
   return { result: await storePassthrough(ctx, parsed, body, base), variant: "plain" };
@@ -113,9 +123,11 @@ async function storePassthrough(ctx: EngineContext, parsed: ParsedKey, body: Bod
 }
 
 /** Store as a delta when it pays; null means "store passthrough instead". */
-async function tryStoreDelta(ctx: EngineContext, parsed: ParsedKey, body: BodySource, base: DgRecord): Promise<PutResult | null> {
+async function tryStoreDelta(
+  ctx: EngineContext, parsed: ParsedKey, body: BodySource, base: DgRecord, seeding: Seeding,
+): Promise<PutResult | null> {
   const refKey = referenceKey(parsed.deltaspace);
-  const reference = await ensureReference(ctx, refKey, parsed, body, base);
+  const reference = await ensureReference(ctx, refKey, parsed, body, base, seeding);
   if (!reference) return null;
   // The next GET of a delta against this reference can then decode from cached blocks without reading its metadata.
   await ctx.referenceCache?.rememberReferenceSize?.(reference.sha256, reference.stored.size);
@@ -160,39 +172,58 @@ interface ReferenceState {
 }
 
 /**
- * The deltaspace's reference, seeding it from this body when there is none. The create is conditional
- * (only if absent), so concurrent first uploads in many isolates agree on one reference. null when the
- * reference exists but its content hash is unknown (stripped metadata, no sidecar): no delta against it.
+ * The deltaspace's reference, seeding it from this body when there is none. Only the write whose turn the
+ * coordinator gives (claimSeed; concurrent first uploads wait for it) creates it, with a conditional create,
+ * so first uploads in many isolates agree on one reference even on a server whose create-if-absent is emulated
+ * (HEAD then PUT). null when the reference's content hash is unknown (stripped metadata, no sidecar), or when
+ * the wait for another seeder ran out and its reference is not there: no delta.
  */
 async function ensureReference(
-  ctx: EngineContext, refKey: string, parsed: ParsedKey, body: BodySource, base: DgRecord,
+  ctx: EngineContext, refKey: string, parsed: ParsedKey, body: BodySource, base: DgRecord, seeding: Seeding,
 ): Promise<ReferenceState | null> {
-  let existing = await ctx.backend.head(refKey);
-  if (!existing) {
-    const record: DgRecord = {
-      ...base,
-      kind: "reference",
-      note: "reference",
-      originalName: REFERENCE_ORIGINAL_NAME,
-      sourceName: parsed.key,
-      multipartEtag: undefined,
-      partSizes: undefined,
-      userMetadata: {},
-      checksums: {},
-      http: {},
-    };
-    const created = await ctx.backend.put(refKey, await body.stream(), body.size, {
-      metadata: encodeMetadata(record),
-      contentType: STORED_CONTENT_TYPE,
-      onlyIfAbsent: true,
-    });
-    if (created) {
-      await writeSidecar(ctx, refKey, record);
-      return { stored: created, sha256: body.sha256, seeded: true };
+  const existing = await ctx.backend.head(refKey);
+  if (existing) return referenceOf(ctx, refKey, existing);
+  if (await seeding.claim()) {
+    try {
+      return await seedReference(ctx, refKey, parsed, body, base);
+    } finally {
+      // Best effort: the intent's close ends the turn too.
+      await seeding.done().catch((error) => console.warn(`engine: could not end the seeding turn: ${error}`));
     }
-    existing = await ctx.backend.head(refKey); // another upload won the race
-    if (!existing) return null;
   }
+  const late = await ctx.backend.head(refKey);
+  return late && referenceOf(ctx, refKey, late);
+}
+
+/** Create the reference from this body unless one is there by now (conditional create); else use that one. */
+async function seedReference(ctx: EngineContext, refKey: string, parsed: ParsedKey, body: BodySource, base: DgRecord): Promise<ReferenceState | null> {
+  const record: DgRecord = {
+    ...base,
+    kind: "reference",
+    note: "reference",
+    originalName: REFERENCE_ORIGINAL_NAME,
+    sourceName: parsed.key,
+    multipartEtag: undefined,
+    partSizes: undefined,
+    userMetadata: {},
+    checksums: {},
+    http: {},
+  };
+  const created = await ctx.backend.put(refKey, await body.stream(), body.size, {
+    metadata: encodeMetadata(record),
+    contentType: STORED_CONTENT_TYPE,
+    onlyIfAbsent: true,
+  });
+  if (created) {
+    await writeSidecar(ctx, refKey, record);
+    return { stored: created, sha256: body.sha256, seeded: true };
+  }
+  const existing = await ctx.backend.head(refKey); // an earlier seeder stored it
+  return existing && referenceOf(ctx, refKey, existing);
+}
+
+/** An existing reference with its content hash; null when that is unknown (stripped metadata, no sidecar). */
+async function referenceOf(ctx: EngineContext, refKey: string, existing: StoredObject): Promise<ReferenceState | null> {
   const record = decodeMetadata(existing.metadata) ?? await readSidecar(ctx, refKey);
   if (!record?.sha256) return null;
   return { stored: existing, sha256: record.sha256, seeded: false };

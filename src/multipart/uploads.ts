@@ -1,5 +1,7 @@
 // Stateless multipart uploads over any Backend: every call reads what it needs from storage, so consecutive
-// calls may land on different isolates. Completion streams the staged parts, in order, into the engine's put,
+// calls may land on different isolates. Calls that write under the bucket hold the upload with the bucket's
+// coordinator (Complete exclusively), so Complete and Abort of one upload never overlap and nothing is
+// written under a bucket DeleteBucket has swept (docs/ARCHITECTURE.md "Guarantees"). Completion streams the staged parts, in order, into the engine's put,
 // so an eligible object is delta-compressed like any single PUT.
 import type { Backend } from "../storage/backend";
 import type { ChecksumAlgorithm, ObjectEngine, ObjectHttpHeaders, OpenedObject, PutInput, ResolvedRange, StorageType } from "../engine/api";
@@ -8,7 +10,7 @@ import { PartsSource } from "./assemble";
 import { compositeChecksum } from "./checksums";
 import { multipartEtag, normalizeEtag } from "./etag";
 import { compareKeys } from "./keys";
-import { isValidPartNumber, MAX_PART_NUMBER, MIN_PART_SIZE, newUploadId, stateKey, UPLOADS_PREFIX } from "./layout";
+import { isValidPartNumber, isWellFormedUploadId, MAX_PART_NUMBER, MIN_PART_SIZE, newUploadId, stateKey, UPLOADS_PREFIX } from "./layout";
 import { deleteStagedParts, listStagedParts, type PartChecksums, stagePart, type StagedPart } from "./parts";
 import {
   assertOpen, type ChecksumType, noSuchUpload, readOpenState, readState, summaryFromMetadata, type UploadState,
@@ -90,15 +92,17 @@ export class MultipartUploads {
       checksumAlgorithm: input.checksumAlgorithm,
       checksumType: input.checksumType,
     };
-    await writeState(this.backend, state);
+    await this.holding(state.uploadId, () => writeState(this.backend, state));
     return state;
   }
 
   async uploadPart(key: string, uploadId: string, partNumber: number, input: UploadPartInput): Promise<StagedPart> {
     assertPartNumber(partNumber);
-    await assertOpen(this.backend, key, uploadId);
-    return stagePart(this.backend, uploadId, partNumber, input.body, input.size, {
-      contentMd5: input.contentMd5, checksums: input.checksums, lateChecksums: input.lateChecksums,
+    return this.holding(uploadId, async () => {
+      await assertOpen(this.backend, key, uploadId);
+      return stagePart(this.backend, uploadId, partNumber, input.body, input.size, {
+        contentMd5: input.contentMd5, checksums: input.checksums, lateChecksums: input.lateChecksums,
+      });
     });
   }
 
@@ -107,10 +111,12 @@ export class MultipartUploads {
     key: string, uploadId: string, partNumber: number, source: OpenedObject, range?: ResolvedRange,
   ): Promise<StagedPart> {
     assertPartNumber(partNumber);
-    await assertOpen(this.backend, key, uploadId);
-    const size = range ? range.end - range.start + 1 : source.info.size;
-    const body = await source.read(range);
-    return stagePart(this.backend, uploadId, partNumber, body, size);
+    return this.holding(uploadId, async () => {
+      await assertOpen(this.backend, key, uploadId);
+      const size = range ? range.end - range.start + 1 : source.info.size;
+      const body = await source.read(range);
+      return stagePart(this.backend, uploadId, partNumber, body, size);
+    });
   }
 
   async listParts(key: string, uploadId: string, partNumberMarker = 0, maxParts = 1000): Promise<ListPartsResult> {
@@ -128,22 +134,41 @@ export class MultipartUploads {
     return { upload, parts, isTruncated, nextPartNumberMarker: isTruncated && last ? last.partNumber : undefined };
   }
 
+  /** Waits for a running Complete of the upload (then NoSuchUpload if it completed: its object stays). */
   async abort(key: string, uploadId: string): Promise<void> {
-    await readOpenState(this.backend, key, uploadId);
-    // State first: a part arriving from now on gets NoSuchUpload; a part that raced in is left for cleanup.
-    await this.backend.delete([stateKey(uploadId)]);
-    await deleteStagedParts(this.backend, uploadId);
+    await this.holding(uploadId, async () => {
+      await readOpenState(this.backend, key, uploadId);
+      // State first: a part arriving from now on gets NoSuchUpload; a part that raced in is left for cleanup.
+      await this.backend.delete([stateKey(uploadId)]);
+      await deleteStagedParts(this.backend, uploadId);
+    });
   }
 
   /**
    * Check a Complete request against what is stored (errors here still get their own HTTP status), then
-   * hand back the long-running part.
+   * hand back the long-running part. From the check to the end of finish() the upload is held exclusively
+   * (ConditionalRequestConflict if another call of it runs): an Abort waits, so it cannot delete the parts
+   * under a Complete that then answers 200 without an object. The caller must call finish().
+   * @param precondition the request's If-None-Match / If-Match, checked by the engine while it holds the key.
    */
-  /** @param precondition the request's If-None-Match / If-Match, checked by the engine while it holds the key. */
   async prepareComplete(
     key: string, uploadId: string, listed: CompletePartInput[], precondition?: PutInput["precondition"],
   ): Promise<PreparedCompletion> {
     const requested = lastListingOfEachPart(listed);
+    if (!isWellFormedUploadId(uploadId)) throw noSuchUpload(uploadId);
+    const release = await this.engine.holdUpload(stateKey(uploadId), true);
+    try {
+      const prepared = await this.checkComplete(key, uploadId, requested, precondition);
+      return { finish: () => prepared.finish().finally(release) };
+    } catch (error) {
+      await release();
+      throw error;
+    }
+  }
+
+  private async checkComplete(
+    key: string, uploadId: string, requested: CompletePartInput[], precondition?: PutInput["precondition"],
+  ): Promise<PreparedCompletion> {
     const state = await readState(this.backend, uploadId);
     if (!state || state.key !== key) throw noSuchUpload(uploadId);
     if (state.completed) return this.alreadyCompleted(state, requested);
@@ -227,6 +252,17 @@ export class MultipartUploads {
     const etag = await multipartEtag(requested.map((part) => normalizeEtag(part.etag)));
     if (etag !== record.etag) throw noSuchUpload(state.uploadId);
     return { finish: async () => ({ key: state.key, etag, size: record.size, checksums: {} }) };
+  }
+
+  /** Run a call that writes under the bucket while the bucket's coordinator holds the upload (not exclusively). */
+  private async holding<T>(uploadId: string, work: () => Promise<T>): Promise<T> {
+    if (!isWellFormedUploadId(uploadId)) throw noSuchUpload(uploadId);
+    const release = await this.engine.holdUpload(stateKey(uploadId));
+    try {
+      return await work();
+    } finally {
+      await release();
+    }
   }
 
   private async allOpenUploads(): Promise<UploadSummary[]> {

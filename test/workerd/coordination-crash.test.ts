@@ -44,8 +44,12 @@ function dyingCoordinator(ttlMs: number): Coordinator {
     begin: (key) => real.begin(key),
     commit: (ticket, variant) => real.commit(ticket, variant),
     abort: async () => {},
+    claimSeed: (ticket) => real.claimSeed(ticket),
+    seedDone: (ticket) => real.seedDone(ticket),
     remove: (keys) => real.remove(keys),
     deleteBucket: () => real.deleteBucket(),
+    hold: (name, options) => real.hold(name, options),
+    release: async () => {},
   };
 }
 

@@ -10,6 +10,14 @@
 // actor is granted (a PUT whose body stream reads staged parts) counts as parked as soon as that other call
 // waits. An actor busy outside storage for `stallMs` is left behind (the others go on); when no actor waits at
 // a call and none progresses for `stallMs`, the run fails with its schedule (deadlock).
+//
+// Actors coordinate through the bucket's real Durable Object (as isolates do). Each coordinator call is one
+// step too (gatedCoordinator), granted like a storage call; a step that may wait for another actor (a begin()
+// that waits for a conditional write of the key) counts as parked once it has not returned within `blockMs`.
+// The object's own storage calls (deleting the other variant at commit, reference collection, the bucket
+// sweep) are not gated: each runs inside its coordinator step, so relative to the actors' gated calls it is
+// atomic. Orders inside the object are the object's locks' business (test/workerd/coordination-*.test.ts).
+import type { BeginOptions, Coordinator, Variant } from "../../../src/coordination/api";
 import type {
   Backend, BackendMultipart, ByteRange, ListOptions, ListPage, MultipartPart, PutOptions, StoredObject,
   StoredObjectBody,
@@ -30,6 +38,8 @@ interface ActorState {
   error?: unknown;
   /** Granted calls still running. */
   inFlight: number;
+  /** Granted calls that may wait for another actor and have not returned within blockMs. */
+  blocked: number;
 }
 
 export class DeadlockError extends Error {}
@@ -44,19 +54,26 @@ export class Scheduler {
   /** The index chosen at each decision, and how many options it had. */
   readonly choices: Array<{ chosen: number; of: number }> = [];
 
-  constructor(private readonly choose: Chooser, private readonly stallMs = 20_000) {}
+  constructor(private readonly choose: Chooser, private readonly stallMs = 20_000, private readonly blockMs = 300) {}
 
-  /** Runs `call` as actor `actor`'s next storage step, once the scheduler grants it. */
-  gate<T>(actor: number, label: string, call: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `call` as actor `actor`'s next step, once the scheduler grants it. `mayBlock`: the call may wait for
+   * another actor's progress (a coordinator call), so after `blockMs` the actor counts as parked.
+   */
+  gate<T>(actor: number, label: string, call: () => Promise<T>, mayBlock = false): Promise<T> {
     const state = this.actors[actor];
     if (!state || state.done) return call(); // outside a run (setup, final reads) or after it ended
     return new Promise<void>((grant) => {
       this.waiting.push({ actor, label, seq: this.seq++, grant });
       this.changed();
     }).then(async () => {
+      let blocked = false;
+      const timer = mayBlock ? setTimeout(() => { blocked = true; state.blocked++; this.changed(); }, this.blockMs) : undefined;
       try {
         return await call();
       } finally {
+        clearTimeout(timer);
+        if (blocked) state.blocked--;
         state.inFlight--;
         this.changed();
       }
@@ -65,7 +82,7 @@ export class Scheduler {
 
   /** Runs the actors to completion under this scheduler; rejects with DeadlockError when they stall. */
   async run(actors: Array<() => Promise<unknown>>): Promise<void> {
-    actors.forEach(() => this.actors.push({ done: false, inFlight: 0 }));
+    actors.forEach(() => this.actors.push({ done: false, inFlight: 0, blocked: 0 }));
     const finished = actors.map((actor, id) => Promise.resolve().then(actor).then(
       () => this.finish(id),
       (error) => this.finish(id, error),
@@ -76,9 +93,10 @@ export class Scheduler {
       for (;;) {
         // Parked: every live actor waits at a call, and the call just granted has returned (or its actor waits
         // at a newer call that it depends on).
-        await this.until(() => this.actors.every((a, id) => a.done || this.waitingOf(id).length > 0)
+        await this.until(() => this.actors.every((a, id) => a.done || a.blocked > 0 || this.waitingOf(id).length > 0)
+          && (this.waiting.length > 0 || this.actors.every((a) => a.done))
           && (grantedActor < 0 || this.actors[grantedActor].done || this.actors[grantedActor].inFlight === 0
-            || this.waitingOf(grantedActor).some((w) => w.seq > grantedSeq)));
+            || this.actors[grantedActor].blocked > 0 || this.waitingOf(grantedActor).some((w) => w.seq > grantedSeq)));
         if (this.actors.every((a) => a.done)) break;
         const options = [...this.waiting].sort((a, b) => a.actor - b.actor || a.seq - b.seq);
         const chosen = options.length === 1 ? 0 : this.choose(options.map((w) => `${w.actor}:${w.label}`));
@@ -195,6 +213,25 @@ export class InterleavedBackend implements Backend {
 }
 
 /**
+ * A coordinator (the bucket's Durable Object, shared by every actor) whose every call is one step of `actor`.
+ * begin(), claimSeed(), remove() and hold() may wait for another actor's call, so they count as parked after blockMs.
+ */
+export function gatedCoordinator(inner: Coordinator, scheduler: Scheduler, actor: number): Coordinator {
+  const step = <T>(label: string, call: () => Promise<T>, mayBlock = false) => scheduler.gate(actor, `coordinator ${label}`, call, mayBlock);
+  return {
+    begin: (key: string, options?: BeginOptions) => step(`begin ${key}${options?.exclusive ? " exclusive" : ""}`, () => inner.begin(key, options), true),
+    commit: (ticket: number, variant: Variant) => step(`commit ${variant}`, () => inner.commit(ticket, variant)),
+    abort: (ticket: number) => step("abort", () => inner.abort(ticket)),
+    claimSeed: (ticket: number) => step("claim-seed", () => inner.claimSeed(ticket), true),
+    seedDone: (ticket: number) => step("seed-done", () => inner.seedDone(ticket)),
+    remove: (keys: string[]) => step(`remove ${keys.join(",")}`, () => inner.remove(keys), true),
+    deleteBucket: () => step("delete-bucket", () => inner.deleteBucket()),
+    hold: (name: string, options?: BeginOptions) => step(`hold ${name}${options?.exclusive ? " exclusive" : ""}`, () => inner.hold(name, options), true),
+    release: (ticket: number) => step("release", () => inner.release(ticket)),
+  };
+}
+
+/**
  * The same gate one level lower, for code that builds its own backends from bindings (the S3 handler's
  * BucketRegistry): an R2 binding whose calls are steps of `actor`. `resumeMultipartUpload` makes no request;
  * the calls on the upload it returns are steps.
@@ -247,14 +284,16 @@ export function nextPrefix(choices: Array<{ chosen: number; of: number }>): numb
   return null;
 }
 
+export type Replay = { seed: number } | { prefix: number[] };
+
 export interface ExploreOptions {
   /** Walk every interleaving depth-first, up to this many runs. */
   exhaustive?: number;
   /** Then (or instead) this many seeded random schedules, seeds base..base+n-1. */
   seeds?: number;
   seedBase?: number;
-  /** One given schedule only (a failure's "replay" value). */
-  replay?: { seed: number } | { prefix: number[] };
+  /** Given schedules first (a failure's "replay" values, pinned so a known window is always visited). */
+  replay?: Replay | Replay[];
 }
 
 export interface RunFailure {
@@ -296,8 +335,7 @@ export async function explore(once: RunOnce, options: ExploreOptions): Promise<E
     return scheduler;
   };
 
-  if (options.replay) {
-    const replay = options.replay;
+  for (const replay of [options.replay ?? []].flat()) {
     await ("seed" in replay
       ? attempt(seededChooser(replay.seed), `seed ${replay.seed}`)
       : attempt(prefixChooser(replay.prefix), `prefix [${replay.prefix}]`));

@@ -121,6 +121,14 @@ export function apply(state: BucketModel, op: Operation): { answer: Answer; next
   }
 }
 
+/**
+ * A write refused with ConditionalRequestConflict (a Complete that met another call of its upload, a
+ * conditional write that met another write of its key) had no effect; S3 documents the answer for both.
+ */
+function conflictRefused(entry: Recorded): boolean {
+  return entry.answer === "ConditionalRequestConflict" && (entry.op.kind === "complete" || entry.op.kind === "put");
+}
+
 /** Wing & Gong search: is there an order consistent with real time whose replay gives every answer? */
 function linearizable(entries: Recorded[], initial: BucketModel): boolean {
   const seen = new Set<string>();
@@ -132,7 +140,7 @@ function linearizable(entries: Recorded[], initial: BucketModel): boolean {
     const firstEnd = Math.min(...remaining.map((e) => e.end));
     for (const entry of remaining) {
       if (entry.invoke > firstEnd) continue; // something else ended before this began: it must go first
-      const { answer, next } = apply(state, entry.op);
+      const { answer, next } = conflictRefused(entry) ? { answer: entry.answer, next: state } : apply(state, entry.op);
       const unknown = entry.answer.startsWith("unknown:");
       if (!unknown && !answer.split("|").includes(entry.answer)) continue;
       if (search(next, remaining.filter((e) => e !== entry))) return true;
