@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { CodecError, decode } from "../../src/codec/index";
 import { concat, nextVersion, textLike } from "../fixtures/codec/data";
-import { codecModule, memorySource, ourEncode } from "./codec-helpers";
+import { codecModule, memorySource, ourEncode, streamOf } from "./codec-helpers";
 
 const RUNS = Number(process.env.DG_FUZZ_RUNS || 0);
 const runs = (base: number) => (RUNS > 0 ? RUNS : base);
@@ -41,7 +41,7 @@ async function verdictOf(src: Uint8Array, delta: Uint8Array, target: { sha: stri
   const maxOutputSize = 2 * target.length;
   const started = performance.now();
   try {
-    const stream = decode(codecModule, memorySource(src), sliced(delta, chunk), { maxOutputSize, maxMemory: MAX_MEMORY });
+    const stream = decode(codecModule, memorySource(src), streamOf(delta, chunk), { maxOutputSize, maxMemory: MAX_MEMORY });
     const out = new Uint8Array(await new Response(stream).arrayBuffer());
     expect(out.length).toBeLessThanOrEqual(maxOutputSize);
     return sha256(out) === target.sha ? "target" : "other-output";
@@ -55,16 +55,6 @@ async function verdictOf(src: Uint8Array, delta: Uint8Array, target: { sha: stri
   }
 }
 
-function sliced(bytes: Uint8Array, chunk: number): ReadableStream<Uint8Array> {
-  let at = 0;
-  return new ReadableStream({
-    pull(controller) {
-      if (at >= bytes.length) return controller.close();
-      controller.enqueue(bytes.slice(at, at + chunk));
-      at += chunk;
-    },
-  });
-}
 
 // ---- damage ----
 

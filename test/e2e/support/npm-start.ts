@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { stopChild, waitForHealth } from "./wrangler-dev";
 
 export interface NpmStart {
   endpoint: string;
@@ -39,30 +40,10 @@ export async function startNpmStart(options: NpmStartOptions): Promise<NpmStart>
     rmSync(state, { recursive: true, force: true });
   };
   try {
-    await waitForHealth(endpoint, child, () => output);
+    await waitForHealth(endpoint, child, () => output, "npm start");
   } catch (error) {
     await stop();
     throw error;
   }
   return { endpoint, pid: child.pid!, log: () => output, stop };
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-async function waitForHealth(endpoint: string, child: ChildProcess, log: () => string): Promise<void> {
-  const deadline = Date.now() + 90_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`npm start exited with ${child.exitCode}:\n${log()}`);
-    const ok = await fetch(`${endpoint}/_/health`).then((response) => response.ok, () => false);
-    if (ok) return;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`npm start did not become healthy within 90 s:\n${log()}`);
 }

@@ -62,7 +62,8 @@ export async function startWranglerDev(options: WranglerDevOptions): Promise<Wra
   return { endpoint, stateDir, pid: child.pid!, log: () => output, stop };
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+/** Stops a child by its own PID (SIGTERM, then SIGKILL after 10 s). */
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   child.kill("SIGTERM");
@@ -71,10 +72,11 @@ async function stopChild(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-async function waitForHealth(endpoint: string, child: ChildProcess, log: () => string): Promise<void> {
+/** Waits until `endpoint` answers /_/health (90 s at most), failing early if the child exits. */
+export async function waitForHealth(endpoint: string, child: ChildProcess, log: () => string, name = "wrangler dev"): Promise<void> {
   const deadline = Date.now() + 90_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited with ${child.exitCode}:\n${log()}`);
+    if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${log()}`);
     try {
       const response = await fetch(`${endpoint}/_/health`);
       if (response.ok) return;
@@ -83,5 +85,5 @@ async function waitForHealth(endpoint: string, child: ChildProcess, log: () => s
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  throw new Error(`wrangler dev did not become healthy within 90 s:\n${log()}`);
+  throw new Error(`${name} did not become healthy within 90 s:\n${log()}`);
 }
