@@ -82,3 +82,23 @@ export class ConfigError extends Error {
     this.name = "ConfigError";
   }
 }
+
+/**
+ * A read found its object replaced or deleted since it was resolved (an overwrite committed in between). Thrown
+ * before the first byte reaches the client, so the caller may resolve the key again (ObjectEngine.withObject);
+ * if it escapes, it is a 500 like any other failed read. Detected through wrappers' `cause` chains.
+ */
+export class ObjectChangedError extends S3Error {
+  constructor(key: string) {
+    super("InternalError", "The object changed while it was being read; retry.", { Key: key });
+    this.name = "ObjectChangedError";
+  }
+}
+
+/** The ObjectChangedError behind `error` (itself, or somewhere in its `cause` chain), if any. */
+export function objectChangedCause(error: unknown): ObjectChangedError | undefined {
+  for (let at = error, depth = 0; at && depth < 8; at = (at as { cause?: unknown }).cause, depth++) {
+    if (at instanceof ObjectChangedError) return at;
+  }
+  return undefined;
+}

@@ -142,6 +142,13 @@ export interface DeleteOutcome {
 export interface ObjectEngine {
   /** Resolve a user key to its stored variant. null when absent. */
   open(key: string, options?: OpenOptions): Promise<OpenedObject | null>;
+  /**
+   * Open `key` and hand it to `use` (which reads it, and must do so before sending anything); when the read
+   * finds the object replaced or deleted since it was resolved (ObjectChangedError before its first byte, an
+   * overwrite committed in between), open it again, so a reader gets the old or the new object, never an error
+   * for a race. null when absent. The opened object is discarded after `use`.
+   */
+  withObject<T>(key: string, options: OpenOptions, use: (opened: OpenedObject) => Promise<T>): Promise<T | null>;
   put(key: string, input: PutInput): Promise<PutResult>;
   /** Delete a user key (absent is fine); removes the deltaspace's reference when nothing depends on it. */
   delete(key: string): Promise<void>;

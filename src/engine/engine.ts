@@ -4,6 +4,7 @@ import type { DeleteOutcome, ListInput, ListResult, ObjectEngine, OpenedObject, 
 import type { Backend } from "../storage/backend";
 import { resolveEngineConfig, type EngineConfig } from "./config";
 import type { DeltaCodec, EngineContext, EngineOptions } from "./context";
+import { objectChangedCause } from "../errors";
 import { STAGING_PREFIX } from "./deltaspace";
 import { openObject } from "./fetch";
 import { listObjects } from "./list";
@@ -11,6 +12,9 @@ import { LocalCoordinator } from "../coordination/local";
 import { BackendKeyspace } from "./keyspace";
 import { deleteObject, deleteObjects } from "./remove";
 import { storeObject } from "./store";
+
+/** How often a read that meets a concurrent overwrite resolves the key again before giving up. */
+const READ_ATTEMPTS = 4;
 
 export class DeltaEngine implements ObjectEngine {
   private readonly ctx: EngineContext;
@@ -44,6 +48,21 @@ export class DeltaEngine implements ObjectEngine {
 
   open(key: string, options: OpenOptions = {}): Promise<OpenedObject | null> {
     return openObject(this.ctx, key, options);
+  }
+
+  async withObject<T>(key: string, options: OpenOptions, use: (opened: OpenedObject) => Promise<T>): Promise<T | null> {
+    for (let attempt = 1; ; attempt++) {
+      const opened = await openObject(this.ctx, key, options);
+      if (!opened) return null;
+      try {
+        return await use(opened);
+      } catch (error) {
+        // Each retry resolves what was committed since; a key overwritten this often is a hot spot, not a race.
+        if (attempt >= READ_ATTEMPTS || !objectChangedCause(error)) throw error;
+      } finally {
+        await opened.discard();
+      }
+    }
   }
 
   put(key: string, input: PutInput): Promise<PutResult> {

@@ -2,7 +2,7 @@
 // sees it, and read it: passthrough objects stream straight from the backend (ranged); deltas rebuild
 // (rebuild.ts) against their reference (reference-source.ts), verified before the last byte is served.
 import type { OpenedObject, OpenOptions, ResolvedRange } from "./api";
-import { S3Error } from "../errors";
+import { ObjectChangedError, S3Error } from "../errors";
 import type { EngineContext } from "./context";
 import { reservedReason } from "./deltaspace";
 import { readDelta } from "./rebuild";
@@ -29,10 +29,10 @@ async function readPlain(ctx: EngineContext, { stored, body }: Resolved, range?:
   if (held) return held;
   await body?.discard();
   const object = await ctx.backend.get(stored.key, range ? { offset: range.start, length: range.end - range.start + 1 } : undefined);
-  if (!object) throw new S3Error("NoSuchKey", "The specified key does not exist.", { Key: stored.key });
-  if (object.etag !== stored.etag) {
-    await object.body.cancel().catch(() => {});
-    throw new S3Error("InternalError", "The object changed while it was being read; retry.", { Key: stored.key });
+  // Deleted or replaced since it was resolved (an overwrite may have switched the key to its other variant).
+  if (!object || object.etag !== stored.etag) {
+    await object?.body.cancel().catch(() => {});
+    throw new ObjectChangedError(stored.key);
   }
   return object.body;
 }

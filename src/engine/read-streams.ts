@@ -1,6 +1,6 @@
 // Stream wrappers of the read path: exactly-this-long, clean-up-on-failure, first-chunk-before-headers
 // (a corrupt delta is a clean S3 error, not a cut-off response), and streams over a generator.
-import { S3Error } from "../errors";
+import { objectChangedCause, S3Error } from "../errors";
 
 /** Passes exactly `length` bytes, holding the last piece back until the stream has ended at that length. */
 export function exactLength(length: number, mismatch: () => Error): TransformStream<Uint8Array, Uint8Array> {
@@ -78,6 +78,9 @@ export async function primed(stream: ReadableStream<Uint8Array>, key: string): P
     first = await reader.read();
   } catch (error) {
     if (error instanceof S3Error) throw error;
+    // The codec wraps a failed delta read; a changed object stays recognisable, so the caller can open it again.
+    const changed = objectChangedCause(error);
+    if (changed) throw changed;
     throw new S3Error("InternalError", `The stored delta of ${JSON.stringify(key)} could not be rebuilt: ${error instanceof Error ? error.message : error}`, { Key: key });
   }
   // Hand the rest on from where this read stopped; the first chunk goes out first.

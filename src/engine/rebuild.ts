@@ -3,7 +3,7 @@
 // when its size or SHA-256 differs from the recorded original; a range decodes only the windows that hold it.
 // A client that stalls while another job waits for the codec gets the rest from a spill (stall-release.ts).
 import type { ObjectInfo, ResolvedRange } from "./api";
-import { S3Error } from "../errors";
+import { ObjectChangedError, S3Error } from "../errors";
 import { isCodecError } from "../codec/errors";
 import type { EngineContext } from "./context";
 import type { DgRecord } from "./metadata";
@@ -129,7 +129,7 @@ function storedDeltaBody(ctx: EngineContext, { stored, body }: Resolved, key: st
     const object = await ctx.backend.get(stored.key);
     if (!object || object.etag !== stored.etag) {
       await object?.body.cancel().catch(() => {});
-      throw new S3Error("InternalError", "The stored delta changed while it was being read; retry.", { Key: key });
+      throw new ObjectChangedError(key);
     }
     return object.body;
   });

@@ -75,10 +75,10 @@ async function answerOf(work: () => Promise<unknown>): Promise<Answer> {
   }
 }
 
+/** A GET as the protocol layer makes one (src/s3/ops/object-read.ts): through withObject. */
 async function engineGet(engine: DeltaEngine, key: string): Promise<Answer> {
-  const opened = await engine.open(key, { forRead: true });
-  if (!opened) return "absent";
-  return `sha:${await sha256Hex(await bytesOf(await opened.read()))}`;
+  const answer = await engine.withObject(key, { forRead: true }, async (opened) => `sha:${await sha256Hex(await bytesOf(await opened.read()))}` as Answer);
+  return answer ?? "absent";
 }
 
 function put(history: History, actor: string, engine: DeltaEngine, key: string, bytes: Uint8Array, value: string) {
@@ -256,7 +256,9 @@ describe("interleaved requests never lose an acknowledged write", () => {
       ]);
       await finalReads(history, [key]);
       return history.check(initial);
-    }, { seeds: SEEDS });
+    // seed 8: the reader's held .delta is given up behind a busy codec and re-opened after the overwrite committed
+    // (ObjectChangedError): withObject resolves the key again instead of failing the GET.
+    }, { replay: [{ seed: 8 }], seeds: SEEDS });
     expectNoFailures(report);
   });
 

@@ -8,13 +8,14 @@ import { applyResponseOverrides, assertKeyLength, assertOverridesAllowed, condit
 
 export async function getObject(ctx: OpContext, bucket: string, key: string, method: "GET" | "HEAD"): Promise<Response> {
   if (method === "GET") assertOverridesAllowed(ctx.url.searchParams, ctx.anonymous);
+  assertKeyLength(key); // the backend would refuse such a key with an error of its own (a 500)
+  const entry = await ctx.buckets.require(bucket);
   // A GET has the engine fetch a delta's body with its metadata (one backend read); HEAD reads metadata only.
-  const opened = await openOrNoSuchKey(ctx, bucket, key, { forRead: method === "GET" });
-  try {
-    return await respond(ctx, opened, method);
-  } finally {
-    await opened.discard(); // releases the body when no read() took it (HEAD, 304/412, a bad range)
-  }
+  // withObject resolves the key again when an overwrite lands between resolving and reading it, and discards
+  // the body when no read() took it (HEAD, 304/412, a bad range).
+  const response = await ctx.engineFor(entry).withObject(key, { forRead: method === "GET" }, (opened) => respond(ctx, opened, method));
+  if (!response) throw new S3Error("NoSuchKey", "The specified key does not exist.", { Key: key });
+  return response;
 }
 
 async function respond(ctx: OpContext, opened: OpenedObject, method: "GET" | "HEAD"): Promise<Response> {
