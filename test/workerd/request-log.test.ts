@@ -47,7 +47,7 @@ async function through(request: Request, workerEnv: object = env): Promise<Respo
 
 function signed(method: string, path: string, body?: Uint8Array, headers: Record<string, string> = {}): Promise<Request> {
   // Called directly (not through the runtime's fetch), a request carries only the headers it was given.
-  const length = body ? { "content-length": String(body.byteLength) } : {};
+  const length: Record<string, string> = body ? { "content-length": String(body.byteLength) } : {};
   return DEV_CLIENT.sign(`${ORIGIN}${path}`, { method, headers: { ...headers, ...length }, body: body ?? null });
 }
 
