@@ -11,12 +11,14 @@ import { edited, pseudoRandom } from "./engine-helpers";
 import { DEV_CLIENT, ORIGIN } from "./s3-support";
 
 const KiB = 1024;
+/** The Worker's env as deployed: vitest.config.ts turns the log off for the other suites. */
+const logging = { ...(env as object), DG_LOG_REQUESTS: "true" };
 
 let logSpy: MockInstance<typeof console.log>;
 /** Execution contexts settled after each test, once its response bodies were read (a GET's cache write waits for that). */
 const pending: ExecutionContext[] = [];
 beforeEach(() => {
-  logSpy = vi.spyOn(console, "log");
+  logSpy = vi.spyOn(console, "log").mockImplementation(() => {}); // recorded, not printed
 });
 afterEach(async () => {
   logSpy.mockRestore();
@@ -39,7 +41,7 @@ function lineOf(response: Response): Record<string, unknown> {
   return lines[0];
 }
 
-async function through(request: Request, workerEnv: object = env): Promise<Response> {
+async function through(request: Request, workerEnv: object = logging): Promise<Response> {
   const ctx = createExecutionContext();
   pending.push(ctx);
   return worker.fetch(request, workerEnv as never, ctx);
@@ -118,7 +120,7 @@ describe("the request log", () => {
   });
 
   it("DG_LOG_REQUESTS=false logs nothing", async () => {
-    const quiet = { ...(env as object), DG_LOG_REQUESTS: "false" };
+    const quiet = { ...logging, DG_LOG_REQUESTS: "false" };
     const response = await through(await signed("PUT", `/default/request-log-quiet-${crypto.randomUUID()}.txt`, new Uint8Array([7])), quiet);
     expect(response.status).toBe(200);
     expect(requestLines()).toEqual([]);
