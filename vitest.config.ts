@@ -7,7 +7,7 @@ const remoteS3Suite = {
   plugins: [cloudflareTest({
     main: "./src/index.ts",
     wrangler: { configPath: "./wrangler.toml" },
-    miniflare: { bindings: { DG_DEV_CREDENTIALS: "true", ...REMOTE_SUITE } },
+    miniflare: { bindings: { DG_DEV_CREDENTIALS: "true", DG_LOG_REQUESTS: "false", ...REMOTE_SUITE } },
   })],
   test: {
     name: "workerd-remote-s3",
@@ -29,8 +29,10 @@ export default defineConfig({
           // Tests sign requests with the documented local dev key (never enabled by wrangler.toml itself).
           // DG_INTERLEAVE_SEEDS: more random schedules for test/workerd/interleavings.test.ts.
           // DG_FUZZ_RUNS: more generated cases per property in test/workerd/fuzz-*.test.ts.
+          // DG_LOG_REQUESTS: no request-log line per test request (test/workerd/request-log.test.ts turns it on).
           miniflare: { bindings: {
             DG_DEV_CREDENTIALS: "true",
+            DG_LOG_REQUESTS: "false",
             DG_INTERLEAVE_SEEDS: process.env.DG_INTERLEAVE_SEEDS ?? "",
             DG_FUZZ_RUNS: process.env.DG_FUZZ_RUNS ?? "",
           } },

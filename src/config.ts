@@ -1,8 +1,8 @@
 // The Worker's configuration: every variable and secret of `env` parsed once (per isolate) into one typed Config.
 // The buckets, region and host names are parsed here; each other section by a parser beside its layer, all
 // called from parseConfig below: engine (DG_* engine vars, validated by src/engine/config.ts), cache
-// (src/cache/config.ts), auth (src/s3/auth/config.ts), remote buckets (src/storage/s3-config.ts) and the cron's
-// multipart cleanup (src/multipart/cleanup.ts). A bad value anywhere is one error type, ConfigError (src/errors.ts),
+// (src/cache/config.ts), auth (src/s3/auth/config.ts), remote buckets (src/storage/s3-config.ts), the cron's
+// multipart cleanup (src/multipart/cleanup.ts) and the request log (src/s3/request-log.ts). A bad value anywhere is one error type, ConfigError (src/errors.ts),
 // naming the variable. Every variable is documented in docs/CONFIGURATION.md.
 import { isValidBucketName } from "./bucket-names";
 import { parseCacheConfig, type CacheConfig, type CacheVars } from "./cache/config";
@@ -11,6 +11,7 @@ import { ConfigError } from "./errors";
 import { parseStaleUploadAge, STALE_DAYS_VARIABLE } from "./multipart/cleanup";
 import { parseAuthConfig } from "./s3/auth/config";
 import type { AuthConfig } from "./s3/auth/index";
+import { parseRequestLogConfig, type RequestLogConfig } from "./s3/request-log";
 import { parseRemoteBackendConfig, type RemoteBackendConfig } from "./storage/s3-config";
 
 export { ConfigError };
@@ -47,6 +48,8 @@ export interface Config {
   auth: AuthConfig;
   /** What the cron's maintenance removes (wrangler.toml [triggers]). */
   multipart: MultipartCleanupConfig;
+  /** The per-request log line (DG_LOG_REQUESTS, src/s3/request-log.ts). */
+  logs: RequestLogConfig;
 }
 
 export interface MultipartCleanupConfig {
@@ -93,6 +96,7 @@ export function parseConfig(env: ConfigVars): Config {
     cache: parseCacheConfig(env as CacheVars),
     auth: parseAuthConfig(env, region),
     multipart: { staleUploadAgeMs: parseStaleUploadAge(env[STALE_DAYS_VARIABLE]) },
+    logs: parseRequestLogConfig(env),
   };
 }
 

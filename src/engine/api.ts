@@ -60,6 +60,21 @@ export interface OpenedObject {
   discard(): Promise<void>;
 }
 
+/**
+ * What one engine call did that the request's log line reports (src/s3/request-log.ts). The caller passes an
+ * empty object as `observe`; the engine fills in what it learns. Facts only, never keys, bytes or metadata.
+ */
+export interface EngineObservations {
+  /** Milliseconds of the delta encode pass of a PUT that tried a delta (kept or not; reference reads included). */
+  codecMs?: number;
+  /**
+   * Where a delta read's bytes come from: "rebuilt" = the rebuilt-object cache (no decode), "reference" = a
+   * decode whose reference was known to the reference block cache (its blocks come from the edge; a block
+   * miss still reads the backend), "miss" = a decode that read the reference's metadata from the backend.
+   */
+  cache?: "rebuilt" | "reference" | "miss";
+}
+
 export interface OpenOptions {
   /**
    * The caller means to read the bytes (a GET): a delta's body is fetched together with its metadata (one
@@ -67,6 +82,8 @@ export interface OpenOptions {
    * `discard()`. Without it, `open` reads metadata only (HEADs) and `read()` fetches the delta when it starts.
    */
   forRead?: boolean;
+  /** Filled in by `read()` (the cache a delta was served from). */
+  observe?: EngineObservations;
 }
 
 export interface PutInput {
@@ -93,6 +110,8 @@ export interface PutInput {
    * written before it passes, and no other write or delete of the key runs until this one is answered.
    */
   precondition?: (current: ObjectInfo | null) => void;
+  /** Filled in as the PUT runs (the encode's duration). */
+  observe?: EngineObservations;
 }
 
 /** Bytes that can be read again: whole as a fresh stream each time, or by range. */

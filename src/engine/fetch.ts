@@ -15,7 +15,7 @@ export async function openObject(ctx: EngineContext, key: string, options: OpenO
   const info = describe(key, resolved);
   return {
     info,
-    read: (range?: ResolvedRange) => (resolved.isDelta ? readDelta(ctx, key, resolved, info, range) : readPlain(ctx, resolved, range)),
+    read: (range?: ResolvedRange) => (resolved.isDelta ? readDelta(ctx, key, resolved, info, range, options.observe) : readPlain(ctx, resolved, range)),
     discard: async () => resolved.body?.discard(),
   };
 }

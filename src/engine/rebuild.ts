@@ -2,7 +2,7 @@
 // streaming codec against its reference. A whole rebuild is hashed on the way and errors instead of ending
 // when its size or SHA-256 differs from the recorded original; a range decodes only the windows that hold it.
 // A client that stalls while another job waits for the codec gets the rest from a spill (stall-release.ts).
-import type { ObjectInfo, ResolvedRange } from "./api";
+import type { EngineObservations, ObjectInfo, ResolvedRange } from "./api";
 import { ObjectChangedError, S3Error } from "../errors";
 import { isCodecError } from "../codec/errors";
 import type { EngineContext } from "./context";
@@ -15,18 +15,20 @@ import type { Resolved } from "./resolve";
 import { largeChunks, lazyStream, verifyingSlice } from "./streams";
 
 export async function readDelta(
-  ctx: EngineContext, key: string, resolved: Resolved, info: ObjectInfo, range?: ResolvedRange,
+  ctx: EngineContext, key: string, resolved: Resolved, info: ObjectInfo, range?: ResolvedRange, observe?: EngineObservations,
 ): Promise<ReadableStream<Uint8Array>> {
   const { record } = resolved;
   const kept = await keptRebuild(ctx, key, record!, info, range);
   if (kept) {
     await resolved.body?.discard();
+    if (observe) observe.cache = "rebuilt";
     return kept;
   }
   let reference: ReferenceUse;
   try {
     if (!ctx.codec) throw new S3Error("InternalError", "Delta decoding is not available.");
     reference = await deltaReferenceSource(ctx, key, record!);
+    if (observe) observe.cache = reference.warm ? "reference" : "miss";
   } catch (error) {
     await resolved.body?.discard();
     throw error;

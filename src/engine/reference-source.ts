@@ -35,7 +35,7 @@ export async function deltaReferenceSource(ctx: EngineContext, key: string, reco
     };
     const read: SourceReader = async (offset, length) => (await (origin ??= openOrigin())).read(offset, length);
     const ref = { sha256: named, size: cachedSize };
-    return { source: cachedSource(cache, ref, read), evict: () => cache.evictReference?.(ref) ?? Promise.resolve() };
+    return { source: cachedSource(cache, ref, read), evict: () => cache.evictReference?.(ref) ?? Promise.resolve(), warm: true };
   }
   const reference = await headReference(ctx, key, refKey);
   const sha = await checkReference(ctx, key, record, reference);
@@ -44,6 +44,7 @@ export async function deltaReferenceSource(ctx: EngineContext, key: string, reco
   return {
     source: referenceSource(ctx.backend, refKey, reference, sha, cache),
     evict: ref && cache?.evictReference ? () => cache.evictReference!(ref) : undefined,
+    warm: false,
   };
 }
 
@@ -51,6 +52,8 @@ export interface ReferenceUse {
   source: SourceInfo;
   /** Drops the reference's cached blocks (when the rebuilt object fails its check), if they came from a cache. */
   evict?: () => Promise<void>;
+  /** The reference cache knew the reference (no backend read of its metadata); reported in the request log. */
+  warm: boolean;
 }
 
 async function headReference(ctx: EngineContext, key: string, refKey: string): Promise<StoredObject> {

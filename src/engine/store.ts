@@ -22,7 +22,7 @@
 //                                   if no object is left in the deltaspace
 //   variant (+ sidecar) written     a complete object (its reference is pinned), visible; at the intent's
 //                                   close the coordinator keeps whichever variant a GET picks (newest)
-import type { PutInput, PutResult } from "./api";
+import type { EngineObservations, PutInput, PutResult } from "./api";
 import type { Variant } from "../coordination/api";
 import { S3Error } from "../errors";
 import type { StoredObject } from "../storage/backend";
@@ -98,7 +98,7 @@ async function storeVariant(
     checksums: { ...(input.checksums ?? {}) },
   };
   if (wantsDelta(ctx, parsed, body.size)) {
-    const stored = await tryStoreDelta(ctx, parsed, body, base, seeding);
+    const stored = await tryStoreDelta(ctx, parsed, body, base, seeding, input.observe);
     if (stored) return { result: stored, variant: "delta" };
   }
   return { result: await storePassthrough(ctx, parsed, body, base), variant: "plain" };
@@ -124,7 +124,7 @@ async function storePassthrough(ctx: EngineContext, parsed: ParsedKey, body: Bod
 
 /** Store as a delta when it pays; null means "store passthrough instead". */
 async function tryStoreDelta(
-  ctx: EngineContext, parsed: ParsedKey, body: BodySource, base: DgRecord, seeding: Seeding,
+  ctx: EngineContext, parsed: ParsedKey, body: BodySource, base: DgRecord, seeding: Seeding, observe?: EngineObservations,
 ): Promise<PutResult | null> {
   const refKey = referenceKey(parsed.deltaspace);
   const reference = await ensureReference(ctx, refKey, parsed, body, base, seeding);
@@ -135,7 +135,9 @@ async function tryStoreDelta(
   const source = reference.seeded
     ? body.asSource()
     : referenceSource(ctx.backend, refKey, reference.stored, reference.sha256, ctx.referenceCache, ENCODER_READS);
+  const started = Date.now();
   const delta = await encodeWithinRatio(ctx, source, body);
+  if (observe) observe.codecMs = (observe.codecMs ?? 0) + (Date.now() - started);
   if (!delta) return null;
   try {
     const record: DgRecord = {

@@ -1,5 +1,6 @@
 // The S3 request pipeline, one direction: classify → authorize/verify → operation → Response.
 // Every failure becomes S3 XML here (Code, Message, Resource, RequestId = the x-amz-request-id header).
+// Each answered request then writes its one log line (src/s3/request-log.ts), unless DG_LOG_REQUESTS=false.
 import type { Config } from "../config";
 import type { BucketEntry, BucketRegistry } from "../buckets/registry";
 import type { ObjectEngine } from "../engine/api";
@@ -7,6 +8,7 @@ import { classify, OPERATIONS, type S3Op } from "./classify";
 import { bytesToHex } from "../encoding";
 import { S3Error } from "../errors";
 import { errorResponse } from "./xml";
+import { logRequest, requestLogRecord, type RequestFacts } from "./request-log";
 import type { OpContext, VerifiedBody } from "./ops/context";
 import { encodeBodyFor, getObject } from "./ops/object-read";
 import { copyObject, putObject } from "./ops/object-write";
@@ -36,21 +38,33 @@ export interface S3Services {
 }
 
 export async function handleS3(request: Request, services: S3Services): Promise<Response> {
+  const startedAt = Date.now();
   const requestId = newRequestId();
   const url = new URL(request.url);
+  const facts: RequestFacts = {};
+  let op: S3Op | undefined;
   let verified: Authorization | undefined;
+  let failure: S3Error | undefined;
   let response: Response;
   try {
-    const op = classify(request, { virtualHostDomains: services.config.virtualHostDomains });
+    op = classify(request, { virtualHostDomains: services.config.virtualHostDomains });
     verified = await services.authorize(request, op);
     if (!OPERATIONS[op.kind].readsBody) await verifyUnusedBody(request, verified);
-    const ctx: OpContext = { ...services, request, url, verified, requestId, anonymous: verified.anonymous === true };
+    const ctx: OpContext = { ...services, request, url, verified, requestId, anonymous: verified.anonymous === true, facts };
     response = await runOp(ctx, op, verified);
   } catch (error) {
-    response = errorResponse(asS3Error(error, verified), resourceOf(url), requestId, request.method);
+    failure = asS3Error(error, verified);
+    response = errorResponse(failure, resourceOf(url), requestId, request.method);
     if (response.status === 416) addUnsatisfiedRange(response, error);
   }
-  return withRequestId(response, requestId);
+  const answered = withRequestId(response, requestId);
+  if (services.config.logs.requests) {
+    logRequest(requestLogRecord({
+      requestId, method: request.method, op, response: answered, code: failure?.code, facts, startedAt,
+      bytesIn: failure ? undefined : verified?.bodyLength ?? 0,
+    }));
+  }
+  return answered;
 }
 
 /** Reads a body the operation will not use to its end, so its checks run; a failure throws its S3Error. */

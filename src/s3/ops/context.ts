@@ -3,6 +3,7 @@ import type { Config } from "../../config";
 import type { BucketEntry, BucketRegistry } from "../../buckets/registry";
 import type { ChecksumAlgorithm, ObjectEngine } from "../../engine/api";
 import type { S3Error } from "../../errors";
+import type { RequestFacts } from "../request-log";
 
 /** The body as the authentication step hands it on (aws-chunked decoded, checksums verified as it streams). */
 export interface VerifiedBody {
@@ -25,6 +26,9 @@ export interface OpContext {
   requestId: string;
   /** Nobody signed the request: S3 refuses some request options (`response-*` overrides) to anonymous callers. */
   anonymous: boolean;
+  /** What the request's log line reports of the object written or read (src/s3/request-log.ts): ops note the
+   *  stored variant and pass it to the engine as `observe`. */
+  facts: RequestFacts;
 }
 
 /** Canonical owner shown in listings and ACLs (single-tenant proxy: one owner owns everything). */

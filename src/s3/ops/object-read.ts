@@ -4,6 +4,7 @@ import type { ChecksumAlgorithm, ObjectInfo, OpenedObject, OpenOptions, Resolved
 import { MAX_PART_NUMBER } from "../../multipart";
 import { S3Error } from "../../errors";
 import type { OpContext } from "./context";
+import { noteObject } from "../request-log";
 import { applyResponseOverrides, assertKeyLength, assertOverridesAllowed, conditionsFrom, evaluateConditions, objectHeaders, resolveRange } from "./headers";
 
 export async function getObject(ctx: OpContext, bucket: string, key: string, method: "GET" | "HEAD"): Promise<Response> {
@@ -13,13 +14,14 @@ export async function getObject(ctx: OpContext, bucket: string, key: string, met
   // A GET has the engine fetch a delta's body with its metadata (one backend read); HEAD reads metadata only.
   // withObject resolves the key again when an overwrite lands between resolving and reading it, and discards
   // the body when no read() took it (HEAD, 304/412, a bad range).
-  const response = await ctx.engineFor(entry).withObject(key, { forRead: method === "GET" }, (opened) => respond(ctx, opened, method));
+  const response = await ctx.engineFor(entry).withObject(key, { forRead: method === "GET", observe: ctx.facts }, (opened) => respond(ctx, opened, method));
   if (!response) throw new S3Error("NoSuchKey", "The specified key does not exist.", { Key: key });
   return response;
 }
 
 async function respond(ctx: OpContext, opened: OpenedObject, method: "GET" | "HEAD"): Promise<Response> {
   const { info } = opened;
+  noteObject(ctx.facts, info);
   const headers = objectHeaders(info);
   try {
     evaluateConditions(conditionsFrom(ctx.request.headers), info);

@@ -11,6 +11,7 @@ import {
 } from "./headers";
 import { openOrNoSuchKey } from "./object-read";
 import { requireOwnerOnlyAclHeaders } from "./acl";
+import { noteObject } from "../request-log";
 
 /** S3's single-PUT limit (5 GiB). */
 const MAX_PUT_SIZE = 5 * 1024 ** 3;
@@ -37,7 +38,9 @@ export async function putObject(ctx: OpContext, bucket: string, key: string): Pr
     userMetadata,
     checksums: verified.checksums,
     precondition: writePrecondition(ctx.request.headers, key),
+    observe: ctx.facts,
   });
+  noteObject(ctx.facts, result);
   const headers = putHeaders(result);
   // Checksums are echoed as S3 does; a trailer checksum is known only now that the body has been read.
   for (const [algorithm, value] of Object.entries(verified.checksums)) {
@@ -75,7 +78,9 @@ export async function copyObject(ctx: OpContext, bucket: string, key: string, so
     userMetadata,
     checksums: opened.info.checksums,
     precondition: writePrecondition(headers, key),
+    observe: ctx.facts,
   });
+  noteObject(ctx.facts, result);
   const xml = buildXml("CopyObjectResult", { LastModified: xmlDate(new Date()), ETag: quoteEtag(result.etag) });
   const response = xmlResponse(xml);
   response.headers.set(STORAGE_TYPE_HEADER, storageTypeName(result.storageType));
