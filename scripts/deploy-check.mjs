@@ -126,7 +126,7 @@ function configChecks(config, exported) {
         ? `[[migrations]] ${migrations.map((migration) => migration.tag).join(", ")} create ${COORDINATOR_CLASS}`
         : deleted
           ? `a [[migrations]] entry deletes ${COORDINATOR_CLASS}`
-          : `no [[migrations]] entry creates class ${COORDINATOR_CLASS} (new_sqlite_classes); the first deploy would fail` },
+          : `no [[migrations]] entry creates class ${COORDINATOR_CLASS} (new_sqlite_classes): Cloudflare refuses a binding to a class no migration created` },
     { ok: typeof date === "string" && date <= newestDate, name: "compatibility_date",
       detail: `${date ?? "missing"}; the pinned runtime (miniflare/workerd) supports up to ${newestDate}` },
     { ok: crons.length > 0, name: "cron trigger",
