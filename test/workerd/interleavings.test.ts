@@ -235,56 +235,46 @@ describe("interleaved requests never lose an acknowledged write", () => {
     expectNoFailures(report);
   });
 
-  it("overwrite vs read (delta over delta): a reader sees the old or the new bytes, never a 404 or a mix", async () => {
-    const report = await exploreScenario("overwrite vs read (delta→delta)", async (scheduler, n) => {
+  /**
+   * A writer overwrites `key` (seeded beside a reference) from v1 to v2 while a reader GETs it `reads` times;
+   * every GET must answer v1 or v2, the final state v2.
+   */
+  async function overwriteVsRead(label: string, ds: string, v1: Uint8Array, v2: Uint8Array, reads: number, options: ExploreOptions) {
+    const report = await exploreScenario(label, async (scheduler, n) => {
       const history = new History();
-      const ds = `read-${run}-${n}`;
-      const key = `${ds}/k.zip`;
-      const v1 = edited(base, 51), v2 = edited(base, 52);
+      const key = `${ds}-${run}-${n}/k.zip`;
+      const seedKey = key.replace(/k\.zip$/, "seed.zip");
       const seeder = engineOf(backend);
-      await seeder.put(`${ds}/seed.zip`, { body: base, size: base.length });
+      await seeder.put(seedKey, { body: base, size: base.length });
       await seeder.put(key, { body: v1, size: v1.length });
-      const initial: BucketModel = { ...emptyBucket(), objects: { [`${ds}/seed.zip`]: await named(history, base, "seed"), [key]: await named(history, v1, "v1") } };
+      const initial: BucketModel = { ...emptyBucket(), objects: { [seedKey]: await named(history, base, "seed"), [key]: await named(history, v1, "v1") } };
       const vv2 = await named(history, v2, "v2");
       await scheduler.run([
         () => put(history, "W", gatedEngine(scheduler, 0), key, v2, vv2),
         async () => {
           const reader = gatedEngine(scheduler, 1);
-          await get(history, "R", reader, key);
-          await get(history, "R", reader, key);
+          for (let i = 0; i < reads; i++) await get(history, "R", reader, key);
         },
       ]);
       await finalReads(history, [key]);
       return history.check(initial);
-    // seed 8: the reader's held .delta is given up behind a busy codec and re-opened after the overwrite committed
-    // (ObjectChangedError): withObject resolves the key again instead of failing the GET.
-    }, { replay: [{ seed: 8 }], seeds: SEEDS });
+    }, options);
     expectNoFailures(report);
+  }
+
+  // Pinned seed 8: the reader's held .delta is given up behind a busy codec and re-opened after the overwrite
+  // committed (ObjectChangedError): withObject resolves the key again instead of failing the GET.
+  it("overwrite vs read (delta over delta): a reader sees the old or the new bytes, never a 404, an error or a mix", async () => {
+    await overwriteVsRead("overwrite vs read (delta→delta)", "read", edited(base, 51), edited(base, 52), 2, { replay: [{ seed: 8 }], seeds: SEEDS });
   });
 
   // Was defect variant-switch-read: a GET found no `.delta` yet and the plain key already deleted by the
   // overwrite's commit (404; `prefix [0,0,1]`), or HEADed the plain key and found it gone at its GET. A key
   // missing from both reads is resolved once more, and a whole read uses the body fetched at resolution.
   // Pinned: `prefix [0,0,1]` (the 404) and `seed 27` (plain key gone between resolution and read).
-  it("overwrite vs read (as-is → delta): a reader sees the old or the new bytes, never a 404 or a mix", async () => {
-    const report = await exploreScenario("overwrite vs read (as-is→delta)", async (scheduler, n) => {
-      const history = new History();
-      const ds = `switch-${run}-${n}`;
-      const key = `${ds}/k.zip`;
-      const v1 = pseudoRandom(SIZE, 61), v2 = edited(base, 62);
-      const seeder = engineOf(backend);
-      await seeder.put(`${ds}/seed.zip`, { body: base, size: base.length });
-      await seeder.put(key, { body: v1, size: v1.length });
-      const initial: BucketModel = { ...emptyBucket(), objects: { [`${ds}/seed.zip`]: await named(history, base, "seed"), [key]: await named(history, v1, "v1") } };
-      const vv2 = await named(history, v2, "v2");
-      await scheduler.run([
-        () => put(history, "W", gatedEngine(scheduler, 0), key, v2, vv2),
-        () => get(history, "R", gatedEngine(scheduler, 1), key),
-      ]);
-      await finalReads(history, [key]);
-      return history.check(initial);
-    }, { replay: [{ prefix: [0, 0, 1] }, { seed: 27 }], seeds: SEEDS * 2 });
-    expectNoFailures(report);
+  it("overwrite vs read (as-is → delta): a reader sees the old or the new bytes, never a 404, an error or a mix", async () => {
+    await overwriteVsRead("overwrite vs read (as-is→delta)", "switch", pseudoRandom(SIZE, 61), edited(base, 62), 1,
+      { replay: [{ prefix: [0, 0, 1] }, { seed: 27 }], seeds: SEEDS * 2 });
   });
 
   it("DeleteBucket vs PUT: an acknowledged PUT is never left in a deleted bucket", async () => {
