@@ -414,7 +414,7 @@ async function runBackend(backend: "r2" | "s3", options: Options): Promise<RunRe
 function commitId(): string {
   try {
     const id = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
-    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs"], { cwd: ROOT, encoding: "utf8" }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs", ":!bench/results"], { cwd: ROOT, encoding: "utf8" }).trim();
     return dirty ? `${id} (+ uncommitted changes)` : id;
   } catch {
     return "unknown";
