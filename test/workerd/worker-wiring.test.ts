@@ -7,6 +7,8 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { describe, expect, it } from "vitest";
 import { isolateCodecBudget } from "../../src/codec/index";
 import worker from "../../src/index";
+import { LocalCoordinator } from "../../src/coordination/local";
+import { forRequest, servicesFor } from "../../src/wiring";
 import { edited, pseudoRandom, sha256Hex } from "./engine-helpers";
 import { DEV_CLIENT, ORIGIN } from "./s3-support";
 
@@ -77,5 +79,21 @@ describe("the Worker's wiring", () => {
 
     // Opened with its body (1 GET), given up while queued, re-opened when the codec was free (1 more).
     expect(gets.filter((key) => key === deltaKey)).toHaveLength(2);
+  });
+});
+
+describe("the Worker's wiring without the Durable Object binding", () => {
+  it("keeps one in-memory coordinator per bucket for the isolate, so all its requests share the locks", async () => {
+    const bindings: Record<string, unknown> = { ...env, DG_COORDINATOR: undefined, DG_DEV_CREDENTIALS: "true" };
+    const built = servicesFor(bindings);
+    const bucket = await built.buckets.require("default");
+    const scoped = forRequest(built, createExecutionContext());
+    expect(scoped.coordinators(bucket)).toBe(built.coordinators(bucket));
+    expect(built.coordinators(bucket)).toBeInstanceOf(LocalCoordinator);
+  });
+
+  it("with the binding, each bucket coordinates through its Durable Object", async () => {
+    const built = servicesFor({ ...env, DG_DEV_CREDENTIALS: "true" });
+    expect(built.coordinators(await built.buckets.require("default"))).not.toBeInstanceOf(LocalCoordinator);
   });
 });
