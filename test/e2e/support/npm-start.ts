@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { stopChild, waitForHealth } from "./wrangler-dev";
+import { collectOutput, stopChild, waitForHealth } from "./wrangler-dev";
 
 export interface NpmStart {
   endpoint: string;
@@ -31,19 +31,17 @@ export async function startNpmStart(options: NpmStartOptions): Promise<NpmStart>
     },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  let output = "";
-  child.stdout!.on("data", (chunk) => (output += chunk));
-  child.stderr!.on("data", (chunk) => (output += chunk));
+  const output = collectOutput(child);
   const endpoint = `http://127.0.0.1:${options.port}`;
   const stop = async () => {
     await stopChild(child);
     rmSync(state, { recursive: true, force: true });
   };
   try {
-    await waitForHealth(endpoint, child, () => output, "npm start");
+    await waitForHealth(endpoint, child, output, "npm start");
   } catch (error) {
     await stop();
     throw error;
   }
-  return { endpoint, pid: child.pid!, log: () => output, stop };
+  return { endpoint, pid: child.pid!, log: output, stop };
 }

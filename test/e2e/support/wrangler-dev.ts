@@ -45,21 +45,19 @@ export async function startWranglerDev(options: WranglerDevOptions): Promise<Wra
     ...Object.entries(vars).flatMap(([name, value]) => ["--var", `${name}:${value}`]),
   ];
   const child = spawn("./node_modules/.bin/wrangler", args, { env: { ...process.env, ...QUIET_ENV }, stdio: ["ignore", "pipe", "pipe"] });
-  let output = "";
-  child.stdout!.on("data", (chunk) => (output += chunk));
-  child.stderr!.on("data", (chunk) => (output += chunk));
+  const output = collectOutput(child);
   const endpoint = `http://127.0.0.1:${options.port}`;
   const stop = async () => {
     await stopChild(child);
     if (ownState) rmSync(stateDir, { recursive: true, force: true });
   };
   try {
-    await waitForHealth(endpoint, child, () => output);
+    await waitForHealth(endpoint, child, output);
   } catch (error) {
     await stop();
     throw error;
   }
-  return { endpoint, stateDir, pid: child.pid!, log: () => output, stop };
+  return { endpoint, stateDir, pid: child.pid!, log: output, stop };
 }
 
 /** Stops a child by its own PID (SIGTERM, then SIGKILL after 10 s). */
@@ -86,4 +84,12 @@ export async function waitForHealth(endpoint: string, child: ChildProcess, log: 
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   throw new Error(`${name} did not become healthy within 90 s:\n${log()}`);
+}
+
+/** Everything a child prints on stdout and stderr, read when asked (for failure messages). */
+export function collectOutput(child: ChildProcess): () => string {
+  let output = "";
+  child.stdout!.on("data", (chunk) => (output += chunk));
+  child.stderr!.on("data", (chunk) => (output += chunk));
+  return () => output;
 }
