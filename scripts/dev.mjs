@@ -5,6 +5,7 @@
 // Clients talk to a thin front (scripts/continue-front.mjs) that answers `Expect: 100-continue`, which workerd
 // never does; wrangler itself listens on a free loopback port and is stopped by its PID when this script exits.
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -20,6 +21,8 @@ const env = {
   CLOUDFLARE_CF_FETCH_ENABLED: "false",
   WRANGLER_HIDE_BANNER: "true",
 };
+// The operator pages' token for this run (DG_ADMIN_TOKEN from the environment wins): printed as a sign-in link.
+const adminToken = process.env.DG_ADMIN_TOKEN ?? randomBytes(24).toString("hex");
 const persist = process.argv.includes("--persist-to") ? [] : ["--persist-to", ".wrangler/state"];
 const args = [
   "dev", "--local", ...persist, "--ip", "127.0.0.1", "--port", String(internalPort),
@@ -27,6 +30,7 @@ const args = [
   // The documented local key deltaglider / deltaglider-secret. Only this script turns it on, so a deployed
   // Worker never has it (see docs/CONFIGURATION.md, "Credentials and access").
   "--var", "DG_DEV_CREDENTIALS:true",
+  "--var", `DG_ADMIN_TOKEN:${adminToken}`,
   ...remoteS3EnvFile(),
   ...process.argv.slice(2),
 ];
@@ -55,7 +59,15 @@ const child = spawn("./node_modules/.bin/wrangler", args, { stdio: ["inherit", "
 // wrangler prints its own (internal) address; the user's is the front's.
 const internalAddress = new RegExp(`(127\\.0\\.0\\.1|localhost):${internalPort}\\b`, "g");
 const publicAddress = `${host.includes(":") ? `[${host}]` : host}:${port}`;
-child.stdout.on("data", (chunk) => process.stdout.write(String(chunk).replace(internalAddress, publicAddress)));
+let announced = false;
+child.stdout.on("data", (chunk) => {
+  const text = String(chunk);
+  process.stdout.write(text.replace(internalAddress, publicAddress));
+  if (!announced && /Ready on/.test(text)) {
+    announced = true;
+    announce();
+  }
+});
 child.stderr.on("data", (chunk) => process.stderr.write(String(chunk).replace(internalAddress, publicAddress)));
 for (const signal of ["SIGINT", "SIGTERM"]) process.on(signal, () => child.kill(signal));
 process.on("exit", () => {
@@ -65,6 +77,18 @@ child.on("exit", (code, signal) => {
   front.close();
   process.exit(code ?? (signal ? 1 : 0));
 });
+
+/** What a newcomer needs once the proxy is up: where to point clients, and the signed-in dashboard link. */
+function announce() {
+  const base = `http://${publicAddress}`;
+  console.log([
+    "",
+    `DeltaGlider proxy ready: S3 endpoint ${base}`,
+    "  access key deltaglider, secret deltaglider-secret, region us-east-1",
+    `  dashboard  ${base}/_/login?token=${adminToken}`,
+    "",
+  ].join("\n"));
+}
 
 /** A port nothing listens on now, for wrangler behind the front (asked of the OS, then released). */
 function freeLoopbackPort() {

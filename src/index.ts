@@ -1,6 +1,6 @@
 // Worker entry: the services are built once per isolate from env by the composition root (src/wiring.ts); each
-// request is handed on: `/_/…` to the operator endpoints, everything else to the S3 pipeline (src/s3/handler.ts).
-import { ConfigError, configFrom, type Config } from "./config";
+// request is handed on: `/_/…` to the operator endpoints (src/admin/router.ts), everything else to the S3 pipeline (src/s3/handler.ts).
+import { ConfigError, type Config } from "./config";
 import { S3Error } from "./errors";
 import { handleS3 } from "./s3/handler";
 import { addressOf } from "./s3/classify";
@@ -9,6 +9,8 @@ import { errorResponse } from "./s3/xml";
 import { cleanupAllBuckets } from "./multipart/scheduled";
 import { createEngine, forRequest, servicesFor, type WorkerServices } from "./wiring";
 import { BucketCoordinator } from "./bucket-coordinator";
+import { handleAdmin } from "./admin/router";
+import { health } from "./admin/health";
 
 /** The Durable Object class behind binding DG_COORDINATOR (wrangler.toml); workerd needs it exported here. */
 export { BucketCoordinator };
@@ -19,27 +21,10 @@ export interface Env {
   [variable: string]: unknown;
 }
 
-// Not exported: workerd treats every named export of the main module as an entrypoint, and refuses a string.
-const VERSION = "0.1.0";
-
 function isOperatorPath(url: URL, config: Config | undefined): boolean {
   if (!url.pathname.startsWith("/_/")) return false;
   // `bucket.domain/_/x` is an object key in a virtual-hosted bucket, not an operator endpoint.
   return !config || addressOf(url, { virtualHostDomains: config.virtualHostDomains }).bucket === "_";
-}
-
-/**
- * `/_/health` answers anyone, unauthenticated, so it tells only whether the configuration is usable: no bucket
- * names, no configuration error (that goes to the log, and to signed S3 requests as InternalError).
- */
-function health(env: Env): Response {
-  try {
-    configFrom(env);
-    return Response.json({ status: "ok", version: VERSION });
-  } catch (error) {
-    console.error("health:", (error as Error).message);
-    return Response.json({ status: "error", version: VERSION }, { status: 500 });
-  }
 }
 
 function configErrorResponse(request: Request, error: ConfigError): Response {
@@ -88,10 +73,7 @@ export default {
       if (error instanceof ConfigError) return configErrorResponse(request, error);
       throw error;
     }
-    if (isOperatorPath(url, built.config)) {
-      if (url.pathname === "/_/health") return health(env);
-      return Response.json({ error: `no operator endpoint ${url.pathname}` }, { status: 404 });
-    }
+    if (isOperatorPath(url, built.config)) return handleAdmin(request, forRequest(built, ctx), env, ctx);
     return withCors(await s3WithCors(request, forRequest(built, ctx)), request, built.config.auth);
   },
 

@@ -13,7 +13,7 @@ import { bucket, sha256Hex, storedKeys } from "./engine-helpers";
 import { DEV_CLIENT, ORIGIN, bytes, errorOf, s3 } from "./s3-support";
 import { fuzzRuns, fuzzTimeout } from "./helpers/fuzz";
 
-const DEV_KEY: AccessKey = { accessKeyId: "deltaglider", secretAccessKey: "deltaglider-secret", access: "read-write", buckets: ["*"] };
+const DEV_KEY: AccessKey = { accessKeyId: "deltaglider", secretAccessKey: "deltaglider-secret", access: "read-write", buckets: ["*"], admin: true };
 const PREFIX = `fuzz-${crypto.randomUUID().slice(0, 8)}/`;
 const B = "/default";
 const enc = new TextEncoder();

@@ -113,7 +113,7 @@ describe("a key restricted to some buckets", () => {
     expect((await s3("PUT", `/${mine}`)).status).toBe(200);
     expect((await s3("PUT", `/${other}`)).status).toBe(200);
     try {
-      const key = { accessKeyId: "restricted-lister", secretAccessKey: "restricted-secret-0123", access: "read-only", buckets: [mine] };
+      const key = { accessKeyId: "restricted-lister", secretAccessKey: "restricted-secret-0123", access: "read-only", buckets: [mine], admin: false };
       const restrictedEnv = { ...env, DG_CREDENTIALS: JSON.stringify([key]) };
       const client = new AwsClient({ accessKeyId: key.accessKeyId, secretAccessKey: key.secretAccessKey, service: "s3", region: "us-east-1" });
       const response = await worker.fetch(await client.sign(`${ORIGIN}/`), restrictedEnv as unknown as Env);

@@ -19,7 +19,7 @@ export async function s3(method: string, path: string, init: { headers?: Record<
   return exports.default.fetch(signed);
 }
 
-const DEV_KEY: AccessKey = { accessKeyId: "deltaglider", secretAccessKey: "deltaglider-secret", access: "read-write", buckets: ["*"] };
+const DEV_KEY: AccessKey = { accessKeyId: "deltaglider", secretAccessKey: "deltaglider-secret", access: "read-write", buckets: ["*"], admin: true };
 
 export interface ChunkedPutOptions {
   /** Default `aws-chunked`; S3 clients may add a real encoding (`aws-chunked,gzip`). */

@@ -9,6 +9,7 @@ export const DEV_KEY: AccessKey = {
   secretAccessKey: "deltaglider-secret",
   access: "read-write",
   buckets: ["*"],
+  admin: true,
 };
 
 export const NO_CREDENTIALS_MESSAGE =
@@ -82,7 +83,9 @@ function parseKey(entry: unknown, index: number): AccessKey {
   if (!Array.isArray(buckets) || buckets.length === 0 || !buckets.every((b) => typeof b === "string" && b !== "")) {
     throw new ConfigError(`${where}.buckets`, `must be a non-empty array of bucket names, or ["*"] for all buckets.`);
   }
-  return { accessKeyId: e.accessKeyId, secretAccessKey: e.secretAccessKey, access: access as Access, buckets: buckets as string[] };
+  const admin = e.admin ?? false;
+  if (typeof admin !== "boolean") throw new ConfigError(`${where}.admin`, "must be true or false.");
+  return { accessKeyId: e.accessKeyId, secretAccessKey: e.secretAccessKey, access: access as Access, buckets: buckets as string[], admin };
 }
 
 function isTrue(value: unknown, name: string): boolean {

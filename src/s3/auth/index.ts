@@ -13,6 +13,8 @@ export interface AccessKey {
   access: Access;
   /** Bucket names this key may use; "*" means all. */
   buckets: string[];
+  /** May use the operator endpoints under `/_/` (stats, metrics, scrub, re-baseline): `"admin": true`. */
+  admin: boolean;
 }
 
 export interface CorsConfig {

@@ -52,6 +52,7 @@ const awsConfig: AuthConfig = testConfig({
     secretAccessKey: examples.credentials.secretAccessKey,
     access: "read-write",
     buckets: ["*"],
+    admin: false,
   }],
 });
 const awsNow = new Date(examples.credentials.now);
@@ -380,7 +381,7 @@ describe("credentials configuration", () => {
       DG_CREDENTIALS: JSON.stringify([{ accessKeyId: "ci", secretAccessKey: "ci-secret-123", access: "read-only", buckets: ["releases"] }]),
       DG_ANONYMOUS_READ_BUCKETS: "public, mirror",
     });
-    expect(config.keys).toEqual([{ accessKeyId: "ci", secretAccessKey: "ci-secret-123", access: "read-only", buckets: ["releases"] }]);
+    expect(config.keys).toEqual([{ accessKeyId: "ci", secretAccessKey: "ci-secret-123", access: "read-only", buckets: ["releases"], admin: false }]);
     expect(config.anonymousReadBuckets).toEqual(["public", "mirror"]);
     expect(config.failClosed).toBe(false);
     expect(parseAuthConfig({}).failClosed).toBe(true);

@@ -7,8 +7,8 @@ import { bytesToBase64 } from "../../../src/encoding";
 import { checksumHasher } from "../../../src/s3/auth/checksums";
 import type { ChecksumAlgorithm } from "../../../src/engine/api";
 
-export const KEY: AccessKey = { accessKeyId: "AKIDTESTWRITER", secretAccessKey: "writer-secret-0123456789", access: "read-write", buckets: ["*"] };
-export const READER: AccessKey = { accessKeyId: "AKIDTESTREADER", secretAccessKey: "reader-secret-0123456789", access: "read-only", buckets: ["docs"] };
+export const KEY: AccessKey = { accessKeyId: "AKIDTESTWRITER", secretAccessKey: "writer-secret-0123456789", access: "read-write", buckets: ["*"], admin: false };
+export const READER: AccessKey = { accessKeyId: "AKIDTESTREADER", secretAccessKey: "reader-secret-0123456789", access: "read-only", buckets: ["docs"], admin: false };
 
 export function testConfig(overrides: Partial<AuthConfig> = {}): AuthConfig {
   return {
