@@ -22,7 +22,7 @@
 //                                   if no object is left in the deltaspace
 //   variant (+ sidecar) written     a complete object (its reference is pinned), visible; at the intent's
 //                                   close the coordinator keeps whichever variant a GET picks (newest)
-import type { EngineObservations, PutInput, PutResult } from "./api";
+import type { EngineObservations, PassthroughReason, PutInput, PutResult } from "./api";
 import type { Variant } from "../coordination/api";
 import { S3Error } from "../errors";
 import type { StoredObject } from "../storage/backend";
@@ -97,17 +97,23 @@ async function storeVariant(
     userMetadata,
     checksums: { ...(input.checksums ?? {}) },
   };
-  if (wantsDelta(ctx, parsed, body.size)) {
+  let reason = whyNoDelta(ctx, parsed, body.size);
+  if (!reason) {
     const stored = await tryStoreDelta(ctx, parsed, body, base, seeding, input.observe);
-    if (stored) return { result: stored, variant: "delta" };
+    if ("etag" in stored) return { result: stored, variant: "delta" };
+    reason = stored.passthrough;
   }
-  return { result: await storePassthrough(ctx, parsed, body, base), variant: "plain" };
+  const result = await storePassthrough(ctx, parsed, body, base);
+  return { result: { ...result, passthroughReason: reason }, variant: "plain" };
 }
 
-function wantsDelta(ctx: EngineContext, parsed: ParsedKey, size: number): boolean {
+/** Why this write cannot be a delta at all, or null when it may be one. */
+function whyNoDelta(ctx: EngineContext, parsed: ParsedKey, size: number): PassthroughReason | null {
   const { config } = ctx;
-  return Boolean(ctx.codec) && config.compression && size > 0 && size <= config.maxDeltaObjectSize
-    && isEligibleName(parsed.name, config.deltaExtensions);
+  if (!ctx.codec || !config.compression || !isEligibleName(parsed.name, config.deltaExtensions)) return "ineligible";
+  if (size === 0) return "empty";
+  if (size > config.maxDeltaObjectSize) return "too-large";
+  return null;
 }
 
 async function storePassthrough(ctx: EngineContext, parsed: ParsedKey, body: BodySource, base: DgRecord): Promise<PutResult> {
@@ -122,13 +128,13 @@ async function storePassthrough(ctx: EngineContext, parsed: ParsedKey, body: Bod
   return { etag: base.multipartEtag ?? body.md5, storageType: "passthrough", storedSize: stored.size, size: body.size };
 }
 
-/** Store as a delta when it pays; null means "store passthrough instead". */
+/** Store as a delta when it pays; else why not (the caller stores it as-is). */
 async function tryStoreDelta(
   ctx: EngineContext, parsed: ParsedKey, body: BodySource, base: DgRecord, seeding: Seeding, observe?: EngineObservations,
-): Promise<PutResult | null> {
+): Promise<PutResult | { passthrough: PassthroughReason }> {
   const refKey = referenceKey(parsed.deltaspace);
   const reference = await ensureReference(ctx, refKey, parsed, body, base, seeding);
-  if (!reference) return null;
+  if (!reference) return { passthrough: "no-reference" };
   // The next GET of a delta against this reference can then decode from cached blocks without reading its metadata.
   await ctx.referenceCache?.rememberReferenceSize?.(reference.sha256, reference.stored.size);
 
@@ -138,7 +144,7 @@ async function tryStoreDelta(
   const started = Date.now();
   const delta = await encodeWithinRatio(ctx, source, body);
   if (observe) observe.codecMs = (observe.codecMs ?? 0) + (Date.now() - started);
-  if (!delta) return null;
+  if (!(delta instanceof DeltaBuffer)) return { passthrough: delta.passthrough };
   try {
     const record: DgRecord = {
       ...base,
@@ -236,7 +242,8 @@ async function referenceOf(ctx: EngineContext, refKey: string, existing: StoredO
  * keeping) and return null. A codec failure also means passthrough: the bytes are still stored, just not
  * compressed.
  */
-async function encodeWithinRatio(ctx: EngineContext, source: ReturnType<BodySource["asSource"]>, body: BodySource): Promise<DeltaBuffer | null> {
+async function encodeWithinRatio(ctx: EngineContext, source: ReturnType<BodySource["asSource"]>, body: BodySource,
+): Promise<DeltaBuffer | { passthrough: "ratio" | "codec-error" }> {
   const limit = ctx.config.maxDeltaRatio * body.size;
   const buffer = new DeltaBuffer(ctx.backend, ctx.config.deltaBufferLimit);
   const reader = ctx.codec!.encode(source, await body.stream(), { ...ctx.config.codec, targetSize: body.size }).getReader();
@@ -247,7 +254,7 @@ async function encodeWithinRatio(ctx: EngineContext, source: ReturnType<BodySour
       if (buffer.size + value.byteLength >= limit) {
         await reader.cancel("delta too large").catch(() => {});
         await buffer.discard();
-        return null;
+        return { passthrough: "ratio" };
       }
       await buffer.add(value);
     }
@@ -257,7 +264,7 @@ async function encodeWithinRatio(ctx: EngineContext, source: ReturnType<BodySour
     await buffer.discard();
     if (error instanceof S3Error && error.code !== "InternalError") throw error;
     console.warn(`engine: delta encode failed, storing passthrough: ${error}`);
-    return null;
+    return { passthrough: "codec-error" };
   }
 }
 

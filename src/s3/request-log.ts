@@ -106,7 +106,8 @@ export function logRequest(record: RequestLogRecord): void {
   console.log(JSON.stringify(record));
 }
 
-function bytesOut(method: string, response: Response): number | undefined {
+/** Response body bytes from its Content-Length (0 for HEAD and bodiless answers; undefined when not known). */
+export function bytesOut(method: string, response: Response): number | undefined {
   if (method === "HEAD" || response.body === null) return 0;
   const length = response.headers.get("content-length");
   return length !== null && /^\d+$/.test(length) ? Number(length) : undefined;
