@@ -6,8 +6,11 @@ import { ConfigError } from "../errors";
 export const FLUSH_SECONDS_VARIABLE = "DG_METRICS_FLUSH_SECONDS";
 export const FLUSH_REQUESTS_VARIABLE = "DG_METRICS_FLUSH_REQUESTS";
 
-/** A flush waits in the request's ctx.waitUntil, which the platform keeps alive for 30 s after the response. */
-const MAX_FLUSH_SECONDS = 30;
+/**
+ * A flush waits in the request's ctx.waitUntil, which the platform keeps alive for 30 s after the response and
+ * then cancels (workerd does the same: a 30 s timer's Durable Object call never completed). 20 s leaves the call time.
+ */
+const MAX_FLUSH_SECONDS = 20;
 
 export interface MetricsConfig {
   /** Counts are sent at most this long after the request that made them (0: after every request). */

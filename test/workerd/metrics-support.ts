@@ -156,8 +156,8 @@ function copy(request: Request, response: Response, body: ArrayBuffer): Response
 }
 
 /** GET /_/metrics with the admin token, parsed strictly. */
-export async function scrape(isolate: object): Promise<Exposition> {
-  const response = await through(isolate, new Request(`${ORIGIN}/_/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } }));
+export async function scrape(isolate: object, send: typeof through = through): Promise<Exposition> {
+  const response = await send(isolate, new Request(`${ORIGIN}/_/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } }));
   expect(response.status).toBe(200);
   expect(response.headers.get("content-type")).toBe("text/plain; version=0.0.4; charset=utf-8");
   return parseExposition(await response.text());
