@@ -1,9 +1,9 @@
 // What one S3 request adds to the metrics (src/metrics/), from the facts the request log already gathers: the
 // classified S3Op, status, S3 error code, body sizes, the engine's observations (encode time, which cache a delta
-// read came from) and the write's PutResult (delta decision). Nothing is measured twice: the handler builds one
-// AnsweredRequest for the log line and this. Two facts arrive after the answer — a delta read's decode ends
-// when its body does, and a multipart completion stores its object behind S3's keep-alive — so they are
-// recorded on their own (`recordDecode`, `recordWrite`).
+// read came from) and what the op noted of the write's PutResult (delta decision and why). Nothing is measured
+// twice: the handler builds one AnsweredRequest for the log line and this. Two facts arrive after the answer — a
+// delta read's decode ends when its body does, and a multipart completion stores its object behind S3's
+// keep-alive — so they are recorded on their own (`recordDecode`, `recordWrite`).
 import type { PutResult } from "../engine/api";
 import type { Labels, MetricsBatch } from "../metrics/batch";
 import type { RequestMetrics } from "../metrics/isolate";
@@ -52,6 +52,12 @@ export function recordS3Request(metrics: RequestMetrics, answered: AnsweredReque
       batch.count(facts.cache === "miss" ? "cacheMisses" : "cacheHits");
       batch.count("deltaReads", { source: facts.cache });
     }
+    const op = answered.op?.kind;
+    if ((op === "PutObject" || op === "CopyObject") && answered.response.status === 200 && facts.storageType) {
+      countDecision(batch, {
+        storageType: facts.storageType, size: facts.size ?? 0, storedSize: facts.storedBytes ?? 0, passthroughReason: facts.passthroughReason,
+      });
+    }
   });
 }
 
@@ -62,15 +68,19 @@ export function recordHttp(batch: MetricsBatch, request: { method: string; opera
   batch.observe("httpDuration", labels, (Date.now() - request.startedAt) / 1000);
 }
 
-/** A write's storage decision (PutObject, CopyObject, CompleteMultipartUpload), from the engine's PutResult. */
+/** A multipart completion's storage decision, from the engine's PutResult (known only after the answer began). */
 export function recordWrite(metrics: RequestMetrics | undefined, result: PutResult): void {
-  metrics?.record((batch) => {
-    batch.count("decisions", { decision: result.storageType });
-    if (result.storageType === "passthrough") batch.count("passthroughReasons", { reason: result.passthroughReason ?? "unknown" });
-    if (result.storageType !== "delta" || result.size === 0) return;
-    batch.count("bytesSaved", {}, Math.max(0, result.size - result.storedSize));
-    batch.observe("compressionRatio", {}, result.storedSize / result.size);
-  });
+  metrics?.record((batch) => countDecision(batch, result));
+}
+
+type Decision = Pick<PutResult, "storageType" | "size" | "storedSize" | "passthroughReason">;
+
+function countDecision(batch: MetricsBatch, result: Decision): void {
+  batch.count("decisions", { decision: result.storageType });
+  if (result.storageType === "passthrough") batch.count("passthroughReasons", { reason: result.passthroughReason ?? "unknown" });
+  if (result.storageType !== "delta" || result.size === 0) return;
+  batch.count("bytesSaved", {}, Math.max(0, result.size - result.storedSize));
+  batch.observe("compressionRatio", {}, result.storedSize / result.size);
 }
 
 /** A delta read's decode, once it has ended. */

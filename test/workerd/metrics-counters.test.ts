@@ -89,6 +89,28 @@ describe("GET /_/metrics", () => {
     expect(grew(before, after, "deltaglider_http_request_duration_seconds_count", { method: "PUT", operation: "put_object" })).toBe(3);
   });
 
+  it("counts a multipart completion's decision, recorded once its object is stored behind the keep-alive", async () => {
+    const prefix = `metrics-mpu-${crypto.randomUUID()}`;
+    const v1 = pseudoRandom(128 * KiB, 41);
+    const v2 = edited(v1, 42);
+    expect((await through(isolate, await signed("PUT", `/default/${prefix}/v1.zip`, v1))).status).toBe(200);
+    const before = await scrape(isolate);
+    const created = await through(isolate, await signed("POST", `/default/${prefix}/v2.zip?uploads`));
+    const uploadId = /<UploadId>([^<]+)<\/UploadId>/.exec(await created.text())![1];
+    const part = await through(isolate, await signed("PUT", `/default/${prefix}/v2.zip?partNumber=1&uploadId=${uploadId}`, v2));
+    const etag = part.headers.get("etag")!;
+    const xml = new TextEncoder().encode(
+      `<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>${etag}</ETag></Part></CompleteMultipartUpload>`);
+    const completed = await through(isolate, await signed("POST", `/default/${prefix}/v2.zip?uploadId=${uploadId}`, xml));
+    expect(await completed.text()).toContain("<CompleteMultipartUploadResult");
+    const after = await scrape(isolate);
+    expect(grew(before, after, "deltaglider_delta_decisions_total", { decision: "delta" })).toBe(1);
+    const storedDelta = await env.BUCKET.head(`${prefix}/v2.zip.delta`);
+    expect(grew(before, after, "deltaglider_delta_bytes_saved_total")).toBe(v2.byteLength - storedDelta!.size);
+    expect(grew(before, after, "deltaglider_http_requests_total", { method: "POST", operation: "post_object", status: "200" })).toBe(2);
+    expect(grew(before, after, "deltaglider_http_requests_total", { method: "PUT", operation: "put_object", status: "200" })).toBe(1);
+  });
+
   it("labels stay bounded: an unknown method is OTHER, an unclassifiable request is operation unknown", async () => {
     const before = await scrape(isolate);
     const odd = await through(isolate, new Request(`${ORIGIN}/default/x`, { method: "PROPFIND" }));

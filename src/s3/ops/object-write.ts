@@ -12,7 +12,6 @@ import {
 import { openOrNoSuchKey } from "./object-read";
 import { requireOwnerOnlyAclHeaders } from "./acl";
 import { noteObject } from "../request-log";
-import { recordWrite } from "../request-metrics";
 
 /** S3's single-PUT limit (5 GiB). */
 const MAX_PUT_SIZE = 5 * 1024 ** 3;
@@ -42,7 +41,6 @@ export async function putObject(ctx: OpContext, bucket: string, key: string): Pr
     observe: ctx.facts,
   });
   noteObject(ctx.facts, result);
-  recordWrite(ctx.metrics, result);
   const headers = putHeaders(result);
   // Checksums are echoed as S3 does; a trailer checksum is known only now that the body has been read.
   for (const [algorithm, value] of Object.entries(verified.checksums)) {
@@ -83,7 +81,6 @@ export async function copyObject(ctx: OpContext, bucket: string, key: string, so
     observe: ctx.facts,
   });
   noteObject(ctx.facts, result);
-  recordWrite(ctx.metrics, result);
   const xml = buildXml("CopyObjectResult", { LastModified: xmlDate(new Date()), ETag: quoteEtag(result.etag) });
   const response = xmlResponse(xml);
   response.headers.set(STORAGE_TYPE_HEADER, storageTypeName(result.storageType));
