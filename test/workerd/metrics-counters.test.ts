@@ -111,6 +111,21 @@ describe("GET /_/metrics", () => {
     expect(grew(before, after, "deltaglider_http_requests_total", { method: "PUT", operation: "put_object", status: "200" })).toBe(1);
   });
 
+  it("says why a delta-eligible write was stored as-is: empty, or its delta would not have paid", async () => {
+    const prefix = `metrics-why-${crypto.randomUUID()}`;
+    const reasons = "deltaglider_delta_passthrough_reasons_total";
+    const before = await scrape(isolate);
+    expect((await through(isolate, await signed("PUT", `/default/${prefix}/v1.zip`, pseudoRandom(64 * KiB, 51)))).status).toBe(200);
+    const unrelated = await through(isolate, await signed("PUT", `/default/${prefix}/other.zip`, pseudoRandom(64 * KiB, 52)));
+    expect(unrelated.headers.get("x-amz-storage-type")).toBe("Direct");
+    const empty = await through(isolate, await signed("PUT", `/default/${prefix}/empty.zip`, new Uint8Array(0)));
+    expect(empty.headers.get("x-amz-storage-type")).toBe("Direct");
+    const after = await scrape(isolate);
+    expect(grew(before, after, reasons, { reason: "ratio" })).toBe(1);
+    expect(grew(before, after, reasons, { reason: "empty" })).toBe(1);
+    expect(grew(before, after, "deltaglider_delta_decisions_total", { decision: "passthrough" })).toBe(2);
+  });
+
   it("labels stay bounded: an unknown method is OTHER, an unclassifiable request is operation unknown", async () => {
     const before = await scrape(isolate);
     const odd = await through(isolate, new Request(`${ORIGIN}/default/x`, { method: "PROPFIND" }));
