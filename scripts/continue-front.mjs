@@ -80,6 +80,9 @@ function withoutHopByHop(rawHeaders) {
 /** The methods wrangler dev's proxy parks instead of failing them (it retries only these). */
 const PARKABLE_METHODS = new Set(["GET", "HEAD"]);
 
+/** Nudges sent and not yet answered, at most (see ParkedRequestNudger). */
+const MAX_UNANSWERED_NUDGES = 2;
+
 /**
  * wrangler dev's proxy (its ProxyWorker, wrangler 4.x) sometimes loses its connection to the Worker as it
  * forwards a request; we see it on the request right after a large upload on the remote-S3 backend. It then
@@ -89,10 +92,13 @@ const PARKABLE_METHODS = new Set(["GET", "HEAD"]);
  * arrives, and a client waiting for this answer sends none (rclone's HEAD after its PUT waited 5 minutes).
  * So while any GET or HEAD through the front waits for its answer, the front sends the proxy a cheap request
  * every `intervalMs`; each one makes it send on what it parked. Nothing is sent while no GET or HEAD waits.
+ * At most two nudges are unanswered at a time: a nudge may be parked itself (it is a GET), and the next one
+ * sends it on; but a Worker that answers nothing does not collect one more open request every second.
  */
 class ParkedRequestNudger {
   #waiting = 0;
   #timer = undefined;
+  #unanswered = 0;
 
   constructor(targetPort, intervalMs) {
     this.targetPort = targetPort;
@@ -117,7 +123,10 @@ class ParkedRequestNudger {
   }
 
   #nudge() {
+    if (this.#unanswered >= MAX_UNANSWERED_NUDGES) return;
+    this.#unanswered++;
     const nudge = httpRequest({ host: "127.0.0.1", port: this.targetPort, method: "GET", path: NUDGE_PATH, agent: false });
+    nudge.on("close", () => this.#unanswered--);
     nudge.on("response", (answer) => answer.resume());
     nudge.on("error", () => {}); // wrangler restarting or gone: the next tick tries again
     nudge.end();

@@ -14,6 +14,9 @@ let frontPort: number;
 const seen: { method: string; headers: IncomingHttpHeaders; url: string; firstChunkAt?: number }[] = [];
 /** Requests the stand-in holds as wrangler dev's proxy parks them: sent on only when its next request arrives. */
 const parked: Array<() => void> = [];
+/** While set, the stand-in answers no /_/health (a Worker that answers nothing); `unanswered` ends them later. */
+let healthHangs = false;
+const unanswered: Array<() => void> = [];
 
 beforeAll(async () => {
   upstream = createServer((request, response) => {
@@ -22,6 +25,15 @@ beforeAll(async () => {
     for (const release of parked.splice(0)) release();
     if (request.url!.startsWith("/parked")) {
       parked.push(() => response.writeHead(200, { "x-parked": "released" }).end());
+      return;
+    }
+    if (request.url === NUDGE_PATH && healthHangs) {
+      unanswered.push(() => response.writeHead(200).end());
+      return;
+    }
+    const slowMs = /^\/slow\?ms=(\d+)$/.exec(request.url!)?.[1];
+    if (slowMs) {
+      setTimeout(() => response.writeHead(200).end(), Number(slowMs));
       return;
     }
     if (request.url!.startsWith("/early")) {
@@ -142,5 +154,18 @@ describe("npm start's front", () => {
     request.end("llo");
     expect((await done).statusCode).toBe(200);
     expect(nudges()).toBe(0);
+  });
+
+  it("keeps at most two nudges unanswered when the Worker answers none", async () => {
+    healthHangs = true;
+    seen.length = 0;
+    try {
+      const slow = await answerWithin("GET", `/slow?ms=${4.5 * NUDGE_INTERVAL_MS}`, 8 * NUDGE_INTERVAL_MS);
+      expect(slow.statusCode).toBe(200);
+      expect(nudges()).toBe(2); // four ticks passed
+    } finally {
+      healthHangs = false;
+      for (const answer of unanswered.splice(0)) answer();
+    }
   });
 });
