@@ -15,8 +15,8 @@ export const NUDGE_INTERVAL_MS = 1000;
 const NUDGE_PATH = "/_/health";
 
 /** Listen on host:port and forward to 127.0.0.1:targetPort. Resolves with the listening server. */
-export function startContinueFront({ host, port, targetPort, nudgeIntervalMs = NUDGE_INTERVAL_MS }) {
-  const nudger = new ParkedRequestNudger(targetPort, nudgeIntervalMs);
+export function startContinueFront({ host, port, targetPort }) {
+  const nudger = new ParkedRequestNudger(targetPort, NUDGE_INTERVAL_MS);
   const server = createServer((request, response) => forward(request, response, targetPort, nudger));
   // Large uploads may take longer than Node's default 5 minutes per request.
   server.requestTimeout = 0;
@@ -84,12 +84,13 @@ const PARKABLE_METHODS = new Set(["GET", "HEAD"]);
 const MAX_UNANSWERED_NUDGES = 2;
 
 /**
- * wrangler dev's proxy (its ProxyWorker, wrangler 4.x) sometimes loses its connection to the Worker as it
- * forwards a request; we see it on the request right after a large upload on the remote-S3 backend. It then
- * takes the lost connection for a Worker restart (it compares the request's URL, path included, with the
- * Worker's bare address, which never match) and, for a GET or HEAD, parks the request to retry it when the
- * restarted Worker is ready. No restart comes: the request is sent again only when the proxy's next request
- * arrives, and a client waiting for this answer sends none (rclone's HEAD after its PUT waited 5 minutes).
+ * wrangler dev's proxy (its ProxyWorker, wrangler 4.86) sometimes loses its connection to the Worker as it
+ * forwards a request ("Network connection lost"); we see it on the request right after a large upload on the
+ * remote-S3 backend. It then takes the lost connection for a Worker restart (it compares the request's URL,
+ * path included, with the Worker's bare address: they differ for any path but "/") and, for a GET or HEAD,
+ * parks the request to retry it when the restarted Worker is ready. No restart comes: the request is sent again
+ * only when the proxy's next request arrives, and a client waiting for this answer sends none (rclone's HEAD
+ * after its PUT waited 5 minutes).
  * So while any GET or HEAD through the front waits for its answer, the front sends the proxy a cheap request
  * every `intervalMs`; each one makes it send on what it parked. Nothing is sent while no GET or HEAD waits.
  * At most two nudges are unanswered at a time: a nudge may be parked itself (it is a GET), and the next one
