@@ -1,21 +1,41 @@
 // scripts/continue-front.mjs (npm start's front) against a plain Node upstream standing in for wrangler dev:
-// 100 Continue comes from the front, the request reaches the upstream unchanged (Host included) and streamed, and
-// a connection whose request body was not all read is closed rather than reused.
+// 100 Continue comes from the front, the request reaches the upstream unchanged (Host included) and streamed, a
+// connection whose request body was not all read is closed rather than reused, and a GET or HEAD that wrangler
+// dev's proxy parked (until its next request, see ParkedRequestNudger) is answered all the same.
 import { createServer, request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 // @ts-expect-error: a plain .mjs script without type declarations
-import { startContinueFront } from "../../scripts/continue-front.mjs";
+import { NUDGE_INTERVAL_MS, startContinueFront } from "../../scripts/continue-front.mjs";
 
 let upstream: Server;
 let front: Server;
 let frontPort: number;
-const seen: { headers: IncomingHttpHeaders; url: string; firstChunkAt?: number }[] = [];
+const seen: { method: string; headers: IncomingHttpHeaders; url: string; firstChunkAt?: number }[] = [];
+/** Requests the stand-in holds as wrangler dev's proxy parks them: sent on only when its next request arrives. */
+const parked: Array<() => void> = [];
+/** While set, the stand-in answers no /_/health (a Worker that answers nothing); `unanswered` ends them later. */
+let healthHangs = false;
+const unanswered: Array<() => void> = [];
 
 beforeAll(async () => {
   upstream = createServer((request, response) => {
-    const record: (typeof seen)[number] = { headers: request.headers, url: request.url! };
+    const record: (typeof seen)[number] = { method: request.method!, headers: request.headers, url: request.url! };
     seen.push(record);
+    for (const release of parked.splice(0)) release();
+    if (request.url!.startsWith("/parked")) {
+      parked.push(() => response.writeHead(200, { "x-parked": "released" }).end());
+      return;
+    }
+    if (request.url === NUDGE_PATH && healthHangs) {
+      unanswered.push(() => response.writeHead(200).end());
+      return;
+    }
+    const slowMs = /^\/slow\?ms=(\d+)$/.exec(request.url!)?.[1];
+    if (slowMs) {
+      setTimeout(() => response.writeHead(200).end(), Number(slowMs));
+      return;
+    }
     if (request.url!.startsWith("/early")) {
       response.writeHead(403).end("refused"); // without reading the body, as a server may
       return;
@@ -42,6 +62,24 @@ afterAll(async () => {
 function put(path: string, headers: Record<string, string>) {
   return httpRequest({ host: "127.0.0.1", port: frontPort, method: "PUT", path, headers, agent: false });
 }
+
+/** A request through the front that fails after `timeoutMs` without an answer (instead of hanging the test). */
+function answerWithin(method: string, path: string, timeoutMs: number): Promise<IncomingMessage> {
+  const request = httpRequest({ host: "127.0.0.1", port: frontPort, method, path, agent: false });
+  const answered = responseOf(request);
+  request.end();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      request.destroy();
+      reject(new Error(`${method} ${path}: no answer through the front within ${timeoutMs} ms`));
+    }, timeoutMs);
+  });
+  return Promise.race([answered, late]).finally(() => clearTimeout(timer));
+}
+
+const nudges = () => seen.filter((request) => request.method === "GET" && request.url === NUDGE_PATH).length;
+const NUDGE_PATH = "/_/health";
 
 function responseOf(request: ReturnType<typeof put>): Promise<IncomingMessage> {
   return new Promise((resolve, reject) => {
@@ -91,5 +129,43 @@ describe("npm start's front", () => {
     expect(response.statusCode).toBe(403);
     expect(response.headers.connection).toBe("close");
     request.destroy();
+  });
+
+  it("gets a parked GET and HEAD answered: while they wait, it sends the proxy GET /_/health every second", async () => {
+    seen.length = 0;
+    const started = Date.now();
+    const [head, get] = await Promise.all([
+      answerWithin("HEAD", "/parked/after-upload.zip", 3 * NUDGE_INTERVAL_MS),
+      answerWithin("GET", "/parked/other.zip", 3 * NUDGE_INTERVAL_MS),
+    ]);
+    expect([head.statusCode, head.headers["x-parked"]]).toEqual([200, "released"]);
+    expect([get.statusCode, get.headers["x-parked"]]).toEqual([200, "released"]);
+    expect(Date.now() - started).toBeLessThan(2.5 * NUDGE_INTERVAL_MS);
+    expect(nudges()).toBeGreaterThanOrEqual(1);
+  });
+
+  it("sends no nudge while no GET or HEAD waits", async () => {
+    await answerWithin("GET", "/quick", 3 * NUDGE_INTERVAL_MS);
+    const request = put("/default/slow-put.bin", { "content-length": "5" });
+    const done = responseOf(request);
+    request.write("he");
+    seen.length = 0;
+    await new Promise((resolve) => setTimeout(resolve, 2.5 * NUDGE_INTERVAL_MS)); // a PUT still uploading
+    request.end("llo");
+    expect((await done).statusCode).toBe(200);
+    expect(nudges()).toBe(0);
+  });
+
+  it("keeps at most two nudges unanswered when the Worker answers none", async () => {
+    healthHangs = true;
+    seen.length = 0;
+    try {
+      const slow = await answerWithin("GET", `/slow?ms=${4.5 * NUDGE_INTERVAL_MS}`, 8 * NUDGE_INTERVAL_MS);
+      expect(slow.statusCode).toBe(200);
+      expect(nudges()).toBe(2); // four ticks passed
+    } finally {
+      healthHangs = false;
+      for (const answer of unanswered.splice(0)) answer();
+    }
   });
 });
