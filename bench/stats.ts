@@ -122,9 +122,9 @@ const section = [
     "the S3 API against `wrangler dev` (Durable Object in-process), with `DG_STATS=off` and on (the default).",
   "",
   "**Extra calls: none.** The totals ride on the coordinator calls a PUT (commit) and a DELETE (remove) already make. Inside " +
-    "the Durable Object a commit adds 4 storage reads (the key's old record, its deltaspace and the bucket totals in one get; the " +
-    "key's re-read mark; the rebuild marker; the activity counter) and 1 write of 5 entries (record, deltaspace, totals, activity " +
-    "entry, counter), plus 1 delete of the oldest activity entry; a DELETE the same per key. They are SQLite operations inside the " +
+    "the Durable Object a commit adds 2 storage reads (the key's old record with its deltaspace's and the bucket's totals in one " +
+    "get; the activity counter) and 1 write of 5 entries (record, deltaspace, totals, activity entry, counter), plus 1 delete of " +
+    "the oldest activity entry; a DELETE the same per key (a delete instead of the record's write). They are SQLite operations inside the " +
     "object (no network). Only when writes of a key overlap, or a write fails, does the last one to close re-read the key from " +
     "storage (4 HEADs, by the Durable Object); a failed seeding upload adds 2 HEADs of its reference.",
   "",

@@ -76,6 +76,8 @@ interface DeltaspaceRecord {
   /** Reference objects by stored key → bytes (with sidecar). */
   references: Record<string, number>;
   worst: { key: string; ratio: number } | null;
+  /** The worst delta got better or went away: found again (one pass over the deltaspace's records) when next read. */
+  worstStale?: boolean;
 }
 
 interface BucketRecord {
@@ -103,6 +105,9 @@ interface KeyParts {
 
 export class SavingsLedger {
   private tail: Promise<unknown> = Promise.resolve();
+  // Only this ledger writes these, so it may remember them instead of reading them on every event.
+  private rebuildOpen: boolean | null = null;
+  private dirtyKeys: Set<string> | null = null;
 
   constructor(private readonly storage: LedgerStorage, private readonly now: () => number = Date.now) {}
 
@@ -124,7 +129,7 @@ export class SavingsLedger {
       const before = isEmptyDeltaspace(ds);
       if (old) apply(ds, bucket, old, -1);
       if (next) apply(ds, bucket, next, +1);
-      await this.updateWorst(ds, key, next);
+      this.updateWorst(ds, key, next);
       if (next) entries[recordKey] = next;
       else if (old) await this.storage.delete([recordKey]);
       if (activity) {
@@ -176,18 +181,36 @@ export class SavingsLedger {
 
   /** Keys whose record must be re-read from storage when their last open write closes (see core.ts). */
   async isDirty(key: string): Promise<boolean> {
-    return (await this.storage.get([DIRTY + key])).has(DIRTY + key);
+    return (await this.dirty()).has(key);
   }
 
   async setDirty(key: string, dirty: boolean): Promise<void> {
-    if (dirty) await this.storage.put({ [DIRTY + key]: true });
-    else await this.storage.delete([DIRTY + key]);
+    const keys = await this.dirty();
+    if (dirty === keys.has(key)) return;
+    if (dirty) {
+      keys.add(key);
+      await this.storage.put({ [DIRTY + key]: true });
+    } else {
+      keys.delete(key);
+      await this.storage.delete([DIRTY + key]);
+    }
+  }
+
+  private async dirty(): Promise<Set<string>> {
+    if (!this.dirtyKeys) {
+      const keys = new Set<string>();
+      for await (const [id] of this.entries(DIRTY)) keys.add(id.slice(DIRTY.length));
+      this.dirtyKeys ??= keys;
+    }
+    return this.dirtyKeys;
   }
 
   /** DeleteBucket: the bucket is gone with everything in it. */
   clear(): Promise<void> {
     return this.serial(async () => {
-      for (const prefix of ["s:"]) await this.deletePrefix(prefix);
+      await this.deletePrefix("s:");
+      this.rebuildOpen = false;
+      this.dirtyKeys = new Set();
     });
   }
 
@@ -205,7 +228,9 @@ export class SavingsLedger {
     };
     if (!detail) return result;
     const deltaspaces: DeltaspaceSavings[] = [];
-    for await (const [, ds] of this.entries<DeltaspaceRecord>(DELTASPACE)) deltaspaces.push(deltaspaceSummary(ds));
+    for await (const [, ds] of this.entries<DeltaspaceRecord>(DELTASPACE)) {
+      deltaspaces.push(deltaspaceSummary(ds.worstStale ? await this.refreshWorst(ds) : ds));
+    }
     const recent: RecentActivity[] = [];
     for await (const [, entry] of this.entries<RecentActivity>(RECENT)) recent.push(entry);
     return { ...result, deltaspaces, recent: recent.reverse() };
@@ -220,6 +245,7 @@ export class SavingsLedger {
       const now = this.now();
       const state: RebuildState = { generation: `${now.toString(36)}${Math.random().toString(36).slice(2, 8)}`, startedAt: now, lastPageAt: now, scanned: 0 };
       await this.storage.put({ [REBUILD]: state });
+      this.rebuildOpen = true;
       return state.generation;
     });
   }
@@ -297,6 +323,7 @@ export class SavingsLedger {
       }
       await this.recomputeAggregates(references);
       await this.deletePrefix(REBUILD);
+      this.rebuildOpen = false;
       await this.storage.put({ [REBUILT_AT]: this.now() });
       const bucket = (await this.storage.get<BucketRecord>([TOTALS])).get(TOTALS) ?? emptyBucket();
       return { totals: bucketSummary(bucket), ignored };
@@ -331,8 +358,10 @@ export class SavingsLedger {
 
   // ---- helpers ----
 
+  /** While a rebuild scan is open, remember what live events changed (they win over what the scan read). */
   private async markTouched(id: string): Promise<void> {
-    if ((await this.storage.get([REBUILD])).has(REBUILD)) await this.storage.put({ [id]: true });
+    this.rebuildOpen ??= (await this.storage.get([REBUILD])).has(REBUILD);
+    if (this.rebuildOpen) await this.storage.put({ [id]: true });
   }
 
   private async records(recordKey: string | null, deltaspace: string): Promise<[ObjectRecord | null, DeltaspaceRecord, BucketRecord]> {
@@ -345,21 +374,36 @@ export class SavingsLedger {
     ];
   }
 
-  /** Keep the deltaspace's worst delta right after `key` changed to `next`. */
-  private async updateWorst(ds: DeltaspaceRecord, key: string, next: ObjectRecord | null): Promise<void> {
+  /**
+   * Keep the deltaspace's worst delta right after `key` changed to `next`. A new worst is set at once; when the
+   * worst one gets better or goes away the next is found lazily (summary), so deleting a deltaspace's objects
+   * one by one does not scan its records once per delete.
+   */
+  private updateWorst(ds: DeltaspaceRecord, key: string, next: ObjectRecord | null): void {
     const ratio = next && deltaRatio(next);
+    if (ds.worstStale) return;
     if (ratio !== null && ratio !== undefined && (ds.worst === null || ratio >= ds.worst.ratio)) {
       ds.worst = { key, ratio };
-      return;
+    } else if (ds.worst?.key === key) {
+      ds.worst = null;
+      ds.worstStale = true;
     }
-    if (ds.worst?.key !== key) return;
-    // The worst one got better or went away: find the next worst among the deltaspace's records.
-    ds.worst = next && ratio !== null && ratio !== undefined ? { key, ratio } : null;
-    for await (const [, record] of this.entries<ObjectRecord>(objectPrefix(ds.deltaspace))) {
-      if (record.deltaspace !== ds.deltaspace || record.key === key) continue;
-      const r = deltaRatio(record);
-      if (r !== null && (ds.worst === null || r > ds.worst.ratio)) ds.worst = { key: record.key, ratio: r };
-    }
+  }
+
+  /** The deltaspace's worst delta found again from its records (after the previous worst got better or went away). */
+  private async refreshWorst(ds: DeltaspaceRecord): Promise<DeltaspaceRecord> {
+    return this.serial(async () => {
+      const current = (await this.storage.get<DeltaspaceRecord>([DELTASPACE + ds.deltaspace])).get(DELTASPACE + ds.deltaspace);
+      if (!current?.worstStale) return current ?? ds;
+      current.worst = null;
+      for await (const [, record] of this.entries<ObjectRecord>(objectPrefix(current.deltaspace))) {
+        const ratio = record.deltaspace === current.deltaspace ? deltaRatio(record) : null;
+        if (ratio !== null && (current.worst === null || ratio > current.worst.ratio)) current.worst = { key: record.key, ratio };
+      }
+      delete current.worstStale;
+      await this.storage.put({ [DELTASPACE + current.deltaspace]: current });
+      return current;
+    });
   }
 
   private async saveAggregates(entries: Record<string, unknown>, ds: DeltaspaceRecord, bucket: BucketRecord, wasEmptyBefore: boolean): Promise<void> {

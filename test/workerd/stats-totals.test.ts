@@ -3,8 +3,10 @@
 // numbers come from listing the R2 binding directly (helpers/stored-totals.ts), not from any of our code. After a
 // rebuild scan (POST /_/stats/rebuild) the same, also for objects written behind the proxy.
 import { env } from "cloudflare:workers";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import worker from "../../src/index";
 import { describe, expect, it } from "vitest";
-import { bytes, s3, uniqueBucket, xmlOf } from "./s3-support";
+import { DEV_CLIENT, ORIGIN, bytes, s3, uniqueBucket, xmlOf } from "./s3-support";
 import { expectTotalsEqual, storedTotals } from "./helpers/stored-totals";
 
 const MiB = 1024 * 1024;
@@ -198,6 +200,29 @@ describe("savings totals (GET /_/stats) equal what is stored", () => {
     expect((await s3("PUT", `/${bucket}`)).status).toBe(200);
     const fresh = await stats(bucket);
     expect([fresh.objects, fresh.storedBytes, fresh.recent.length]).toEqual([0, 0, 0]);
+  });
+
+  it("without the Durable Object binding (one isolate's in-memory coordinator) the same bookkeeping", async () => {
+    const local = { ...(env as object), DG_COORDINATOR: undefined };
+    const call = async (method: string, path: string, body?: Uint8Array) => {
+      const ctx = createExecutionContext();
+      const headers = body ? { "content-length": String(body.byteLength) } : undefined;
+      const response = await worker.fetch(await DEV_CLIENT.sign(`${ORIGIN}${path}`, { method, headers, body: body ?? null }), local as never, ctx);
+      await waitOnExecutionContext(ctx);
+      return response;
+    };
+    const bucket = uniqueBucket("local");
+    expect((await call("PUT", `/${bucket}`)).status).toBe(200);
+    for (const [key, body] of [["r/a.zip", version(base, 1)], ["r/b.zip", version(base, 2)], ["r/b.zip", bytes(9000, 3)], ["c.txt", bytes(10, 4)]] as const) {
+      expect((await call("PUT", `/${bucket}/${key}`, body)).status).toBe(200);
+    }
+    expect((await call("DELETE", `/${bucket}/c.txt`)).status).toBe(204);
+    const response = await call("GET", `/_/stats?bucket=${bucket}`);
+    expect(response.status).toBe(200);
+    const shown = await response.json() as any;
+    expect(shown.objects).toBe(2);
+    const logical = async (key: string) => Number((await call("HEAD", `/${bucket}/${key}`)).headers.get("content-length"));
+    expectTotalsEqual(shown, await storedTotals(env.BUCKET, dataRoot(bucket), logical));
   });
 
   it("answers clean JSON errors", async () => {

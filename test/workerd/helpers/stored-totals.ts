@@ -10,6 +10,8 @@ export interface ExpectedTotals extends Totals {
   referenceBytes: number;
   byType: { reference: Totals; delta: Totals; direct: Totals };
   deltaspaces: Map<string, Totals & { referenceBytes: number }>;
+  /** Per deltaspace, each delta object's delta size / original size (the worst one is shown). */
+  deltaRatios: Map<string, Map<string, number>>;
 }
 
 const zero = (): Totals => ({ objects: 0, logicalBytes: 0, storedBytes: 0 });
@@ -26,7 +28,7 @@ export async function storedTotals(binding: R2Bucket, root: string, logicalSize:
     cursor = page.truncated ? page.cursor : undefined;
   } while (cursor);
 
-  const expected: ExpectedTotals = { ...zero(), referenceBytes: 0, byType: { reference: zero(), delta: zero(), direct: zero() }, deltaspaces: new Map() };
+  const expected: ExpectedTotals = { ...zero(), referenceBytes: 0, byType: { reference: zero(), delta: zero(), direct: zero() }, deltaspaces: new Map(), deltaRatios: new Map() };
   for (const [key, size] of objects) {
     const owner = key.endsWith(".meta") ? key.slice(0, -5) : key;
     if (owner !== key && !objects.has(owner)) continue; // an orphan sidecar
@@ -48,6 +50,10 @@ export async function storedTotals(binding: R2Bucket, root: string, logicalSize:
     }
     if (owner !== key) continue; // a sidecar: bytes only
     const logical = kind === "delta" ? await logicalSize(owner.slice(0, -".delta".length)) : size;
+    if (kind === "delta" && logical > 0) {
+      const ratios = expected.deltaRatios.get(deltaspace) ?? new Map<string, number>();
+      expected.deltaRatios.set(deltaspace, ratios.set(owner.slice(0, -".delta".length), size / logical));
+    }
     for (const totals of [type, expected, ds]) { totals.objects += 1; totals.logicalBytes += logical; }
   }
   return expected;
@@ -68,4 +74,13 @@ export function expectTotalsEqual(shown: any, expected: ExpectedTotals): void {
     objects: d.objects, logicalBytes: d.logicalBytes, storedBytes: d.storedBytes, referenceBytes: d.referenceBytes,
   }]));
   expect(rows).toEqual(Object.fromEntries(expected.deltaspaces));
+  for (const row of shown.deltaspaces) {
+    const ratios = expected.deltaRatios.get(row.deltaspace);
+    if (!ratios) {
+      expect(row.worst, `worst delta of ${row.deltaspace}`).toBeNull();
+      continue;
+    }
+    expect(row.worst.ratio, `worst delta of ${row.deltaspace}`).toBeCloseTo(Math.max(...ratios.values()), 12);
+    expect(ratios.get(row.worst.key)).toBeCloseTo(row.worst.ratio, 12);
+  }
 }
