@@ -140,7 +140,7 @@ export interface BucketSavings {
 
 /** One stored name a rebuild scan read, attributed to what it belongs to. */
 export type ScannedName =
-  | { owner: "object"; key: string; deltaspace: string; role: "plain" | "delta" | "sidecar"; bytes: number; size?: number }
+  | { owner: "object"; key: string; deltaspace: string; role: "plain" | "delta" | "plainSidecar" | "deltaSidecar"; bytes: number; size?: number }
   | { owner: "reference"; key: string; deltaspace: string; role: "reference" | "sidecar"; bytes: number };
 
 export interface ScanPage {

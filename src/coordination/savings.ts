@@ -95,13 +95,26 @@ interface RebuildState {
   scanned: number;
 }
 
-/** What a scan found of one user key so far (its names may be spread over several pages). */
+/**
+ * What a scan found of one user key so far (its names may be spread over several pages). Each stored name sets
+ * its own field, so a page read twice (a client retrying a lost answer) counts once.
+ */
 interface KeyParts {
   deltaspace: string;
   plain?: { bytes: number; size: number };
   delta?: { bytes: number; size: number };
-  sidecarBytes: number;
+  plainSidecar?: number;
+  deltaSidecar?: number;
 }
+
+/** What a scan found of one reference object: its own bytes and its sidecar's. */
+interface ReferenceParts {
+  deltaspace: string;
+  bytes?: number;
+  sidecar?: number;
+}
+
+const sidecarBytes = (parts: KeyParts) => (parts.plainSidecar ?? 0) + (parts.deltaSidecar ?? 0);
 
 export class SavingsLedger {
   private tail: Promise<unknown> = Promise.resolve();
@@ -264,28 +277,27 @@ export class SavingsLedger {
       await this.requireRebuild(generation);
       const objectKeys = [...new Set(names.filter((n) => n.owner === "object").map((n) => SHADOW_OBJECT + n.key))];
       const parts = await this.getMany<KeyParts>(objectKeys);
-      const references: Record<string, { deltaspace: string; bytes: number; main: boolean }> = {};
-      const existingRefs = await this.getMany<{ deltaspace: string; bytes: number; main: boolean }>(
+      const references = await this.getMany<ReferenceParts>(
         [...new Set(names.filter((n) => n.owner === "reference").map((n) => SHADOW_REFERENCE + n.key))]);
       for (const name of names) {
         if (name.owner === "object") {
           const id = SHADOW_OBJECT + name.key;
-          const part = parts.get(id) ?? { deltaspace: name.deltaspace, sidecarBytes: 0 };
-          if (name.role === "sidecar") part.sidecarBytes += name.bytes;
+          const part = parts.get(id) ?? { deltaspace: name.deltaspace };
+          if (name.role === "plainSidecar" || name.role === "deltaSidecar") part[name.role] = name.bytes;
           else part[name.role] = { bytes: name.bytes, size: name.size ?? name.bytes };
           parts.set(id, part);
         } else {
           const id = SHADOW_REFERENCE + name.key;
-          const ref = references[id] ?? existingRefs.get(id) ?? { deltaspace: name.deltaspace, bytes: 0, main: false };
-          ref.bytes += name.bytes;
-          if (name.role === "reference") ref.main = true;
-          references[id] = ref;
+          const ref = references.get(id) ?? { deltaspace: name.deltaspace };
+          if (name.role === "reference") ref.bytes = name.bytes;
+          else ref.sidecar = name.bytes;
+          references.set(id, ref);
         }
       }
       const state = (await this.storage.get<RebuildState>([REBUILD])).get(REBUILD)!;
       state.scanned += names.length;
       state.lastPageAt = this.now();
-      await this.putMany({ ...Object.fromEntries(parts), ...references, [REBUILD]: state });
+      await this.putMany({ ...Object.fromEntries(parts), ...Object.fromEntries(references), [REBUILD]: state });
     });
   }
 
@@ -305,20 +317,20 @@ export class SavingsLedger {
       for await (const [id, parts] of this.entries<KeyParts>(SHADOW_OBJECT)) {
         const key = id.slice(SHADOW_OBJECT.length);
         if (await touched(TOUCHED_OBJECT + key)) continue;
-        const facts = factsFromParts(parts);
+        const facts = factsFromParts({ ...parts, sidecarBytes: sidecarBytes(parts) });
         if (facts) await this.storage.put({ [objectKey(parts.deltaspace, key)]: { ...facts, key, deltaspace: parts.deltaspace } });
-        else { ignored.objects += 1; ignored.bytes += parts.sidecarBytes; }
+        else { ignored.objects += 1; ignored.bytes += sidecarBytes(parts); }
       }
       // References: touched deltaspaces keep the live ones, the others get what the scan found.
       const references = new Map<string, Record<string, number>>();
       for await (const [, ds] of this.entries<DeltaspaceRecord>(DELTASPACE)) {
         if (await touched(TOUCHED_DELTASPACE + ds.deltaspace)) references.set(ds.deltaspace, ds.references);
       }
-      for await (const [id, ref] of this.entries<{ deltaspace: string; bytes: number; main: boolean }>(SHADOW_REFERENCE)) {
+      for await (const [id, ref] of this.entries<ReferenceParts>(SHADOW_REFERENCE)) {
         if (await touched(TOUCHED_DELTASPACE + ref.deltaspace)) continue;
-        if (!ref.main) { ignored.objects += 1; ignored.bytes += ref.bytes; continue; }
+        if (ref.bytes === undefined) { ignored.objects += 1; ignored.bytes += ref.sidecar ?? 0; continue; }
         const map = references.get(ref.deltaspace) ?? {};
-        map[id.slice(SHADOW_REFERENCE.length)] = ref.bytes;
+        map[id.slice(SHADOW_REFERENCE.length)] = ref.bytes + (ref.sidecar ?? 0);
         references.set(ref.deltaspace, map);
       }
       await this.recomputeAggregates(references);
@@ -460,7 +472,7 @@ export function putActivity(facts: CommitFacts): Activity {
 }
 
 /** What a user key occupies, from its stored names (a delta wins over a plain object left by a half-done overwrite). */
-export function factsFromParts(parts: Omit<KeyParts, "deltaspace">): ObjectFacts | null {
+export function factsFromParts(parts: Pick<KeyParts, "plain" | "delta"> & { sidecarBytes: number }): ObjectFacts | null {
   const variant = parts.delta ?? parts.plain;
   if (!variant) return null;
   return {

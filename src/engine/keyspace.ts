@@ -134,14 +134,14 @@ export class BackendKeyspace implements Keyspace {
     const isSidecar = object.key.endsWith(SIDECAR_SUFFIX);
     const owner = isSidecar ? object.key.slice(0, -SIDECAR_SUFFIX.length) : object.key;
     const { deltaspace, name } = parseKey(owner);
-    const role = isSidecar ? "sidecar" as const : undefined;
-    if (isReferenceName(name)) return { owner: "reference", key: owner, deltaspace, role: role ?? "reference", bytes: object.size };
+    if (isReferenceName(name)) return { owner: "reference", key: owner, deltaspace, role: isSidecar ? "sidecar" : "reference", bytes: object.size };
     if (owner.endsWith(DELTA_SUFFIX)) {
       const key = owner.slice(0, -DELTA_SUFFIX.length);
-      if (role) return { owner: "object", key, deltaspace, role, bytes: object.size };
+      if (isSidecar) return { owner: "object", key, deltaspace, role: "deltaSidecar", bytes: object.size };
       return { owner: "object", key, deltaspace, role: "delta", bytes: object.size, size: await this.deltaSize(object) };
     }
-    return { owner: "object", key: owner, deltaspace, role: role ?? "plain", bytes: object.size, size: object.size };
+    if (isSidecar) return { owner: "object", key: owner, deltaspace, role: "plainSidecar", bytes: object.size };
+    return { owner: "object", key: owner, deltaspace, role: "plain", bytes: object.size, size: object.size };
   }
 
   /** A delta's original size: from its metadata, else its sidecar; its own size when neither says. */
