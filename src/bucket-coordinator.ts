@@ -48,8 +48,8 @@ export class BucketCoordinator extends DurableObject<Record<string, unknown>> {
     return this.run(bucket, (core) => core.claimSeed(ticket));
   }
 
-  seedDone(bucket: string, ticket: number, reference?: ReferenceFacts): Promise<Outcome<void>> {
-    return this.run(bucket, (core) => core.seedDone(ticket, reference));
+  seedDone(bucket: string, ticket: number, references?: ReferenceFacts[]): Promise<Outcome<void>> {
+    return this.run(bucket, (core) => core.seedDone(ticket, references));
   }
 
   abort(bucket: string, ticket: number): Promise<Outcome<void>> {
@@ -187,7 +187,7 @@ export class DurableCoordinator implements Coordinator {
   }
   async abort(ticket: number): Promise<void> { unwrap(await this.stub().abort(this.bucket, ticket)); }
   async claimSeed(ticket: number): Promise<boolean> { return unwrap(await this.stub().claimSeed(this.bucket, ticket)); }
-  async seedDone(ticket: number, reference?: ReferenceFacts): Promise<void> { unwrap(await this.stub().seedDone(this.bucket, ticket, reference)); }
+  async seedDone(ticket: number, references?: ReferenceFacts[]): Promise<void> { unwrap(await this.stub().seedDone(this.bucket, ticket, references)); }
   async remove(keys: string[]): Promise<string[]> { return unwrap(await this.stub().remove(this.bucket, keys)); }
   async deleteBucket(): Promise<void> { unwrap(await this.stub().deleteBucket(this.bucket)); }
   async hold(name: string, options: BeginOptions = {}): Promise<number> {

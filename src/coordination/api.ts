@@ -26,7 +26,7 @@ export interface Coordinator {
    */
   claimSeed(ticket: number): Promise<boolean>;
   /** The claimed create of reference.bin is done (created, or found there): the next claimer may go. */
-  seedDone(ticket: number, reference?: ReferenceFacts): Promise<void>;
+  seedDone(ticket: number, references?: ReferenceFacts[]): Promise<void>;
   /** The PUT failed after begin(): close its intent (what it may have written is settled, newest wins). */
   abort(ticket: number): Promise<void>;
   /** Delete user keys (every stored variant), then collect the references nothing depends on. Returns failed keys. */
@@ -73,12 +73,12 @@ export interface ReferenceFacts {
   storedBytes: number;
 }
 
-/** What a PUT tells the coordinator at commit: the object it stored, the reference it created if any. */
+/** What a PUT tells the coordinator at commit: the object it stored, the reference objects it created if any. */
 export interface CommitFacts {
   object: ObjectFacts;
   /** As the PUT answered it (x-amz-storage-type): "reference" for the upload that seeded its deltaspace. */
   storageType: "reference" | "delta" | "passthrough";
-  reference?: ReferenceFacts;
+  references?: ReferenceFacts[];
 }
 
 export interface SavingsOptions {

@@ -151,8 +151,9 @@ export class CoordinatorCore {
     await this.locks.with([`k:${intent.key}`], async () => {
       this.openIntent(ticket); // it may have expired while we waited
       // Booked while the intent still pins the deltaspace, so no collection can clear it before it is booked.
-      const reference = facts?.reference;
-      if (reference) await this.book(`reference of ${deltaspace}`, (ledger) => ledger.setReference(deltaspace, reference));
+      for (const reference of facts?.references ?? []) {
+        await this.book(`reference of ${deltaspace}`, (ledger) => ledger.setReference(deltaspace, reference));
+      }
       this.untrack(intent);
       try {
         // The last write of the key to close decides; earlier ones leave the other variant to it.
@@ -200,11 +201,13 @@ export class CoordinatorCore {
   }
 
   /** The write that claimed the seed has created the reference (or found it there): the next may go. */
-  async seedDone(ticket: number, reference?: ReferenceFacts): Promise<void> {
+  async seedDone(ticket: number, references: ReferenceFacts[] = []): Promise<void> {
     const intent = this.intents.get(ticket);
     if (!intent?.seeding || intent.deltaspace === null) return;
     const deltaspace = intent.deltaspace;
-    if (reference) await this.book(`reference of ${deltaspace}`, (ledger) => ledger.setReference(deltaspace, reference));
+    for (const reference of references) {
+      await this.book(`reference of ${deltaspace}`, (ledger) => ledger.setReference(deltaspace, reference));
+    }
     intent.seeding = false;
     this.releaseSeeder(intent.deltaspace, ticket);
     await this.store.saveIntent(intent, this.nextTicket);

@@ -20,7 +20,7 @@ export class LocalCoordinator implements Coordinator {
   commit(ticket: number, variant: Variant, facts?: CommitFacts): Promise<void> { return this.core.commit(ticket, variant, facts); }
   abort(ticket: number): Promise<void> { return this.core.abort(ticket); }
   claimSeed(ticket: number): Promise<boolean> { return this.core.claimSeed(ticket); }
-  seedDone(ticket: number, reference?: ReferenceFacts): Promise<void> { return this.core.seedDone(ticket, reference); }
+  seedDone(ticket: number, references?: ReferenceFacts[]): Promise<void> { return this.core.seedDone(ticket, references); }
   remove(keys: string[]): Promise<string[]> { return this.core.remove(keys); }
   deleteBucket(): Promise<void> { return this.core.deleteBucket(); }
   hold(name: string, options: BeginOptions = {}): Promise<number> { return this.core.hold(name, this.intentTtlMs, options.exclusive); }

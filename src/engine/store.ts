@@ -58,7 +58,7 @@ export async function storeObject(ctx: EngineContext, key: string, input: PutInp
       if (input.precondition) input.precondition((await openObject(ctx, parsed.key))?.info ?? null);
       const seeding: Seeding = {
         claim: () => ctx.coordinator.claimSeed(ticket),
-        done: (reference) => ctx.coordinator.seedDone(ticket, reference),
+        done: (references) => ctx.coordinator.seedDone(ticket, references),
       };
       const { result, variant, facts } = await storeVariant(ctx, parsed, body, input, userMetadata, seeding);
       await ctx.coordinator.commit(ticket, variant, facts);
@@ -83,14 +83,14 @@ interface StoredVariant {
 interface Written {
   result: PutResult;
   sidecarBytes: number;
-  reference?: ReferenceFacts;
+  references?: ReferenceFacts[];
 }
 
 /** The coordinator's turn to create the deltaspace's reference (one seeder at a time), and its end. */
 interface Seeding {
   claim(): Promise<boolean>;
-  /** `reference`: the one this PUT created (for the savings totals); absent when it found one there. */
-  done(reference?: ReferenceFacts): Promise<void>;
+  /** `references`: the reference objects this PUT created (for the savings totals); none when it found one there. */
+  done(references?: ReferenceFacts[]): Promise<void>;
 }
 
 async function storeVariant(
@@ -111,13 +111,13 @@ async function storeVariant(
     userMetadata,
     checksums: { ...(input.checksums ?? {}) },
   };
-  let seeded: ReferenceFacts | undefined;
+  let seeded: ReferenceFacts[] | undefined;
   if (wantsDelta(ctx, parsed, body.size)) {
-    const stored = await tryStoreDelta(ctx, parsed, body, base, seeding, input.observe, (reference) => { seeded = reference; });
+    const stored = await tryStoreDelta(ctx, parsed, body, base, seeding, input.observe, (references) => { seeded = references; });
     if (stored) return { result: stored.result, variant: "delta", facts: commitFacts(stored, "delta") };
   }
   // A seeding upload whose own delta did not pay keeps the reference it created: still booked.
-  const written = { ...(await storePassthrough(ctx, parsed, body, base)), reference: seeded };
+  const written = { ...(await storePassthrough(ctx, parsed, body, base)), references: seeded };
   return { result: written.result, variant: "plain", facts: commitFacts(written, "direct") };
 }
 
@@ -126,7 +126,7 @@ function commitFacts(written: Written, form: "delta" | "direct"): CommitFacts {
   return {
     object: { form, size: result.size, variantBytes: result.storedSize, storedBytes: result.storedSize + written.sidecarBytes },
     storageType: result.storageType,
-    reference: written.reference,
+    references: written.references,
   };
 }
 
@@ -151,12 +151,12 @@ async function storePassthrough(ctx: EngineContext, parsed: ParsedKey, body: Bod
 /** Store as a delta when it pays; null means "store passthrough instead". */
 async function tryStoreDelta(
   ctx: EngineContext, parsed: ParsedKey, body: BodySource, base: DgRecord, seeding: Seeding, observe: EngineObservations | undefined,
-  onSeeded: (reference: ReferenceFacts) => void,
+  onSeeded: (references: ReferenceFacts[]) => void,
 ): Promise<Written | null> {
   const refKey = referenceKey(parsed.deltaspace);
   const reference = await ensureReference(ctx, refKey, parsed, body, base, seeding);
   if (!reference) return null;
-  const created: ReferenceFacts | undefined = reference.seeded ? { key: refKey, storedBytes: reference.storedBytes } : undefined;
+  const created: ReferenceFacts[] | undefined = reference.seeded ? [{ key: refKey, storedBytes: reference.storedBytes }] : undefined;
   if (created) onSeeded(created);
   // The next GET of a delta against this reference can then decode from cached blocks without reading its metadata.
   await ctx.referenceCache?.rememberReferenceSize?.(reference.sha256, reference.stored.size);
@@ -192,7 +192,7 @@ async function tryStoreDelta(
         size: body.size,
       },
       sidecarBytes,
-      reference: created,
+      references: created,
     };
   } finally {
     await delta.discard();
@@ -227,7 +227,7 @@ async function ensureReference(
       return state;
     } finally {
       // Best effort: the intent's close ends the turn too (and then books the reference from storage).
-      const created = state?.seeded ? { key: refKey, storedBytes: state.storedBytes } : undefined;
+      const created = state?.seeded ? [{ key: refKey, storedBytes: state.storedBytes }] : undefined;
       await seeding.done(created).catch((error) => console.warn(`engine: could not end the seeding turn: ${error}`));
     }
   }

@@ -45,7 +45,7 @@ function dyingCoordinator(ttlMs: number): Coordinator {
     commit: (ticket, variant, facts) => real.commit(ticket, variant, facts),
     abort: async () => {},
     claimSeed: (ticket) => real.claimSeed(ticket),
-    seedDone: (ticket, reference) => real.seedDone(ticket, reference),
+    seedDone: (ticket, references) => real.seedDone(ticket, references),
     remove: (keys) => real.remove(keys),
     deleteBucket: () => real.deleteBucket(),
     hold: (name, options) => real.hold(name, options),

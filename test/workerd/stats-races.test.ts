@@ -124,7 +124,7 @@ function bindAll(coordinator: Coordinator): Coordinator {
     commit: (ticket, variant, facts) => coordinator.commit(ticket, variant, facts),
     abort: (ticket) => coordinator.abort(ticket),
     claimSeed: (ticket) => coordinator.claimSeed(ticket),
-    seedDone: (ticket, reference) => coordinator.seedDone(ticket, reference),
+    seedDone: (ticket, references) => coordinator.seedDone(ticket, references),
     remove: (keys) => coordinator.remove(keys),
     deleteBucket: () => coordinator.deleteBucket(),
     hold: (name, options) => coordinator.hold(name, options),

@@ -223,7 +223,7 @@ export function gatedCoordinator(inner: Coordinator, scheduler: Scheduler, actor
     commit: (ticket: number, variant: Variant, facts?: CommitFacts) => step(`commit ${variant}`, () => inner.commit(ticket, variant, facts)),
     abort: (ticket: number) => step("abort", () => inner.abort(ticket)),
     claimSeed: (ticket: number) => step("claim-seed", () => inner.claimSeed(ticket), true),
-    seedDone: (ticket: number, reference?: ReferenceFacts) => step("seed-done", () => inner.seedDone(ticket, reference)),
+    seedDone: (ticket: number, references?: ReferenceFacts[]) => step("seed-done", () => inner.seedDone(ticket, references)),
     remove: (keys: string[]) => step(`remove ${keys.join(",")}`, () => inner.remove(keys), true),
     deleteBucket: () => step("delete-bucket", () => inner.deleteBucket()),
     hold: (name: string, options?: BeginOptions) => step(`hold ${name}${options?.exclusive ? " exclusive" : ""}`, () => inner.hold(name, options), true),
