@@ -7,7 +7,7 @@ const remoteS3Suite = {
   plugins: [cloudflareTest({
     main: "./src/index.ts",
     wrangler: { configPath: "./wrangler.toml" },
-    miniflare: { bindings: { DG_DEV_CREDENTIALS: "true", DG_LOG_REQUESTS: "false", ...REMOTE_SUITE } },
+    miniflare: { bindings: { DG_DEV_CREDENTIALS: "true", DG_LOG_REQUESTS: "false", DG_METRICS_FLUSH_SECONDS: "0", ...REMOTE_SUITE } },
   })],
   test: {
     name: "workerd-remote-s3",
@@ -30,9 +30,12 @@ export default defineConfig({
           // DG_INTERLEAVE_SEEDS: more random schedules for test/workerd/interleavings.test.ts.
           // DG_FUZZ_RUNS: more generated cases per property in test/workerd/fuzz-*.test.ts.
           // DG_LOG_REQUESTS: no request-log line per test request (test/workerd/request-log.test.ts turns it on).
+          // DG_METRICS_FLUSH_SECONDS=0: metrics are sent right after each request, not by a timer that would keep
+          // every awaited execution context (waitOnExecutionContext) open for the default 5 s.
           miniflare: { bindings: {
             DG_DEV_CREDENTIALS: "true",
             DG_LOG_REQUESTS: "false",
+            DG_METRICS_FLUSH_SECONDS: "0",
             DG_INTERLEAVE_SEEDS: process.env.DG_INTERLEAVE_SEEDS ?? "",
             DG_FUZZ_RUNS: process.env.DG_FUZZ_RUNS ?? "",
           } },

@@ -2,7 +2,8 @@
 // `npm run deploy:check`: what `wrangler deploy` would upload, checked offline before anyone deploys it. Builds the
 // bundle with `wrangler deploy --dry-run` (no login, no network), then checks that it fits Cloudflare's Worker size
 // limit and that the configuration declares what the Worker needs: the R2 binding, the coordinating Durable Object
-// with its migration, a compatibility date the pinned runtime knows, and the cleanup cron. Prints one line per
+// with its migration (and the metrics' aggregating one, when bound), a compatibility date the pinned runtime
+// knows, and the cleanup cron. Prints one line per
 // check; exits 1 if any fails. `--config <path>` checks another wrangler.toml (the tests feed it broken copies).
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
@@ -23,6 +24,8 @@ const PAID_PLAN_LIMIT = 10 * MiB;
 const R2_BINDING = "BUCKET";
 const COORDINATOR_BINDING = "DG_COORDINATOR";
 const COORDINATOR_CLASS = "BucketCoordinator";
+const METRICS_BINDING = "DG_METRICS";
+const METRICS_CLASS = "MetricsAggregator";
 
 /** The files of the dry-run output that are uploaded (source maps and wrangler's README are not). */
 const UPLOADED_MODULE = /\.(m?js|cjs|wasm)$/;
@@ -100,38 +103,54 @@ function sizeChecks(outdir) {
 
 function configChecks(config, exported) {
   const r2 = (config.r2_buckets ?? []).find((binding) => binding.binding === R2_BINDING);
-  const coordinator = (config.durable_objects?.bindings ?? []).find((binding) => binding.name === COORDINATOR_BINDING);
-  const migrations = config.migrations ?? [];
-  const created = migrations.some((migration) =>
-    [...(migration.new_sqlite_classes ?? []), ...(migration.new_classes ?? []),
-      ...(migration.renamed_classes ?? []).map((rename) => rename.to)].includes(COORDINATOR_CLASS));
-  const deleted = migrations.some((migration) => (migration.deleted_classes ?? []).includes(COORDINATOR_CLASS));
   const newestDate = runtimeCompatibilityDate();
   const date = config.compatibility_date;
   const crons = config.triggers?.crons ?? [];
   return [
     { ok: Boolean(r2), name: "R2 binding",
       detail: r2 ? `${R2_BINDING} -> bucket ${r2.bucket_name}` : `no [[r2_buckets]] binding "${R2_BINDING}"` },
-    { ok: coordinator?.class_name === COORDINATOR_CLASS && !coordinator.script_name, name: "Durable Object binding",
-      detail: coordinator
-        ? `${COORDINATOR_BINDING} -> class ${coordinator.class_name}${coordinator.script_name ? ` of Worker ${coordinator.script_name}` : ""}` +
-          (coordinator.class_name === COORDINATOR_CLASS && !coordinator.script_name ? "" : ` (expected class ${COORDINATOR_CLASS} of this Worker)`)
-        : `no [[durable_objects.bindings]] "${COORDINATOR_BINDING}"` },
-    { ok: exported.includes(COORDINATOR_CLASS), name: "Durable Object class export",
-      detail: exported.includes(COORDINATOR_CLASS)
-        ? `the entry exports ${COORDINATOR_CLASS}`
-        : `the entry (${config.main}) does not export class ${COORDINATOR_CLASS}; it exports: ${exported.join(", ") || "nothing"}` },
-    { ok: created && !deleted, name: "Durable Object migration",
-      detail: created && !deleted
-        ? `[[migrations]] ${migrations.map((migration) => migration.tag).join(", ")} create ${COORDINATOR_CLASS}`
-        : deleted
-          ? `a [[migrations]] entry deletes ${COORDINATOR_CLASS}`
-          : `no [[migrations]] entry creates class ${COORDINATOR_CLASS} (new_sqlite_classes): Cloudflare refuses a binding to a class no migration created` },
+    ...durableObjectChecks(config, exported, COORDINATOR_BINDING, COORDINATOR_CLASS, ""),
+    ...metricsChecks(config, exported),
     { ok: typeof date === "string" && date <= newestDate, name: "compatibility_date",
       detail: `${date ?? "missing"}; the pinned runtime (miniflare/workerd) supports up to ${newestDate}` },
     { ok: crons.length > 0, name: "cron trigger",
       detail: crons.length > 0 ? `[triggers] crons = ${JSON.stringify(crons)}` : "no [triggers] crons: stale multipart uploads and staged bodies would never be removed" },
   ];
+}
+
+/** Binding, class export and migration of one Durable Object class; `label` tells the checks of two classes apart. */
+function durableObjectChecks(config, exported, bindingName, className, label) {
+  const binding = (config.durable_objects?.bindings ?? []).find((b) => b.name === bindingName);
+  const migrations = config.migrations ?? [];
+  const creating = migrations.filter((migration) =>
+    [...(migration.new_sqlite_classes ?? []), ...(migration.new_classes ?? []),
+      ...(migration.renamed_classes ?? []).map((rename) => rename.to)].includes(className));
+  const created = creating.length > 0;
+  const deleted = migrations.some((migration) => (migration.deleted_classes ?? []).includes(className));
+  return [
+    { ok: binding?.class_name === className && !binding.script_name, name: `Durable Object binding${label}`,
+      detail: binding
+        ? `${bindingName} -> class ${binding.class_name}${binding.script_name ? ` of Worker ${binding.script_name}` : ""}` +
+          (binding.class_name === className && !binding.script_name ? "" : ` (expected class ${className} of this Worker)`)
+        : `no [[durable_objects.bindings]] "${bindingName}"` },
+    { ok: exported.includes(className), name: `Durable Object class export${label}`,
+      detail: exported.includes(className)
+        ? `the entry exports ${className}`
+        : `the entry (${config.main}) does not export class ${className}; it exports: ${exported.join(", ") || "nothing"}` },
+    { ok: created && !deleted, name: `Durable Object migration${label}`,
+      detail: created && !deleted
+        ? `[[migrations]] ${creating.map((migration) => migration.tag).join(", ")} creates ${className}`
+        : deleted
+          ? `a [[migrations]] entry deletes ${className}`
+          : `no [[migrations]] entry creates class ${className} (new_sqlite_classes): Cloudflare refuses a binding to a class no migration created` },
+  ];
+}
+
+/** The metrics' aggregating object is optional (without it /_/metrics answers 503); when bound, it must be whole. */
+function metricsChecks(config, exported) {
+  const bound = (config.durable_objects?.bindings ?? []).some((b) => b.name === METRICS_BINDING);
+  if (!bound) return [{ ok: true, name: "metrics", detail: `no ${METRICS_BINDING} binding: /_/metrics answers 503 (docs/DEPLOY.md "Metrics: Prometheus")` }];
+  return durableObjectChecks(config, exported, METRICS_BINDING, METRICS_CLASS, " (metrics)");
 }
 
 async function main() {

@@ -6,6 +6,8 @@ declare namespace Cloudflare {
     BUCKET: R2Bucket;
     /** One BucketCoordinator Durable Object per S3 bucket (wrangler.toml [[durable_objects.bindings]]). */
     DG_COORDINATOR: DurableObjectNamespace<import("./bucket-coordinator").BucketCoordinator>;
+    /** The one MetricsAggregator Durable Object that sums every isolate's counts (wrangler.toml). */
+    DG_METRICS: DurableObjectNamespace<import("./metrics/aggregator").MetricsAggregator>;
   }
   interface GlobalProps {
     mainModule: typeof import("./index");

@@ -9,11 +9,14 @@ import { errorResponse } from "./s3/xml";
 import { cleanupAllBuckets } from "./multipart/scheduled";
 import { createEngine, forRequest, servicesFor, type WorkerServices } from "./wiring";
 import { BucketCoordinator } from "./bucket-coordinator";
+import { MetricsAggregator } from "./metrics/aggregator";
 import { handleAdmin } from "./admin/router";
+import { adminOperationLabel } from "./admin/metrics";
+import { methodLabel, recordHttp } from "./s3/request-metrics";
 import { health } from "./admin/health";
 
-/** The Durable Object class behind binding DG_COORDINATOR (wrangler.toml); workerd needs it exported here. */
-export { BucketCoordinator };
+/** The Durable Object classes behind bindings DG_COORDINATOR and DG_METRICS (wrangler.toml); workerd needs them exported here. */
+export { BucketCoordinator, MetricsAggregator };
 
 export interface Env {
   /** The R2 bucket behind S3 bucket `default` (and, by default, behind buckets made by CreateBucket). */
@@ -50,6 +53,15 @@ async function sweepAllStaging(built: WorkerServices, now: number): Promise<Reco
   return removed;
 }
 
+/** An operator endpoint, counted in the request metrics under DeltaGlider's operation names (health, stats, metrics). */
+async function operator(request: Request, url: URL, services: WorkerServices, env: Env, ctx?: ExecutionContext): Promise<Response> {
+  const startedAt = Date.now();
+  const response = await handleAdmin(request, services, env, ctx);
+  const operation = adminOperationLabel(url.pathname);
+  services.metrics?.record((batch) => recordHttp(batch, { method: methodLabel(request.method), operation, status: response.status, startedAt }));
+  return response;
+}
+
 /** CORS preflights are answered before authentication (browsers send them unsigned). */
 async function s3WithCors(request: Request, built: WorkerServices): Promise<Response> {
   try {
@@ -73,7 +85,7 @@ export default {
       if (error instanceof ConfigError) return configErrorResponse(request, error);
       throw error;
     }
-    if (isOperatorPath(url, built.config)) return handleAdmin(request, forRequest(built, ctx), env, ctx);
+    if (isOperatorPath(url, built.config)) return operator(request, url, forRequest(built, ctx), env, ctx);
     return withCors(await s3WithCors(request, forRequest(built, ctx)), request, built.config.auth);
   },
 

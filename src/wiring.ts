@@ -17,6 +17,10 @@ import { DurableCoordinator, type BucketCoordinator } from "./bucket-coordinator
 import type { Coordinator } from "./coordination/api";
 import { LocalCoordinator } from "./coordination/local";
 import { BackendKeyspace } from "./engine/keyspace";
+import { isolateCodecBudget } from "./codec/index";
+import type { MetricsBatch } from "./metrics/batch";
+import type { MetricsAggregator } from "./metrics/aggregator";
+import { IsolateMetrics, durableMetricsStore } from "./metrics/isolate";
 
 /** The streaming xdelta3 codec bound to the Worker's compiled WASM module: encode, decode and busy(). */
 export const workerCodec: DeltaCodec = wasmCodec(xdelta3Module);
@@ -41,6 +45,8 @@ export interface WorkerServices extends S3Services {
   rebuiltCache: RebuiltObjectCache | null;
   /** Each bucket's coordinator across isolates (docs/ARCHITECTURE.md "Guarantees"). */
   coordinators: (bucket: BucketEntry) => Coordinator;
+  /** This isolate's counts for `/_/metrics`, summed across isolates by the DG_METRICS Durable Object; null without it. */
+  isolateMetrics: IsolateMetrics | null;
 }
 
 const services = new WeakMap<object, WorkerServices>();
@@ -56,11 +62,14 @@ export function servicesFor(env: Record<string, unknown>): WorkerServices {
     const { referenceCache, rebuiltCache } = edgeCaches(config.cache);
     const buckets = new BucketRegistry(config, env);
     const coordinators = coordinatorsFrom(env, buckets, config.stats.enabled);
+    const isolateMetrics = metricsFrom(env, config);
     built = {
       config,
       referenceCache,
       rebuiltCache,
       coordinators,
+      isolateMetrics,
+      metrics: isolateMetrics?.forRequest(),
       buckets,
       engineFor: enginesFor(config, referenceCache && scopedCache(referenceCache), rebuiltCache && scopedRebuilt(rebuiltCache), coordinators),
       authorize: s3Authorizer(config.auth),
@@ -72,10 +81,30 @@ export function servicesFor(env: Record<string, unknown>): WorkerServices {
 
 /** The services as one request sees them: engines whose cache fills outlive the response via ctx.waitUntil. */
 export function forRequest(built: WorkerServices, ctx: ExecutionContext | undefined): WorkerServices {
-  if (!ctx || !built.referenceCache) return built;
+  if (!ctx) return built;
   const waitUntil = (promise: Promise<unknown>) => ctx.waitUntil(promise);
+  const metrics = built.isolateMetrics?.forRequest(waitUntil);
+  if (!built.referenceCache) return { ...built, metrics };
   const rebuilt = built.rebuiltCache && scopedRebuilt(built.rebuiltCache, waitUntil);
-  return { ...built, engineFor: enginesFor(built.config, scopedCache(built.referenceCache, waitUntil), rebuilt, built.coordinators) };
+  return { ...built, metrics, engineFor: enginesFor(built.config, scopedCache(built.referenceCache, waitUntil), rebuilt, built.coordinators) };
+}
+
+/**
+ * The isolate's metrics, sent to the one MetricsAggregator Durable Object (binding DG_METRICS). Without the
+ * binding nothing is counted: counts of one isolate alone would mislead (docs/ARCHITECTURE.md "Metrics").
+ */
+function metricsFrom(env: Record<string, unknown>, config: Config): IsolateMetrics | null {
+  const namespace = env.DG_METRICS as DurableObjectNamespace<MetricsAggregator> | undefined;
+  if (!namespace) return null;
+  return new IsolateMetrics(durableMetricsStore(namespace), config.metrics, collectCodecCounts);
+}
+
+/** The codec budget is the isolate's (module-wide): its counts go to whichever batch takes them first. */
+function collectCodecCounts(batch: MetricsBatch): void {
+  const counts = isolateCodecBudget.takeCounts();
+  batch.count("codecJobs", {}, counts.jobs);
+  batch.count("codecQueued", {}, counts.queued);
+  batch.count("codecWait", {}, counts.waitedMs / 1000);
 }
 
 /**

@@ -6,6 +6,7 @@ import { AdminDenied, authorizeAdmin, type AdminPrincipal } from "./access";
 import { listBuckets } from "./buckets";
 import { health } from "./health";
 import { login, loginPage } from "./login";
+import { metricsEndpoint } from "./metrics";
 import { getStats, rebuildStats } from "./stats";
 
 /** What an operator endpoint gets: the request, its verified body, the Worker's services. */
@@ -33,6 +34,7 @@ export class AdminError extends Error {
 
 const ROUTES: Record<string, AdminHandler> = {
   "GET /_/buckets": listBuckets,
+  "GET /_/metrics": metricsEndpoint,
   "GET /_/stats": getStats,
   "POST /_/stats/rebuild": rebuildStats,
 };

@@ -23,6 +23,12 @@ const POLL_MAX_MS = 50;
 /** A queued waiter not seen polling for this long is dropped (its request is gone). */
 const STALE_WAITER_MS = 2_000;
 
+export interface BudgetCounts {
+  jobs: number;
+  queued: number;
+  waitedMs: number;
+}
+
 interface Ticket {
   bytes: number;
   seen: number;
@@ -36,6 +42,7 @@ export class MemoryBudget {
   private used = 0;
   private readonly queue: Ticket[] = [];
   private arrivals = 0;
+  private counts: BudgetCounts = { jobs: 0, queued: 0, waitedMs: 0 };
 
   constructor(readonly totalBytes: number, private readonly staleWaiterMs = STALE_WAITER_MS) {}
 
@@ -48,7 +55,8 @@ export class MemoryBudget {
     }
     const ticket: Ticket = { bytes, seen: Date.now(), order: this.arrivals++ };
     this.queue.push(ticket);
-    const deadline = Date.now() + waitMs;
+    const arrived = Date.now();
+    const deadline = arrived + waitMs;
     let delay = POLL_MIN_MS;
     try {
       for (;;) {
@@ -58,6 +66,7 @@ export class MemoryBudget {
         if (this.queue[0] === ticket && this.used + bytes <= this.totalBytes) {
           this.queue.shift();
           this.used += bytes;
+          this.count(ticket.seen - arrived);
           return this.releaser(bytes);
         }
         if (ticket.seen >= deadline) {
@@ -76,6 +85,21 @@ export class MemoryBudget {
   /** Bytes currently reserved by running jobs. */
   get reservedBytes(): number {
     return this.used;
+  }
+
+  /** Jobs granted, how many of them had to wait, and their wait in total since the last call (for metrics). */
+  takeCounts(): BudgetCounts {
+    const counts = this.counts;
+    this.counts = { jobs: 0, queued: 0, waitedMs: 0 };
+    return counts;
+  }
+
+  private count(waitedMs: number): void {
+    this.counts.jobs++;
+    if (waitedMs > 0) {
+      this.counts.queued++;
+      this.counts.waitedMs += waitedMs;
+    }
   }
 
   /** Jobs waiting for the budget. */

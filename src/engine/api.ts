@@ -73,6 +73,11 @@ export interface EngineObservations {
    * miss still reads the backend), "miss" = a decode that read the reference's metadata from the backend.
    */
   cache?: "rebuilt" | "reference" | "miss";
+  /**
+   * Called when a delta read's decode has ended (its last byte decoded and verified), with its milliseconds from
+   * the read's start. A callback, not a field: the answer's headers (and its log line) went out long before.
+   */
+  decoded?: (ms: number) => void;
 }
 
 export interface OpenOptions {
@@ -126,7 +131,17 @@ export interface PutResult {
   storageType: StorageType;
   storedSize: number;
   size: number;
+  /** Why a write was stored as-is (storageType "passthrough" only). */
+  passthroughReason?: PassthroughReason;
 }
+
+/**
+ * Why a write is stored as-is: `ineligible` (its name's extension is not a delta extension, or delta compression
+ * is off), `empty`, `too-large` (over the delta size limit), `no-reference` (the deltaspace's reference has no
+ * usable content hash, or another first upload's seeding did not finish in time), `ratio` (the delta would
+ * not have been smaller than maxDeltaRatio × size), `codec-error` (the encoder failed; the bytes are stored exactly).
+ */
+export type PassthroughReason = "ineligible" | "empty" | "too-large" | "no-reference" | "ratio" | "codec-error";
 
 export interface ListInput {
   prefix?: string;

@@ -34,12 +34,12 @@ export async function readDelta(
     throw error;
   }
   if (range && (range.start > 0 || range.end < info.size - 1)) {
-    const ranged = await readDeltaRange(ctx, key, resolved, info, range, reference);
+    const ranged = await readDeltaRange(ctx, key, resolved, info, range, reference, observe);
     if (ranged) return ranged;
   }
   const { source, evict } = reference;
   const delta = storedDeltaBody(ctx, resolved, key);
-  const rebuilt = decodeGivingBackWhenStalled(ctx, ctx.codec!.decode(source, delta, { ...ctx.config.codec, maxOutputSize: info.size }));
+  const rebuilt = decodeGivingBackWhenStalled(ctx, ctx.codec!.decode(source, delta, { ...ctx.config.codec, maxOutputSize: info.size, onStats: decodeTimer(observe) }));
   const verified = rebuilt.pipeThrough(verifyingSlice({
     size: info.size,
     sha256: record!.sha256,
@@ -82,10 +82,10 @@ async function keptRebuild(ctx: EngineContext, key: string, record: DgRecord, in
  * (xdelta3 -n) gives null before any byte: the caller rebuilds the whole object and checks its SHA-256.
  */
 async function readDeltaRange(ctx: EngineContext, key: string, resolved: Resolved, info: ObjectInfo,
-  range: ResolvedRange, { source, evict }: ReferenceUse): Promise<ReadableStream<Uint8Array> | null> {
+  range: ResolvedRange, { source, evict }: ReferenceUse, observe?: EngineObservations): Promise<ReadableStream<Uint8Array> | null> {
   const delta = storedDeltaBody(ctx, resolved, key);
   const rebuilt = decodeGivingBackWhenStalled(ctx,
-    ctx.codec!.decode(source, delta, { ...ctx.config.codec, maxOutputSize: info.size, targetRange: range }));
+    ctx.codec!.decode(source, delta, { ...ctx.config.codec, maxOutputSize: info.size, targetRange: range, onStats: decodeTimer(observe) }));
   const reader = rebuilt.getReader();
   const first = await reader.read().then((result) => ({ result }), (error: unknown) => ({ error }));
   if ("error" in first && isCodecError(first.error) && first.error.kind === "unverifiable") return null;
@@ -105,6 +105,14 @@ async function readDeltaRange(ctx: EngineContext, key: string, resolved: Resolve
   const checked = resumed.pipeThrough(exactLength(range.end - range.start + 1,
     () => new S3Error("InternalError", "A ranged rebuild returned the wrong number of bytes; no wrong bytes are served.", { Key: key })));
   return primed(evict ? onFailure(checked, evict) : checked, key);
+}
+
+/** Reports the decode's duration to `observe.decoded` when the codec finishes the job (only a job that ended well). */
+function decodeTimer(observe: EngineObservations | undefined): (() => void) | undefined {
+  const decoded = observe?.decoded;
+  if (!decoded) return undefined;
+  const started = Date.now();
+  return () => decoded(Date.now() - started);
 }
 
 /** A client that stops reading never holds the codec while another job waits for it (stall-release.ts). */

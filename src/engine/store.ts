@@ -23,7 +23,7 @@
 //                                   if no object is left in the deltaspace
 //   variant (+ sidecar) written     a complete object (its reference is pinned), visible; at the intent's
 //                                   close the coordinator keeps whichever variant a GET picks (newest)
-import type { EngineObservations, PutInput, PutResult } from "./api";
+import type { EngineObservations, PassthroughReason, PutInput, PutResult } from "./api";
 import type { CommitFacts, ReferenceFacts, Variant } from "../coordination/api";
 import { S3Error } from "../errors";
 import type { StoredObject } from "../storage/backend";
@@ -112,13 +112,15 @@ async function storeVariant(
     checksums: { ...(input.checksums ?? {}) },
   };
   let seeded: ReferenceFacts[] | undefined;
-  if (wantsDelta(ctx, parsed, body.size)) {
+  let reason = whyNoDelta(ctx, parsed, body.size);
+  if (!reason) {
     const stored = await tryStoreDelta(ctx, parsed, body, base, seeding, input.observe, (references) => { seeded = references; });
-    if (stored) return { result: stored.result, variant: "delta", facts: commitFacts(stored, "delta") };
+    if ("result" in stored) return { result: stored.result, variant: "delta", facts: commitFacts(stored, "delta") };
+    reason = stored.passthrough;
   }
   // A seeding upload whose own delta did not pay keeps the reference it created: still booked.
   const written = { ...(await storePassthrough(ctx, parsed, body, base)), references: seeded };
-  return { result: written.result, variant: "plain", facts: commitFacts(written, "direct") };
+  return { result: { ...written.result, passthroughReason: reason }, variant: "plain", facts: commitFacts(written, "direct") };
 }
 
 function commitFacts(written: Written, form: "delta" | "direct"): CommitFacts {
@@ -130,10 +132,13 @@ function commitFacts(written: Written, form: "delta" | "direct"): CommitFacts {
   };
 }
 
-function wantsDelta(ctx: EngineContext, parsed: ParsedKey, size: number): boolean {
+/** Why this write cannot be a delta at all, or null when it may be one. */
+function whyNoDelta(ctx: EngineContext, parsed: ParsedKey, size: number): PassthroughReason | null {
   const { config } = ctx;
-  return Boolean(ctx.codec) && config.compression && size > 0 && size <= config.maxDeltaObjectSize
-    && isEligibleName(parsed.name, config.deltaExtensions);
+  if (!ctx.codec || !config.compression || !isEligibleName(parsed.name, config.deltaExtensions)) return "ineligible";
+  if (size === 0) return "empty";
+  if (size > config.maxDeltaObjectSize) return "too-large";
+  return null;
 }
 
 async function storePassthrough(ctx: EngineContext, parsed: ParsedKey, body: BodySource, base: DgRecord): Promise<Written> {
@@ -148,14 +153,14 @@ async function storePassthrough(ctx: EngineContext, parsed: ParsedKey, body: Bod
   return { result: { etag: base.multipartEtag ?? body.md5, storageType: "passthrough", storedSize: stored.size, size: body.size }, sidecarBytes };
 }
 
-/** Store as a delta when it pays; null means "store passthrough instead". */
+/** Store as a delta when it pays; else why not (the caller stores it as-is). */
 async function tryStoreDelta(
   ctx: EngineContext, parsed: ParsedKey, body: BodySource, base: DgRecord, seeding: Seeding, observe: EngineObservations | undefined,
   onSeeded: (references: ReferenceFacts[]) => void,
-): Promise<Written | null> {
+): Promise<Written | { passthrough: PassthroughReason }> {
   const refKey = referenceKey(parsed.deltaspace);
   const reference = await ensureReference(ctx, refKey, parsed, body, base, seeding);
-  if (!reference) return null;
+  if (!reference) return { passthrough: "no-reference" };
   const created: ReferenceFacts[] | undefined = reference.seeded ? [{ key: refKey, storedBytes: reference.storedBytes }] : undefined;
   if (created) onSeeded(created);
   // The next GET of a delta against this reference can then decode from cached blocks without reading its metadata.
@@ -167,7 +172,7 @@ async function tryStoreDelta(
   const started = Date.now();
   const delta = await encodeWithinRatio(ctx, source, body);
   if (observe) observe.codecMs = (observe.codecMs ?? 0) + (Date.now() - started);
-  if (!delta) return null;
+  if (!(delta instanceof DeltaBuffer)) return { passthrough: delta.passthrough };
   try {
     const record: DgRecord = {
       ...base,
@@ -274,7 +279,8 @@ async function referenceOf(ctx: EngineContext, refKey: string, existing: StoredO
  * keeping) and return null. A codec failure also means passthrough: the bytes are still stored, just not
  * compressed.
  */
-async function encodeWithinRatio(ctx: EngineContext, source: ReturnType<BodySource["asSource"]>, body: BodySource): Promise<DeltaBuffer | null> {
+async function encodeWithinRatio(ctx: EngineContext, source: ReturnType<BodySource["asSource"]>, body: BodySource,
+): Promise<DeltaBuffer | { passthrough: "ratio" | "codec-error" }> {
   const limit = ctx.config.maxDeltaRatio * body.size;
   const buffer = new DeltaBuffer(ctx.backend, ctx.config.deltaBufferLimit);
   const reader = ctx.codec!.encode(source, await body.stream(), { ...ctx.config.codec, targetSize: body.size }).getReader();
@@ -285,7 +291,7 @@ async function encodeWithinRatio(ctx: EngineContext, source: ReturnType<BodySour
       if (buffer.size + value.byteLength >= limit) {
         await reader.cancel("delta too large").catch(() => {});
         await buffer.discard();
-        return null;
+        return { passthrough: "ratio" };
       }
       await buffer.add(value);
     }
@@ -295,7 +301,7 @@ async function encodeWithinRatio(ctx: EngineContext, source: ReturnType<BodySour
     await buffer.discard();
     if (error instanceof S3Error && error.code !== "InternalError") throw error;
     console.warn(`engine: delta encode failed, storing passthrough: ${error}`);
-    return null;
+    return { passthrough: "codec-error" };
   }
 }
 

@@ -4,7 +4,7 @@
 // written under a bucket DeleteBucket has swept (docs/ARCHITECTURE.md "Guarantees"). Completion streams the staged parts, in order, into the engine's put,
 // so an eligible object is delta-compressed like any single PUT.
 import type { Backend } from "../storage/backend";
-import type { ChecksumAlgorithm, ObjectEngine, ObjectHttpHeaders, OpenedObject, PutInput, ResolvedRange, StorageType } from "../engine/api";
+import type { ChecksumAlgorithm, ObjectEngine, ObjectHttpHeaders, OpenedObject, PutInput, PutResult, ResolvedRange, StorageType } from "../engine/api";
 import { S3Error } from "../errors";
 import { PartsSource } from "./assemble";
 import { compositeChecksum } from "./checksums";
@@ -45,6 +45,8 @@ export interface CompleteResult {
   etag: string;
   size: number;
   storageType?: StorageType;
+  /** The engine's answer for the stored object (absent for a repeated Complete of a finished upload). */
+  stored?: PutResult;
   checksums: PartChecksums;
   checksumType?: ChecksumType;
 }
@@ -241,7 +243,7 @@ export class MultipartUploads {
     await writeState(this.backend, { ...state, completed: { etag, size: source.size, at: new Date().toISOString() } });
     await deleteStagedParts(this.backend, state.uploadId);
     return {
-      key: state.key, etag, size: source.size, storageType: stored.storageType, checksums,
+      key: state.key, etag, size: source.size, storageType: stored.storageType, stored, checksums,
       checksumType: Object.keys(checksums).length > 0 ? "COMPOSITE" : undefined,
     };
   }

@@ -8,7 +8,9 @@ import { classify, OPERATIONS, type S3Op } from "./classify";
 import { bytesToHex } from "../encoding";
 import { S3Error } from "../errors";
 import { errorResponse } from "./xml";
-import { logRequest, requestLogRecord, type RequestFacts } from "./request-log";
+import { logRequest, requestLogRecord, type AnsweredRequest, type RequestFacts } from "./request-log";
+import { recordDecode, recordS3Request } from "./request-metrics";
+import type { RequestMetrics } from "../metrics/isolate";
 import type { OpContext, VerifiedBody } from "./ops/context";
 import { encodeBodyFor, getObject } from "./ops/object-read";
 import { copyObject, putObject } from "./ops/object-write";
@@ -35,13 +37,16 @@ export interface S3Services {
   buckets: BucketRegistry;
   engineFor(bucket: BucketEntry): ObjectEngine;
   authorize: Authorizer;
+  /** The isolate's metrics as this request records into them (src/metrics/; absent without DG_METRICS). */
+  metrics?: RequestMetrics;
 }
 
 export async function handleS3(request: Request, services: S3Services): Promise<Response> {
   const startedAt = Date.now();
   const requestId = newRequestId();
   const url = new URL(request.url);
-  const facts: RequestFacts = {};
+  const metrics = services.metrics;
+  const facts: RequestFacts = metrics ? { decoded: (ms) => recordDecode(metrics, ms) } : {};
   let op: S3Op | undefined;
   let verified: Authorization | undefined;
   let failure: S3Error | undefined;
@@ -57,14 +62,14 @@ export async function handleS3(request: Request, services: S3Services): Promise<
     response = errorResponse(failure, resourceOf(url), requestId, request.method);
     if (response.status === 416) addUnsatisfiedRange(response, error);
   }
-  const answered = withRequestId(response, requestId);
-  if (services.config.logs.requests) {
-    logRequest(requestLogRecord({
-      requestId, method: request.method, op, response: answered, code: failure?.code, facts, startedAt,
-      bytesIn: failure ? undefined : verified?.bodyLength ?? 0,
-    }));
-  }
-  return answered;
+  const identified = withRequestId(response, requestId);
+  const answered: AnsweredRequest = {
+    requestId, method: request.method, op, response: identified, code: failure?.code, facts, startedAt,
+    bytesIn: failure ? undefined : verified?.bodyLength ?? 0,
+  };
+  if (services.config.logs.requests) logRequest(requestLogRecord(answered));
+  if (metrics) recordS3Request(metrics, answered);
+  return identified;
 }
 
 /** Reads a body the operation will not use to its end, so its checks run; a failure throws its S3Error. */

@@ -3,7 +3,7 @@
 // value — the operation, bucket and key of the classified S3Op, the status and S3 error code, byte counts and
 // what the engine observed — never from request headers, the query string or metadata, so an Authorization
 // header, a presigned URL's X-Amz-Signature/X-Amz-Credential, a secret or a metadata value cannot reach it.
-import type { EngineObservations, StorageType } from "../engine/api";
+import type { EngineObservations, PassthroughReason, StorageType } from "../engine/api";
 import { ConfigError } from "../errors";
 import type { S3Op } from "./classify";
 import { storageTypeName } from "./ops/headers";
@@ -34,12 +34,16 @@ export interface RequestFacts extends EngineObservations {
   size?: number;
   /** Bytes its stored variant occupies (the delta's size for a delta). */
   storedBytes?: number;
+  /** Why a write was stored as-is (from its PutResult; the metrics count it). */
+  passthroughReason?: PassthroughReason;
 }
 
-export function noteObject(facts: RequestFacts, object: { storageType: StorageType; size: number; storedSize: number }): void {
+export function noteObject(facts: RequestFacts,
+  object: { storageType: StorageType; size: number; storedSize: number; passthroughReason?: PassthroughReason }): void {
   facts.storageType = object.storageType;
   facts.size = object.size;
   facts.storedBytes = object.storedSize;
+  if (object.passthroughReason) facts.passthroughReason = object.passthroughReason;
 }
 
 /** One log line. Absent fields were not known (or do not apply) for this request. */
@@ -106,7 +110,8 @@ export function logRequest(record: RequestLogRecord): void {
   console.log(JSON.stringify(record));
 }
 
-function bytesOut(method: string, response: Response): number | undefined {
+/** Response body bytes from its Content-Length (0 for HEAD and bodiless answers; undefined when not known). */
+export function bytesOut(method: string, response: Response): number | undefined {
   if (method === "HEAD" || response.body === null) return 0;
   const length = response.headers.get("content-length");
   return length !== null && /^\d+$/.test(length) ? Number(length) : undefined;

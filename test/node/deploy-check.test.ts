@@ -67,6 +67,14 @@ describe("npm run deploy:check", () => {
     expect(status).toBe(1);
   });
 
+  it("fails when the metrics' Durable Object is bound but no migration creates its class", () => {
+    const config = brokenConfig("no-metrics-migration", (toml) => toml.replace(/^\[\[migrations\]\]\ntag = "v2"\nnew_sqlite_classes = .*\n/m, ""));
+    const { status, output } = deployCheck(["--config", config]);
+    expect(output).toContain("FAIL Durable Object migration (metrics): no [[migrations]] entry creates class MetricsAggregator");
+    expect(output).toContain("ok   Durable Object migration: [[migrations]] v1 creates BucketCoordinator");
+    expect(status).toBe(1);
+  });
+
   it("fails when the entry does not export the Durable Object class", () => {
     // The benchmark's entry wraps src/index.ts's default export only: a real example of a forgotten re-export.
     // wrangler's build refuses it already; the check passes its message on.

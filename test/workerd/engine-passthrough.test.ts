@@ -15,7 +15,7 @@ describe("passthrough objects", () => {
       http: { contentType: "image/png", cacheControl: "max-age=60" },
       userMetadata: { Owner: "alice" },
     });
-    expect(result).toEqual({ etag: await md5Hex(bytes), storageType: "passthrough", storedSize: 5000, size: 5000 });
+    expect(result).toEqual({ etag: await md5Hex(bytes), storageType: "passthrough", storedSize: 5000, size: 5000, passthroughReason: "ineligible" });
     expect(await storedKeys("pt1/")).toEqual(["pt1/img/logo.png", "pt1/img/logo.png.meta"]);
 
     const head = (await bucket.head("pt1/img/logo.png"))!;

@@ -3,6 +3,7 @@ import type { Config } from "../../config";
 import type { BucketEntry, BucketRegistry } from "../../buckets/registry";
 import type { ChecksumAlgorithm, ObjectEngine } from "../../engine/api";
 import type { S3Error } from "../../errors";
+import type { RequestMetrics } from "../../metrics/isolate";
 import type { RequestFacts } from "../request-log";
 
 /** The body as the authentication step hands it on (aws-chunked decoded, checksums verified as it streams). */
@@ -29,6 +30,8 @@ export interface OpContext {
   /** What the request's log line reports of the object written or read (src/s3/request-log.ts): ops note the
    *  stored variant and pass it to the engine as `observe`. */
   facts: RequestFacts;
+  /** The isolate's metrics as this request records into them (absent without the DG_METRICS binding). */
+  metrics?: RequestMetrics;
 }
 
 /** Canonical owner shown in listings and ACLs (single-tenant proxy: one owner owns everything). */

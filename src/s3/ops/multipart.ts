@@ -13,6 +13,7 @@ import { OWNER, type OpContext } from "./context";
 import { conditionsFrom, evaluateConditions, httpHeadersFrom, quoteEtag, userMetadataFrom, writePrecondition } from "./headers";
 import { openOrNoSuchKey } from "./object-read";
 import { requireOwnerOnlyAclHeaders } from "./acl";
+import { recordWrite } from "../request-metrics";
 
 export type MultipartOp = Extract<S3Op, {
   kind: "CreateMultipartUpload" | "UploadPart" | "UploadPartCopy" | "CompleteMultipartUpload" | "AbortMultipartUpload"
@@ -105,7 +106,9 @@ async function completeUpload(ctx: OpContext, bucket: string, key: string, uploa
   const resource = ctx.url.pathname;
   return keepAliveXmlResponse(async () => {
     try {
-      return completeXml(bucket, key, ctx.url, await prepared.finish());
+      const result = await prepared.finish();
+      if (result.stored) recordWrite(ctx.metrics, result.stored);
+      return completeXml(bucket, key, ctx.url, result);
     } catch (error) {
       const s3Error = error instanceof S3Error ? error : internalError(error);
       return errorXml(s3Error, resource, ctx.requestId);
