@@ -8,6 +8,7 @@ import { REBUILD_PAGE } from "../coordination/core";
 import { addSummaries } from "../coordination/savings";
 import { S3Error } from "../errors";
 import { storageTypeName } from "../s3/ops/headers";
+import type { PointSample } from "../metrics/exposition";
 import { AdminError, type AdminRequest } from "./router";
 
 /** One bucket's line of the overview. */
@@ -32,12 +33,7 @@ export async function getStats(admin: AdminRequest): Promise<Response> {
   requireEnabled(admin);
   const name = admin.url.searchParams.get("bucket");
   if (name !== null) return Response.json(await bucketDetail(admin, await bucketNamed(admin, name)), { headers: NO_STORE });
-  const buckets = await Promise.all((await admin.services.buckets.list()).map(async (entry) => {
-    const savings = await coordinatorCall(() => admin.services.coordinators(entry).savings());
-    return bucketLine(entry.name, savings);
-  }));
-  const overview: StatsOverview = { generatedAt: new Date().toISOString(), totals: addSummaries(buckets), buckets };
-  return Response.json(overview, { headers: NO_STORE });
+  return Response.json(await overview(admin), { headers: NO_STORE });
 }
 
 /**
@@ -54,6 +50,29 @@ export async function rebuildStats(admin: AdminRequest): Promise<Response> {
   await admin.body?.cancel().catch(() => {});
   const step = await coordinatorCall(() => admin.services.coordinators(entry).rebuildSavings(cursor, limit));
   return Response.json({ bucket: entry.name, done: step.cursor === null, ...step }, { headers: NO_STORE });
+}
+
+/**
+ * The storage totals as /_/metrics gauges (`deltaglider_objects`, `deltaglider_logical_bytes`,
+ * `deltaglider_stored_bytes`, all buckets): the same numbers as GET /_/stats `totals`, read from the running totals
+ * at the scrape. None when DG_STATS is off (no totals to show).
+ */
+export async function savingsGauges(admin: AdminRequest): Promise<PointSample[]> {
+  if (!admin.services.config.stats.enabled) return [];
+  const totals = (await overview(admin)).totals;
+  return [
+    { name: "deltaglider_objects", labels: {}, value: totals.objects },
+    { name: "deltaglider_logical_bytes", labels: {}, value: totals.logicalBytes },
+    { name: "deltaglider_stored_bytes", labels: {}, value: totals.storedBytes },
+  ];
+}
+
+async function overview(admin: AdminRequest): Promise<StatsOverview> {
+  const buckets = await Promise.all((await admin.services.buckets.list()).map(async (entry) => {
+    const savings = await coordinatorCall(() => admin.services.coordinators(entry).savings());
+    return bucketLine(entry.name, savings);
+  }));
+  return { generatedAt: new Date().toISOString(), totals: addSummaries(buckets), buckets };
 }
 
 async function bucketDetail(admin: AdminRequest, entry: BucketEntry): Promise<BucketDetail> {

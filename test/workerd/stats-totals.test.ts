@@ -233,6 +233,21 @@ describe("savings totals (GET /_/stats) equal what is stored", () => {
     expectTotalsEqual(shown, await storedTotals(env.BUCKET, dataRoot(bucket), logical));
   });
 
+  it("/_/metrics shows the same storage totals as gauges (all buckets)", async () => {
+    const bucket = await newBucket("gauges");
+    await put(bucket, "g.zip", version(base, 1));
+    await put(bucket, "g2.zip", version(base, 2));
+    const [metrics, overview] = await Promise.all([s3("GET", "/_/metrics"), s3("GET", "/_/stats")]);
+    expect(metrics.status).toBe(200);
+    const text = await metrics.text();
+    const totals = (await overview.json() as any).totals;
+    const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
+    expect(text).toMatch(/^# TYPE deltaglider_stored_bytes gauge$/m);
+    expect([gauge("deltaglider_objects"), gauge("deltaglider_logical_bytes"), gauge("deltaglider_stored_bytes")])
+      .toEqual([totals.objects, totals.logicalBytes, totals.storedBytes]);
+    expect(totals.objects).toBeGreaterThanOrEqual(2);
+  });
+
   it("answers clean JSON errors", async () => {
     const missing = await s3("GET", "/_/stats?bucket=no-such-bucket-here");
     expect(missing.status).toBe(404);
