@@ -6,6 +6,7 @@ import type { Totals } from "../metrics/aggregator";
 import { CONTENT_TYPE, renderExposition, type PointSample } from "../metrics/exposition";
 import { VERSION } from "./health";
 import { AdminError, type AdminRequest } from "./router";
+import { savingsGauges } from "./stats";
 
 /**
  * Point-in-time gauges computed at each scrape. The seam for the running storage totals (objects, logical and
@@ -14,7 +15,7 @@ import { AdminError, type AdminRequest } from "./router";
  */
 export type GaugeSource = (admin: AdminRequest) => Promise<PointSample[]>;
 
-export const GAUGE_SOURCES: GaugeSource[] = [];
+export const GAUGE_SOURCES: GaugeSource[] = [savingsGauges];
 
 export async function metricsEndpoint(admin: AdminRequest): Promise<Response> {
   const metrics = admin.services.isolateMetrics;
