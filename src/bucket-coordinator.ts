@@ -12,12 +12,16 @@ import { BucketRegistry } from "./buckets/registry";
 import { configFrom } from "./config";
 import { BackendKeyspace } from "./engine/keyspace";
 import { S3Error, type S3ErrorCode } from "./errors";
+import type { ScrubPage } from "./engine/scrub";
+import { addPage, claimPage, newRun, type ScrubRun, type ScrubRuns } from "./engine/scrub-run";
 
 /** An RPC answer: S3Error does not survive the trip as its class, so errors travel as code + message. */
 type Outcome<T> = { ok: true; value: T } | { ok: false; code: S3ErrorCode; message: string };
 
 const INTENT_PREFIX = "intent:";
 const DEFERRED_PREFIX = "deferred:";
+/** The bucket's last scrub run (src/engine/scrub-run.ts): kept here because a scrub writes nothing to the bucket. */
+const SCRUB_RUN = "scrub:run";
 
 export class BucketCoordinator extends DurableObject<Record<string, unknown>> {
   private core: CoordinatorCore | null = null;
@@ -66,6 +70,35 @@ export class BucketCoordinator extends DurableObject<Record<string, unknown>> {
 
   release(bucket: string, ticket: number): Promise<Outcome<void>> {
     return this.run(bucket, (core) => core.release(ticket));
+  }
+
+  scrubStart(bucket: string, prefix: string, background: boolean): Promise<Outcome<ScrubRun>> {
+    return this.run(bucket, async () => {
+      const run = newRun(prefix, background, Date.now());
+      await this.ctx.storage.put(SCRUB_RUN, run);
+      return run;
+    });
+  }
+
+  scrubRecord(bucket: string, runId: string, from: string | null, page: ScrubPage): Promise<Outcome<ScrubRun | null>> {
+    return this.updateScrub(bucket, (run) => addPage(run, runId, from, page, Date.now()));
+  }
+
+  scrubClaim(bucket: string, leaseMs: number): Promise<Outcome<ScrubRun | null>> {
+    return this.updateScrub(bucket, (run) => claimPage(run, Date.now(), leaseMs));
+  }
+
+  scrubReport(bucket: string): Promise<Outcome<ScrubRun | null>> {
+    return this.run(bucket, async () => (await this.ctx.storage.get<ScrubRun>(SCRUB_RUN)) ?? null);
+  }
+
+  /** Read, change and store the run in one turn (storage calls keep the object's input gate closed). */
+  private updateScrub(bucket: string, change: (run: ScrubRun | null) => ScrubRun | null): Promise<Outcome<ScrubRun | null>> {
+    return this.run(bucket, async () => {
+      const next = change((await this.ctx.storage.get<ScrubRun>(SCRUB_RUN)) ?? null);
+      if (next) await this.ctx.storage.put(SCRUB_RUN, next);
+      return next;
+    });
   }
 
   /** Intents of requests that died: close them (settle their key, collect their deltaspace's reference). */
@@ -167,6 +200,28 @@ export class DurableCoordinator implements Coordinator {
     return unwrap(await this.stub().hold(this.bucket, name, this.intentTtlMs, options.exclusive ?? false));
   }
   async release(ticket: number): Promise<void> { unwrap(await this.stub().release(this.bucket, ticket)); }
+
+  private stub(): DurableObjectStub<BucketCoordinator> {
+    return this.namespace.get(this.namespace.idFromName(this.bucket));
+  }
+}
+
+/** A bucket's scrub report, kept by its BucketCoordinator. */
+export class DurableScrubRuns implements ScrubRuns {
+  constructor(private readonly namespace: DurableObjectNamespace<BucketCoordinator>, private readonly bucket: string) {}
+
+  async start(prefix: string, background: boolean): Promise<ScrubRun> {
+    return unwrap(await this.stub().scrubStart(this.bucket, prefix, background)) as ScrubRun;
+  }
+  async record(runId: string, from: string | null, page: ScrubPage): Promise<ScrubRun | null> {
+    return unwrap(await this.stub().scrubRecord(this.bucket, runId, from, page)) as ScrubRun | null;
+  }
+  async claim(leaseMs: number): Promise<ScrubRun | null> {
+    return unwrap(await this.stub().scrubClaim(this.bucket, leaseMs)) as ScrubRun | null;
+  }
+  async report(): Promise<ScrubRun | null> {
+    return unwrap(await this.stub().scrubReport(this.bucket)) as ScrubRun | null;
+  }
 
   private stub(): DurableObjectStub<BucketCoordinator> {
     return this.namespace.get(this.namespace.idFromName(this.bucket));

@@ -6,6 +6,7 @@ import { AdminDenied, authorizeAdmin, type AdminPrincipal } from "./access";
 import { listBuckets } from "./buckets";
 import { health } from "./health";
 import { login, loginPage } from "./login";
+import { getScrub, postScrub } from "./scrub";
 
 /** What an operator endpoint gets: the request, its verified body, the Worker's services. */
 export interface AdminRequest {
@@ -32,6 +33,8 @@ export class AdminError extends Error {
 
 const ROUTES: Record<string, AdminHandler> = {
   "GET /_/buckets": listBuckets,
+  "POST /_/scrub": postScrub,
+  "GET /_/scrub": getScrub,
 };
 
 export async function handleAdmin(

@@ -12,6 +12,7 @@ import { LocalCoordinator } from "../coordination/local";
 import { BackendKeyspace } from "./keyspace";
 import { deleteObject, deleteObjects } from "./remove";
 import { storeObject } from "./store";
+import { scrubPage, type ScrubPage, type ScrubRequest } from "./scrub";
 
 /** How often a read that meets a concurrent overwrite resolves the key again before giving up. */
 const READ_ATTEMPTS = 4;
@@ -95,6 +96,11 @@ export class DeltaEngine implements ObjectEngine {
   async isEmpty(): Promise<boolean> {
     const page = await this.list({ maxKeys: 1 });
     return page.objects.length === 0;
+  }
+
+  /** One bounded page of a scrub: every stored object after `after` under the prefix proven against its SHA-256 (reads only). */
+  scrub(request: ScrubRequest): Promise<ScrubPage> {
+    return scrubPage(this.ctx, request);
   }
 
   /**
