@@ -4,7 +4,7 @@
 // that died. It acts on the bucket's storage itself (deleting other variants, collecting references, sweeping
 // a deleted bucket) through the same registry and engine rules the Worker uses.
 import { DurableObject } from "cloudflare:workers";
-import type { BeginOptions, Coordinator, Variant } from "./coordination/api";
+import type { BeginOptions, Coordinator, RetireOutcome, Variant } from "./coordination/api";
 import {
   CoordinatorCore, DEFAULT_INTENT_TTL_MS, type BucketState, type CoordinatorSnapshot, type CoordinatorStore, type Intent,
 } from "./coordination/core";
@@ -58,6 +58,10 @@ export class BucketCoordinator extends DurableObject<Record<string, unknown>> {
 
   remove(bucket: string, keys: string[]): Promise<Outcome<string[]>> {
     return this.run(bucket, (core) => core.remove(keys));
+  }
+
+  retireReference(bucket: string, deltaspace: string): Promise<Outcome<RetireOutcome>> {
+    return this.run(bucket, (core) => core.retireReference(deltaspace));
   }
 
   deleteBucket(bucket: string): Promise<Outcome<void>> {
@@ -196,6 +200,7 @@ export class DurableCoordinator implements Coordinator {
   async seedDone(ticket: number): Promise<void> { unwrap(await this.stub().seedDone(this.bucket, ticket)); }
   async remove(keys: string[]): Promise<string[]> { return unwrap(await this.stub().remove(this.bucket, keys)); }
   async deleteBucket(): Promise<void> { unwrap(await this.stub().deleteBucket(this.bucket)); }
+  async retireReference(deltaspace: string): Promise<RetireOutcome> { return unwrap(await this.stub().retireReference(this.bucket, deltaspace)); }
   async hold(name: string, options: BeginOptions = {}): Promise<number> {
     return unwrap(await this.stub().hold(this.bucket, name, this.intentTtlMs, options.exclusive ?? false));
   }

@@ -7,6 +7,7 @@ import { listBuckets } from "./buckets";
 import { health } from "./health";
 import { login, loginPage } from "./login";
 import { getScrub, postScrub } from "./scrub";
+import { getRebaseline, postRebaseline } from "./rebaseline";
 
 /** What an operator endpoint gets: the request, its verified body, the Worker's services. */
 export interface AdminRequest {
@@ -35,6 +36,8 @@ const ROUTES: Record<string, AdminHandler> = {
   "GET /_/buckets": listBuckets,
   "POST /_/scrub": postScrub,
   "GET /_/scrub": getScrub,
+  "POST /_/rebaseline": postRebaseline,
+  "GET /_/rebaseline": getRebaseline,
 };
 
 export async function handleAdmin(

@@ -3,7 +3,7 @@
 // bucket's life (live → deleting → deleted). Hosted by the BucketCoordinator Durable Object (persistent
 // intents, alarms) and by LocalCoordinator (memory). docs/ARCHITECTURE.md "Guarantees" gives the argument.
 import { S3Error } from "../errors";
-import type { BucketLifecycle, Keyspace, Variant } from "./api";
+import type { BucketLifecycle, Keyspace, RetireOutcome, Variant } from "./api";
 import { Locks } from "./locks";
 
 /** A crashed request's pin lasts this long; a PUT slower than this between begin and commit fails. */
@@ -231,6 +231,18 @@ export class CoordinatorCore {
         failed.push(...batch);
       }
     }
+  }
+
+  /**
+   * A re-baseline retires the deltaspace's reference once no delta depends on it. Same rule as collect(): under
+   * `d:ds`, and only while no write is open there (begin registers under that lock, so a PUT either began
+   * before — "busy", try again — or begins after and finds no reference, seeding a new one).
+   */
+  async retireReference(deltaspace: string): Promise<RetireOutcome> {
+    return this.locks.with([`d:${deltaspace}`], async () => {
+      if (this.openByDeltaspace.has(deltaspace)) return "busy";
+      return this.keyspace.retireReference(deltaspace);
+    });
   }
 
   /** Wait (bounded) until no conditional write holds the key. */

@@ -1,6 +1,6 @@
 // The in-memory Coordinator: the same protocol (core.ts) within one isolate, for engines built without a
 // Durable Object (unit tests, the CLI). It coordinates only the requests of this one engine instance.
-import type { BeginOptions, BucketLifecycle, Coordinator, Keyspace, Variant } from "./api";
+import type { BeginOptions, BucketLifecycle, Coordinator, Keyspace, RetireOutcome, Variant } from "./api";
 import { CoordinatorCore, DEFAULT_INTENT_TTL_MS, MEMORY_STORE } from "./core";
 
 export class LocalCoordinator implements Coordinator {
@@ -17,6 +17,7 @@ export class LocalCoordinator implements Coordinator {
   seedDone(ticket: number): Promise<void> { return this.core.seedDone(ticket); }
   remove(keys: string[]): Promise<string[]> { return this.core.remove(keys); }
   deleteBucket(): Promise<void> { return this.core.deleteBucket(); }
+  retireReference(deltaspace: string): Promise<RetireOutcome> { return this.core.retireReference(deltaspace); }
   hold(name: string, options: BeginOptions = {}): Promise<number> { return this.core.hold(name, this.intentTtlMs, options.exclusive); }
   release(ticket: number): Promise<void> { return this.core.release(ticket); }
 }

@@ -226,6 +226,7 @@ export function gatedCoordinator(inner: Coordinator, scheduler: Scheduler, actor
     seedDone: (ticket: number) => step("seed-done", () => inner.seedDone(ticket)),
     remove: (keys: string[]) => step(`remove ${keys.join(",")}`, () => inner.remove(keys), true),
     deleteBucket: () => step("delete-bucket", () => inner.deleteBucket()),
+    retireReference: (deltaspace: string) => step(`retire-reference ${deltaspace}`, () => inner.retireReference(deltaspace)),
     hold: (name: string, options?: BeginOptions) => step(`hold ${name}${options?.exclusive ? " exclusive" : ""}`, () => inner.hold(name, options), true),
     release: (ticket: number) => step("release", () => inner.release(ticket)),
   };
