@@ -6,7 +6,7 @@
 // (src/coordination/savings.ts) live in the same storage, updated by the same calls.
 import { DurableObject } from "cloudflare:workers";
 import type {
-  BeginOptions, BucketSavings, CommitFacts, Coordinator, RebuildStep, ReferenceFacts, SavingsOptions, Variant,
+  BeginOptions, BucketSavings, CommitFacts, Coordinator, RebuildStep, ReferenceFacts, RetireOutcome, SavingsOptions, Variant,
 } from "./coordination/api";
 import {
   CoordinatorCore, DEFAULT_INTENT_TTL_MS, type BucketState, type CoordinatorSnapshot, type CoordinatorStore, type Intent,
@@ -16,12 +16,16 @@ import { BucketRegistry } from "./buckets/registry";
 import { configFrom } from "./config";
 import { BackendKeyspace } from "./engine/keyspace";
 import { S3Error, type S3ErrorCode } from "./errors";
+import type { ScrubPage } from "./engine/scrub";
+import { addPage, claimPage, newRun, type ScrubRun, type ScrubRuns } from "./engine/scrub-run";
 
 /** An RPC answer: S3Error does not survive the trip as its class, so errors travel as code + message. */
 type Outcome<T> = { ok: true; value: T } | { ok: false; code: S3ErrorCode; message: string };
 
 const INTENT_PREFIX = "intent:";
 const DEFERRED_PREFIX = "deferred:";
+/** The bucket's last scrub run (src/engine/scrub-run.ts): kept here because a scrub writes nothing to the bucket. */
+const SCRUB_RUN = "scrub:run";
 
 export class BucketCoordinator extends DurableObject<Record<string, unknown>> {
   private core: CoordinatorCore | null = null;
@@ -60,6 +64,10 @@ export class BucketCoordinator extends DurableObject<Record<string, unknown>> {
     return this.run(bucket, (core) => core.remove(keys));
   }
 
+  retireReference(bucket: string, deltaspace: string): Promise<Outcome<RetireOutcome>> {
+    return this.run(bucket, (core) => core.retireReference(deltaspace));
+  }
+
   deleteBucket(bucket: string): Promise<Outcome<void>> {
     return this.run(bucket, (core) => core.deleteBucket());
   }
@@ -78,6 +86,35 @@ export class BucketCoordinator extends DurableObject<Record<string, unknown>> {
 
   rebuildSavings(bucket: string, cursor: string | null, limit?: number): Promise<Outcome<RebuildStep>> {
     return this.run(bucket, (core) => core.rebuildSavings(cursor, limit));
+  }
+
+  scrubStart(bucket: string, prefix: string, background: boolean): Promise<Outcome<ScrubRun>> {
+    return this.run(bucket, async () => {
+      const run = newRun(prefix, background, Date.now());
+      await this.ctx.storage.put(SCRUB_RUN, run);
+      return run;
+    });
+  }
+
+  scrubRecord(bucket: string, runId: string, from: string | null, page: ScrubPage): Promise<Outcome<ScrubRun | null>> {
+    return this.updateScrub(bucket, (run) => addPage(run, runId, from, page, Date.now()));
+  }
+
+  scrubClaim(bucket: string, leaseMs: number): Promise<Outcome<ScrubRun | null>> {
+    return this.updateScrub(bucket, (run) => claimPage(run, Date.now(), leaseMs));
+  }
+
+  scrubReport(bucket: string): Promise<Outcome<ScrubRun | null>> {
+    return this.run(bucket, async () => (await this.ctx.storage.get<ScrubRun>(SCRUB_RUN)) ?? null);
+  }
+
+  /** Read, change and store the run in one turn (storage calls keep the object's input gate closed). */
+  private updateScrub(bucket: string, change: (run: ScrubRun | null) => ScrubRun | null): Promise<Outcome<ScrubRun | null>> {
+    return this.run(bucket, async () => {
+      const next = change((await this.ctx.storage.get<ScrubRun>(SCRUB_RUN)) ?? null);
+      if (next) await this.ctx.storage.put(SCRUB_RUN, next);
+      return next;
+    });
   }
 
   /** Intents of requests that died: close them (settle their key, collect their deltaspace's reference). */
@@ -190,6 +227,7 @@ export class DurableCoordinator implements Coordinator {
   async seedDone(ticket: number, references?: ReferenceFacts[]): Promise<void> { unwrap(await this.stub().seedDone(this.bucket, ticket, references)); }
   async remove(keys: string[]): Promise<string[]> { return unwrap(await this.stub().remove(this.bucket, keys)); }
   async deleteBucket(): Promise<void> { unwrap(await this.stub().deleteBucket(this.bucket)); }
+  async retireReference(deltaspace: string): Promise<RetireOutcome> { return unwrap(await this.stub().retireReference(this.bucket, deltaspace)); }
   async hold(name: string, options: BeginOptions = {}): Promise<number> {
     return unwrap(await this.stub().hold(this.bucket, name, this.intentTtlMs, options.exclusive ?? false));
   }
@@ -197,6 +235,28 @@ export class DurableCoordinator implements Coordinator {
   async savings(options?: SavingsOptions): Promise<BucketSavings> { return unwrap(await this.stub().savings(this.bucket, options)); }
   async rebuildSavings(cursor: string | null, limit?: number): Promise<RebuildStep> {
     return unwrap(await this.stub().rebuildSavings(this.bucket, cursor, limit));
+  }
+
+  private stub(): DurableObjectStub<BucketCoordinator> {
+    return this.namespace.get(this.namespace.idFromName(this.bucket));
+  }
+}
+
+/** A bucket's scrub report, kept by its BucketCoordinator. */
+export class DurableScrubRuns implements ScrubRuns {
+  constructor(private readonly namespace: DurableObjectNamespace<BucketCoordinator>, private readonly bucket: string) {}
+
+  async start(prefix: string, background: boolean): Promise<ScrubRun> {
+    return unwrap(await this.stub().scrubStart(this.bucket, prefix, background)) as ScrubRun;
+  }
+  async record(runId: string, from: string | null, page: ScrubPage): Promise<ScrubRun | null> {
+    return unwrap(await this.stub().scrubRecord(this.bucket, runId, from, page)) as ScrubRun | null;
+  }
+  async claim(leaseMs: number): Promise<ScrubRun | null> {
+    return unwrap(await this.stub().scrubClaim(this.bucket, leaseMs)) as ScrubRun | null;
+  }
+  async report(): Promise<ScrubRun | null> {
+    return unwrap(await this.stub().scrubReport(this.bucket)) as ScrubRun | null;
   }
 
   private stub(): DurableObjectStub<BucketCoordinator> {

@@ -14,6 +14,10 @@ import { handleAdmin } from "./admin/router";
 import { adminOperationLabel } from "./admin/metrics";
 import { methodLabel, recordHttp } from "./s3/request-metrics";
 import { health } from "./admin/health";
+import { continueBackgroundScrubs } from "./admin/scrub";
+
+/** The every-minute cron (wrangler.toml [triggers]) only continues background scrubs; any other one also runs the maintenance. */
+const SCRUB_CRON = "* * * * *";
 
 /** The Durable Object classes behind bindings DG_COORDINATOR and DG_METRICS (wrangler.toml); workerd needs them exported here. */
 export { BucketCoordinator, MetricsAggregator };
@@ -90,11 +94,15 @@ export default {
   },
 
   /**
-   * Cron trigger (wrangler.toml [triggers]): removes stale multipart uploads (src/multipart/scheduled.ts) and
-   * staged PUT bodies / spilled delta parts (`.dg/tmp/`) left by isolates that died mid-PUT.
+   * Cron triggers (wrangler.toml [triggers]): every minute, one page of each running background scrub
+   * (src/admin/scrub.ts); hourly, removes stale multipart uploads (src/multipart/scheduled.ts) and staged PUT
+   * bodies / spilled delta parts (`.dg/tmp/`) left by isolates that died mid-PUT.
    */
   async scheduled(controller: ScheduledController, env: Env): Promise<void> {
     const built = servicesFor(env);
+    const scrubs = await continueBackgroundScrubs(built);
+    if (Object.keys(scrubs).length) console.log("background scrub:", JSON.stringify(scrubs));
+    if (controller.cron === SCRUB_CRON) return;
     const reports = await cleanupAllBuckets(built.buckets, built.config.multipart.staleUploadAgeMs);
     console.log("multipart cleanup:", JSON.stringify(reports));
     console.log("staging sweep:", JSON.stringify(await sweepAllStaging(built, controller.scheduledTime)));

@@ -13,7 +13,8 @@ import { wasmCodec } from "./engine/wasm-codec";
 import { s3Authorizer } from "./s3/auth/authorizer";
 import type { S3Services } from "./s3/handler";
 import type { Backend } from "./storage/backend";
-import { DurableCoordinator, type BucketCoordinator } from "./bucket-coordinator";
+import { DurableCoordinator, DurableScrubRuns, type BucketCoordinator } from "./bucket-coordinator";
+import { MemoryScrubRuns, type ScrubRuns } from "./engine/scrub-run";
 import type { Coordinator } from "./coordination/api";
 import { LocalCoordinator } from "./coordination/local";
 import { BackendKeyspace } from "./engine/keyspace";
@@ -47,6 +48,8 @@ export interface WorkerServices extends S3Services {
   coordinators: (bucket: BucketEntry) => Coordinator;
   /** This isolate's counts for `/_/metrics`, summed across isolates by the DG_METRICS Durable Object; null without it. */
   isolateMetrics: IsolateMetrics | null;
+  /** Each bucket's last scrub report (kept by its coordinator, outside the bucket). */
+  scrubRuns: (bucket: BucketEntry) => ScrubRuns;
 }
 
 const services = new WeakMap<object, WorkerServices>();
@@ -70,6 +73,7 @@ export function servicesFor(env: Record<string, unknown>): WorkerServices {
       coordinators,
       isolateMetrics,
       metrics: isolateMetrics?.forRequest(),
+      scrubRuns: scrubRunsFrom(env),
       buckets,
       engineFor: enginesFor(config, referenceCache && scopedCache(referenceCache), rebuiltCache && scopedRebuilt(rebuiltCache), coordinators),
       authorize: s3Authorizer(config.auth),
@@ -123,6 +127,18 @@ function coordinatorsFrom(env: Record<string, unknown>, registry: BucketRegistry
       local.set(bucket.name, coordinator);
     }
     return coordinator;
+  };
+}
+
+/** Scrub reports live with each bucket's Durable Object; without the binding, in the isolate. */
+function scrubRunsFrom(env: Record<string, unknown>): (bucket: BucketEntry) => ScrubRuns {
+  const namespace = env.DG_COORDINATOR as DurableObjectNamespace<BucketCoordinator> | undefined;
+  if (namespace) return (bucket) => new DurableScrubRuns(namespace, bucket.name);
+  const local = new Map<string, ScrubRuns>();
+  return (bucket) => {
+    let runs = local.get(bucket.name);
+    if (!runs) local.set(bucket.name, (runs = new MemoryScrubRuns()));
+    return runs;
   };
 }
 

@@ -8,6 +8,8 @@ import { health } from "./health";
 import { login, loginPage } from "./login";
 import { metricsEndpoint } from "./metrics";
 import { getStats, rebuildStats } from "./stats";
+import { getScrub, postScrub } from "./scrub";
+import { getRebaseline, postRebaseline } from "./rebaseline";
 
 /** What an operator endpoint gets: the request, its verified body, the Worker's services. */
 export interface AdminRequest {
@@ -37,6 +39,10 @@ const ROUTES: Record<string, AdminHandler> = {
   "GET /_/metrics": metricsEndpoint,
   "GET /_/stats": getStats,
   "POST /_/stats/rebuild": rebuildStats,
+  "POST /_/scrub": postScrub,
+  "GET /_/scrub": getScrub,
+  "POST /_/rebaseline": postRebaseline,
+  "GET /_/rebaseline": getRebaseline,
 };
 
 export async function handleAdmin(

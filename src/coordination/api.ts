@@ -31,6 +31,12 @@ export interface Coordinator {
   abort(ticket: number): Promise<void>;
   /** Delete user keys (every stored variant), then collect the references nothing depends on. Returns failed keys. */
   remove(keys: string[]): Promise<string[]>;
+  /**
+   * Re-baseline: delete the deltaspace's reference.bin now that no `.delta` depends on it (its objects were
+   * rewritten as plain ones), under the same rule as collection: only while no write is open in the deltaspace
+   * ("busy" otherwise; the caller tries again). "in-use" when a delta is still stored there.
+   */
+  retireReference(deltaspace: string): Promise<RetireOutcome>;
   /** DeleteBucket: BucketNotEmpty while a write or hold is open or an object exists; afterwards begin() and hold() are refused. */
   deleteBucket(): Promise<void>;
   /**
@@ -171,6 +177,8 @@ export interface BeginOptions {
   exclusive?: boolean;
 }
 
+export type RetireOutcome = "retired" | "absent" | "in-use" | "busy";
+
 /** The storage side of the protocol, implemented by the engine over a bucket's Backend (src/engine/keyspace.ts). */
 export interface Keyspace {
   deltaspaceOf(key: string): string;
@@ -183,6 +191,8 @@ export interface Keyspace {
    * "absent" when there was none and no object, "kept" when an object is left.
    */
   collectReference(deltaspace: string): Promise<"collected" | "absent" | "kept">;
+  /** Delete the deltaspace's reference.bin when no `.delta` is stored directly in it (plain objects do not need it). */
+  retireReference(deltaspace: string): Promise<Exclude<RetireOutcome, "busy">>;
   /** When both variants of a key exist, delete the one a GET would not pick (the older). */
   settle(key: string): Promise<void>;
   /** True when the bucket holds no user object. */

@@ -6,7 +6,7 @@
 // also booked in the savings ledger (savings.ts), under the same locks, so the totals need no extra call.
 import { S3Error } from "../errors";
 import type {
-  BucketLifecycle, BucketSavings, CommitFacts, Keyspace, RebuildStep, ReferenceFacts, SavingsOptions, Variant,
+  BucketLifecycle, BucketSavings, CommitFacts, Keyspace, RebuildStep, ReferenceFacts, RetireOutcome, SavingsOptions, Variant,
 } from "./api";
 import { Locks } from "./locks";
 import { putActivity, type SavingsLedger } from "./savings";
@@ -264,6 +264,20 @@ export class CoordinatorCore {
         });
       }
     }
+  }
+
+  /**
+   * A re-baseline retires the deltaspace's reference once no delta depends on it. Same rule as collect(): under
+   * `d:ds`, and only while no write is open there (begin registers under that lock, so a PUT either began
+   * before — "busy", try again — or begins after and finds no reference, seeding a new one).
+   */
+  async retireReference(deltaspace: string): Promise<RetireOutcome> {
+    return this.locks.with([`d:${deltaspace}`], async () => {
+      if (this.openByDeltaspace.has(deltaspace)) return "busy";
+      const outcome = await this.keyspace.retireReference(deltaspace);
+      if (outcome !== "in-use") await this.book(`retirement in ${deltaspace}`, (ledger) => ledger.replaceReferences(deltaspace, []));
+      return outcome;
+    });
   }
 
   /** Wait (bounded) until no conditional write holds the key. */

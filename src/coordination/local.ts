@@ -3,7 +3,7 @@
 // its savings totals (savings.ts) in memory for the isolate's life.
 import type {
   BeginOptions, BucketLifecycle, BucketSavings, CommitFacts, Coordinator, Keyspace, RebuildStep, ReferenceFacts,
-  SavingsOptions, Variant,
+  RetireOutcome, SavingsOptions, Variant,
 } from "./api";
 import { CoordinatorCore, DEFAULT_INTENT_TTL_MS, MEMORY_STORE } from "./core";
 import { SavingsLedger, memoryLedgerStorage } from "./savings";
@@ -23,6 +23,7 @@ export class LocalCoordinator implements Coordinator {
   seedDone(ticket: number, references?: ReferenceFacts[]): Promise<void> { return this.core.seedDone(ticket, references); }
   remove(keys: string[]): Promise<string[]> { return this.core.remove(keys); }
   deleteBucket(): Promise<void> { return this.core.deleteBucket(); }
+  retireReference(deltaspace: string): Promise<RetireOutcome> { return this.core.retireReference(deltaspace); }
   hold(name: string, options: BeginOptions = {}): Promise<number> { return this.core.hold(name, this.intentTtlMs, options.exclusive); }
   release(ticket: number): Promise<void> { return this.core.release(ticket); }
   savings(options?: SavingsOptions): Promise<BucketSavings> { return this.core.savings(options); }

@@ -139,9 +139,10 @@ export interface PutResult {
  * Why a write is stored as-is: `ineligible` (its name's extension is not a delta extension, or delta compression
  * is off), `empty`, `too-large` (over the delta size limit), `no-reference` (the deltaspace's reference has no
  * usable content hash, or another first upload's seeding did not finish in time), `ratio` (the delta would
- * not have been smaller than maxDeltaRatio × size), `codec-error` (the encoder failed; the bytes are stored exactly).
+ * not have been smaller than maxDeltaRatio × size), `codec-error` (the encoder failed; the bytes are stored exactly), `rewrite` (a re-baseline unpacking a
+ * delta to its plain copy, src/engine/rebaseline.ts).
  */
-export type PassthroughReason = "ineligible" | "empty" | "too-large" | "no-reference" | "ratio" | "codec-error";
+export type PassthroughReason = "ineligible" | "empty" | "too-large" | "no-reference" | "ratio" | "codec-error" | "rewrite";
 
 export interface ListInput {
   prefix?: string;

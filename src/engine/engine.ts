@@ -12,6 +12,10 @@ import { LocalCoordinator } from "../coordination/local";
 import { BackendKeyspace } from "./keyspace";
 import { deleteObject, deleteObjects } from "./remove";
 import { storeObject } from "./store";
+import { scrubPage, type ScrubPage, type ScrubRequest } from "./scrub";
+import {
+  evaluateRebaseline, rebaseline, type RebaselineEvaluation, type RebaselineOptions, type RebaselineProgress,
+} from "./rebaseline";
 
 /** How often a read that meets a concurrent overwrite resolves the key again before giving up. */
 const READ_ATTEMPTS = 4;
@@ -95,6 +99,21 @@ export class DeltaEngine implements ObjectEngine {
   async isEmpty(): Promise<boolean> {
     const page = await this.list({ maxKeys: 1 });
     return page.objects.length === 0;
+  }
+
+  /** One bounded page of a scrub: every stored object after `after` under the prefix proven against its SHA-256 (reads only). */
+  scrub(request: ScrubRequest): Promise<ScrubPage> {
+    return scrubPage(this.ctx, request);
+  }
+
+  /** Move a deltaspace onto another reference and re-encode its objects, as far as `options.maxMs` allows (rebaseline.ts). */
+  rebaseline(deltaspace: string, options?: RebaselineOptions): Promise<RebaselineProgress> {
+    return rebaseline(this.ctx, deltaspace, options);
+  }
+
+  /** The deltaspace's stored size now, and estimated with each candidate reference (reads only). */
+  evaluateRebaseline(deltaspace: string): Promise<RebaselineEvaluation> {
+    return evaluateRebaseline(this.ctx, deltaspace);
   }
 
   /**

@@ -69,6 +69,25 @@ export class BackendKeyspace implements Keyspace {
     return "collected";
   }
 
+  /** Delete the deltaspace's reference.bin (and sidecar) when no `.delta` directly in it depends on it. */
+  async retireReference(deltaspace: string): Promise<"retired" | "absent" | "in-use"> {
+    const prefix = deltaspaceListPrefix(deltaspace);
+    let sawReference = false;
+    let cursor: string | undefined;
+    do {
+      const page = await this.backend.list({ prefix, delimiter: "/", cursor, limit: 1000 });
+      for (const object of page.objects) {
+        if (object.key === referenceKey(deltaspace)) sawReference = true;
+        else if (classifyStoredKey(object.key).kind === "delta") return "in-use";
+      }
+      cursor = page.truncated ? page.cursor : undefined;
+    } while (cursor);
+    if (!sawReference) return "absent";
+    const refKey = referenceKey(deltaspace);
+    await this.backend.delete([refKey, sidecarKey(refKey)]);
+    return "retired";
+  }
+
   async isEmpty(): Promise<boolean> {
     let cursor: string | undefined;
     do {

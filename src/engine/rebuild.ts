@@ -13,6 +13,7 @@ import { exactLength, generatorStream, onFailure, primed } from "./read-streams"
 import { deltaReferenceSource, type ReferenceUse } from "./reference-source";
 import type { Resolved } from "./resolve";
 import { largeChunks, lazyStream, verifyingSlice } from "./streams";
+import { continuedFromCopy, failedStream } from "./plain-copy";
 
 export async function readDelta(
   ctx: EngineContext, key: string, resolved: Resolved, info: ObjectInfo, range?: ResolvedRange, observe?: EngineObservations,
@@ -31,7 +32,14 @@ export async function readDelta(
     if (observe) observe.cache = reference.warm ? "reference" : "miss";
   } catch (error) {
     await resolved.body?.discard();
-    throw error;
+    // A re-baseline may have retired the reference since this read resolved the delta: its plain copy has the bytes.
+    const fromCopy = continuedFromCopy(ctx, key, record!, failedStream(error), 0, info.size);
+    return primed(fromCopy.pipeThrough(verifyingSlice({
+      size: info.size,
+      sha256: record!.sha256,
+      range,
+      onMismatch: (what) => new S3Error("InternalError", `The object's plain copy failed its ${what} check; no wrong bytes are served.`, { Key: key }),
+    })), key);
   }
   if (range && (range.start > 0 || range.end < info.size - 1)) {
     const ranged = await readDeltaRange(ctx, key, resolved, info, range, reference, observe);
@@ -39,7 +47,8 @@ export async function readDelta(
   }
   const { source, evict } = reference;
   const delta = storedDeltaBody(ctx, resolved, key);
-  const rebuilt = decodeGivingBackWhenStalled(ctx, ctx.codec!.decode(source, delta, { ...ctx.config.codec, maxOutputSize: info.size, onStats: decodeTimer(observe) }));
+  const decoded = decodeGivingBackWhenStalled(ctx, ctx.codec!.decode(source, delta, { ...ctx.config.codec, maxOutputSize: info.size, onStats: decodeTimer(observe) }));
+  const rebuilt = continuedFromCopy(ctx, key, record!, decoded, 0, info.size);
   const verified = rebuilt.pipeThrough(verifyingSlice({
     size: info.size,
     sha256: record!.sha256,
@@ -102,7 +111,8 @@ async function readDeltaRange(ctx: EngineContext, key: string, resolved: Resolve
     },
     cancel: (reason) => reader.cancel(reason),
   }, { highWaterMark: 0 });
-  const checked = resumed.pipeThrough(exactLength(range.end - range.start + 1,
+  const length = range.end - range.start + 1;
+  const checked = continuedFromCopy(ctx, key, resolved.record!, resumed, range.start, length).pipeThrough(exactLength(length,
     () => new S3Error("InternalError", "A ranged rebuild returned the wrong number of bytes; no wrong bytes are served.", { Key: key })));
   return primed(evict ? onFailure(checked, evict) : checked, key);
 }

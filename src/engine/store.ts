@@ -43,7 +43,17 @@ const ENCODER_READS = { keptBlocks: 1 };
 /** AWS's limit on user-defined metadata (keys + values). */
 const MAX_USER_METADATA_BYTES = 2048;
 
-export async function storeObject(ctx: EngineContext, key: string, input: PutInput): Promise<PutResult> {
+/**
+ * How a re-baseline (rebaseline.ts) rewrites an object it did not receive from a client: the same bytes and
+ * record, so its Last-Modified stays (`createdAt`), and as a plain object when it must not depend on the
+ * deltaspace's reference (`passthrough`).
+ */
+export interface Rewrite {
+  createdAt: Date;
+  passthrough: boolean;
+}
+
+export async function storeObject(ctx: EngineContext, key: string, input: PutInput, rewrite?: Rewrite): Promise<PutResult> {
   const parsed = parseUserKey(key);
   const userMetadata = lowerCaseKeys(input.userMetadata ?? {});
   if (userMetadataBytes(userMetadata) > MAX_USER_METADATA_BYTES) {
@@ -60,7 +70,7 @@ export async function storeObject(ctx: EngineContext, key: string, input: PutInp
         claim: () => ctx.coordinator.claimSeed(ticket),
         done: (references) => ctx.coordinator.seedDone(ticket, references),
       };
-      const { result, variant, facts } = await storeVariant(ctx, parsed, body, input, userMetadata, seeding);
+      const { result, variant, facts } = await storeVariant(ctx, parsed, body, input, userMetadata, seeding, rewrite);
       await ctx.coordinator.commit(ticket, variant, facts);
       return result;
     } catch (error) {
@@ -95,7 +105,7 @@ interface Seeding {
 
 async function storeVariant(
   ctx: EngineContext, parsed: ParsedKey, body: BodySource, input: PutInput, userMetadata: Record<string, string>,
-  seeding: Seeding,
+  seeding: Seeding, rewrite?: Rewrite,
 ): Promise<StoredVariant> {
   const base: DgRecord = {
     kind: "passthrough",
@@ -106,13 +116,13 @@ async function storeVariant(
     md5: body.md5,
     multipartEtag: input.multipartEtag,
     partSizes: input.partSizes,
-    createdAt: new Date(),
+    createdAt: rewrite?.createdAt ?? new Date(),
     http: { ...(input.http ?? {}) },
     userMetadata,
     checksums: { ...(input.checksums ?? {}) },
   };
   let seeded: ReferenceFacts[] | undefined;
-  let reason = whyNoDelta(ctx, parsed, body.size);
+  let reason: PassthroughReason | null = rewrite?.passthrough ? "rewrite" : whyNoDelta(ctx, parsed, body.size);
   if (!reason) {
     const stored = await tryStoreDelta(ctx, parsed, body, base, seeding, input.observe, (references) => { seeded = references; });
     if ("result" in stored) return { result: stored.result, variant: "delta", facts: commitFacts(stored, "delta") };

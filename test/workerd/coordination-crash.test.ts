@@ -48,6 +48,7 @@ function dyingCoordinator(ttlMs: number): Coordinator {
     seedDone: (ticket, references) => real.seedDone(ticket, references),
     remove: (keys) => real.remove(keys),
     deleteBucket: () => real.deleteBucket(),
+    retireReference: (deltaspace) => real.retireReference(deltaspace),
     hold: (name, options) => real.hold(name, options),
     release: async () => {},
     savings: (options) => real.savings(options),

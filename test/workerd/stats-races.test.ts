@@ -127,6 +127,7 @@ function bindAll(coordinator: Coordinator): Coordinator {
     seedDone: (ticket, references) => coordinator.seedDone(ticket, references),
     remove: (keys) => coordinator.remove(keys),
     deleteBucket: () => coordinator.deleteBucket(),
+    retireReference: (deltaspace) => coordinator.retireReference(deltaspace),
     hold: (name, options) => coordinator.hold(name, options),
     release: (ticket) => coordinator.release(ticket),
     savings: (options) => coordinator.savings(options),

@@ -226,6 +226,7 @@ export function gatedCoordinator(inner: Coordinator, scheduler: Scheduler, actor
     seedDone: (ticket: number, references?: ReferenceFacts[]) => step("seed-done", () => inner.seedDone(ticket, references)),
     remove: (keys: string[]) => step(`remove ${keys.join(",")}`, () => inner.remove(keys), true),
     deleteBucket: () => step("delete-bucket", () => inner.deleteBucket()),
+    retireReference: (deltaspace: string) => step(`retire-reference ${deltaspace}`, () => inner.retireReference(deltaspace)),
     hold: (name: string, options?: BeginOptions) => step(`hold ${name}${options?.exclusive ? " exclusive" : ""}`, () => inner.hold(name, options), true),
     release: (ticket: number) => step("release", () => inner.release(ticket)),
     // Reading or rebuilding the totals is no step of a scenario.
