@@ -9,6 +9,8 @@ export const DASHBOARD_SCRIPT = String.raw`
   var REFRESH_MS = 30000, CHART_ROWS = 12, WORST_ROWS = 6, RECENT_ROWS = 15;
   var SVG_NS = "http://www.w3.org/2000/svg";
   var TYPE_LABELS = { reference: "Reference", delta: "Delta", direct: "Direct" };
+  /** x-amz-storage-type names; the engine's own names map onto them. */
+  var STORAGE_TYPE_NAMES = { reference: "Reference", delta: "Delta", direct: "Direct", passthrough: "Direct" };
   var picker = document.getElementById("bucket");
   var loadSeq = 0, timer = 0;
 
@@ -28,6 +30,10 @@ export const DASHBOARD_SCRIPT = String.raw`
     return (p < 0 ? "−" : "") + Math.abs(p).toFixed(1) + "%";
   }
   function formatRatio(r) { return typeof r === "number" && isFinite(r) ? r.toFixed(3) : "–"; }
+  function storageTypeName(type) {
+    var key = String(type).toLowerCase();
+    return Object.prototype.hasOwnProperty.call(STORAGE_TYPE_NAMES, key) ? STORAGE_TYPE_NAMES[key] : String(type);
+  }
   function deltaspaceLabel(name) { return name === "" ? "(bucket root)" : name; }
   function formatTime(at) {
     var d = new Date(at);
@@ -148,17 +154,27 @@ export const DASHBOARD_SCRIPT = String.raw`
     setStat("storedBytes", stats.storedBytes, formatBytes(stats.storedBytes));
     setStat("savedBytes", stats.savedBytes, formatBytes(stats.savedBytes));
     setStat("savedPercent", stats.savedPercent, formatPercent(stats.savedPercent));
-    var spaces = stats.deltaspaces || [];
+    var spaces = Array.isArray(stats.deltaspaces) ? stats.deltaspaces : [];
+    var spaceCount = spaces.filter(function (s) { return s.objects > 0; }).length;
     document.getElementById("deltaspace-count").textContent =
-      "in " + formatCount(spaces.length) + (spaces.length === 1 ? " deltaspace" : " deltaspaces");
+      "in " + formatCount(spaceCount) + (spaceCount === 1 ? " deltaspace" : " deltaspaces");
     var share = stats.logicalBytes > 0 ? Math.min(100, Math.max(0, 100 * stats.storedBytes / stats.logicalBytes)) : 0;
     document.getElementById("meter-stored").style.width = share.toFixed(2) + "%";
     renderBuckets(all, stats.bucket);
+    renderProvenance(stats);
     renderChart(spaces);
     renderWorst(spaces);
     renderTypes(stats.byType || {});
     renderRecent(stats.recent || []);
     document.getElementById("updated").textContent = "Updated " + formatTime(all.generatedAt || Date.now());
+  }
+
+  /** Where the totals come from: running counts kept on every write, and when they were last rebuilt from storage. */
+  function renderProvenance(stats) {
+    var text = "Running totals, kept on every write and delete; ";
+    text += stats.rebuiltAt ? "last rebuilt from storage " + formatTime(stats.rebuiltAt) + "." : "never rebuilt from storage.";
+    if (stats.rebuilding) text += " A rebuild scan is in progress (" + formatCount(stats.rebuilding.scanned) + " stored names read).";
+    document.getElementById("provenance").textContent = text;
   }
 
   function renderChart(spaces) {
@@ -239,7 +255,7 @@ export const DASHBOARD_SCRIPT = String.raw`
   function renderRecent(recent) {
     var rows = recent.slice(0, RECENT_ROWS).map(function (r) {
       var type = el("td");
-      if (r.storageType) type.appendChild(el("span", "tag", String(r.storageType)));
+      if (r.storageType) type.appendChild(el("span", "tag", storageTypeName(r.storageType)));
       return [
         cell(formatTime(r.at), "nowrap", String(r.at)),
         cell(String(r.op)),

@@ -23,19 +23,21 @@ h2{font-size:13px;text-transform:uppercase;letter-spacing:.06em;color:var(--mute
 .panel h2{font-size:15px;text-transform:none;letter-spacing:0;color:var(--ink)}
 .muted{color:var(--muted)}
 .problem{background:#fdecea;color:var(--bad);border:1px solid #f5c2bc;border-radius:8px;padding:10px 14px}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(210px,1fr));gap:14px}
-.card{background:var(--panel);border:1px solid var(--line);border-radius:12px;padding:16px 18px}
+.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(165px,1fr));gap:14px}
+.card{background:var(--panel);border:1px solid var(--line);border-radius:12px;padding:16px 18px;min-width:0}
 .big{font-size:30px;font-weight:650;margin:2px 0;font-variant-numeric:tabular-nums;white-space:nowrap}
 .card.saved .big{color:var(--accent)}
 .note{margin:0;color:var(--muted);font-size:13px}
-.meter{height:10px;border-radius:5px;background:var(--saved);margin:16px 0 0;overflow:hidden}
+.meter{height:10px;border-radius:5px;background:var(--saved);margin:16px 0 6px;overflow:hidden}
+.provenance{font-size:13px;margin:0}
 .meter-stored{height:100%;width:0;background:var(--stored);transition:width .4s}
 .panel{background:var(--panel);border:1px solid var(--line);border-radius:12px;padding:16px 18px;margin-top:16px;min-width:0}
 .panel>p.muted{font-size:13px;margin:0 0 10px}
 .legend{font-size:13px;margin:0 0 8px}
 .swatch{display:inline-block;width:11px;height:11px;border-radius:3px;margin:0 5px 0 10px;vertical-align:-1px}
 .swatch.stored{background:var(--stored);margin-left:0}.swatch.saved{background:var(--saved)}
-.chart svg{display:block;width:100%;height:auto}
+.chart{overflow-x:auto}
+.chart svg{display:block;width:100%;min-width:640px;height:auto}
 .chart text{fill:var(--ink);font:13px system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
 .chart .dim{fill:var(--muted)}
 .chart .bar-saved{fill:var(--saved)}.chart .bar-stored{fill:var(--stored)}

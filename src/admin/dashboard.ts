@@ -67,11 +67,12 @@ function dashboardHtml(nonce: string): string {
     <div class="card saved"><h2>Saved</h2><p class="big" data-stat="savedPercent">…</p><p class="note"><span data-stat="savedBytes">…</span> less to store</p></div>
   </section>
   <div class="meter" aria-hidden="true"><div id="meter-stored" class="meter-stored"></div></div>
+  <p id="provenance" class="muted provenance"></p>
   <section class="panel"><h2>Savings per deltaspace</h2>
     <p class="muted legend"><span class="swatch stored"></span>stored <span class="swatch saved"></span>saved — bar length is the logical size</p>
     <div id="chart" class="chart"></div></section>
   <section class="panel"><h2>Worst deltaspaces</h2><p class="muted">lowest savings first: candidates for a better reference</p>
-    <div class="scroll"><table id="worst"><thead><tr><th>Deltaspace</th><th class="num">Objects</th><th class="num">Saved</th><th class="num">Reference</th><th>Worst object</th><th class="num" title="stored size / original size of that object">Ratio</th></tr></thead><tbody></tbody></table></div></section>
+    <div class="scroll"><table id="worst"><thead><tr><th>Deltaspace</th><th class="num">Objects</th><th class="num">Saved</th><th class="num">Reference</th><th>Worst object</th><th class="num" title="delta size / original size of that object">Ratio</th></tr></thead><tbody></tbody></table></div></section>
   <div class="two">
     <section class="panel"><h2>By storage type</h2><p class="muted">x-amz-storage-type of the objects in this bucket</p>
       <div class="scroll"><table id="types"><thead><tr><th>Type</th><th class="num">Objects</th><th class="num">Logical</th><th class="num">Stored</th></tr></thead><tbody></tbody></table></div></section>
