@@ -2,12 +2,16 @@
 // and the Coordinator the engine uses to call it. It hosts the protocol of src/coordination/core.ts with its
 // intents in Durable Object storage (they survive a restart) and an alarm that expires intents of requests
 // that died. It acts on the bucket's storage itself (deleting other variants, collecting references, sweeping
-// a deleted bucket) through the same registry and engine rules the Worker uses.
+// a deleted bucket) through the same registry and engine rules the Worker uses. The bucket's savings totals
+// (src/coordination/savings.ts) live in the same storage, updated by the same calls.
 import { DurableObject } from "cloudflare:workers";
-import type { BeginOptions, Coordinator, Variant } from "./coordination/api";
+import type {
+  BeginOptions, BucketSavings, CommitFacts, Coordinator, RebuildStep, ReferenceFacts, SavingsOptions, Variant,
+} from "./coordination/api";
 import {
   CoordinatorCore, DEFAULT_INTENT_TTL_MS, type BucketState, type CoordinatorSnapshot, type CoordinatorStore, type Intent,
 } from "./coordination/core";
+import { SavingsLedger, type LedgerStorage } from "./coordination/savings";
 import { BucketRegistry } from "./buckets/registry";
 import { configFrom } from "./config";
 import { BackendKeyspace } from "./engine/keyspace";
@@ -36,16 +40,16 @@ export class BucketCoordinator extends DurableObject<Record<string, unknown>> {
     return this.run(bucket, (core) => core.begin(key, ttlMs, exclusive));
   }
 
-  commit(bucket: string, ticket: number, variant: Variant): Promise<Outcome<void>> {
-    return this.run(bucket, (core) => core.commit(ticket, variant));
+  commit(bucket: string, ticket: number, variant: Variant, facts?: CommitFacts): Promise<Outcome<void>> {
+    return this.run(bucket, (core) => core.commit(ticket, variant, facts));
   }
 
   claimSeed(bucket: string, ticket: number): Promise<Outcome<boolean>> {
     return this.run(bucket, (core) => core.claimSeed(ticket));
   }
 
-  seedDone(bucket: string, ticket: number): Promise<Outcome<void>> {
-    return this.run(bucket, (core) => core.seedDone(ticket));
+  seedDone(bucket: string, ticket: number, reference?: ReferenceFacts): Promise<Outcome<void>> {
+    return this.run(bucket, (core) => core.seedDone(ticket, reference));
   }
 
   abort(bucket: string, ticket: number): Promise<Outcome<void>> {
@@ -66,6 +70,14 @@ export class BucketCoordinator extends DurableObject<Record<string, unknown>> {
 
   release(bucket: string, ticket: number): Promise<Outcome<void>> {
     return this.run(bucket, (core) => core.release(ticket));
+  }
+
+  savings(bucket: string, options?: SavingsOptions): Promise<Outcome<BucketSavings>> {
+    return this.run(bucket, (core) => core.savings(options));
+  }
+
+  rebuildSavings(bucket: string, cursor: string | null, limit?: number): Promise<Outcome<RebuildStep>> {
+    return this.run(bucket, (core) => core.rebuildSavings(cursor, limit));
   }
 
   /** Intents of requests that died: close them (settle their key, collect their deltaspace's reference). */
@@ -97,7 +109,8 @@ export class BucketCoordinator extends DurableObject<Record<string, unknown>> {
     const registry = new BucketRegistry(configFrom(this.env), this.env);
     const entry = registry.entryFor(bucket);
     if (!entry) throw new S3Error("NoSuchBucket", "The specified bucket does not exist");
-    this.core = new CoordinatorCore(new BackendKeyspace(entry.backend), this.storeFor(), registry.lifecycleOf(entry));
+    const ledger = configFrom(this.env).stats.enabled ? new SavingsLedger(this.ledgerStorage()) : null;
+    this.core = new CoordinatorCore(new BackendKeyspace(entry.backend), this.storeFor(), registry.lifecycleOf(entry), Date.now, ledger);
     if (this.snapshot) this.core.restore(this.snapshot);
     return this.core;
   }
@@ -116,6 +129,18 @@ export class BucketCoordinator extends DurableObject<Record<string, unknown>> {
         if (deferred) await storage.put(DEFERRED_PREFIX + deltaspace, true);
         else await storage.delete(DEFERRED_PREFIX + deltaspace);
       },
+    };
+  }
+
+  /** The savings ledger's records, beside the intents in the same storage (keys under "s:"). */
+  private ledgerStorage(): LedgerStorage {
+    const storage = this.ctx.storage;
+    return {
+      get: <T>(keys: string[]) => storage.get<T>(keys),
+      put: (entries) => storage.put(entries),
+      delete: async (keys) => { await storage.delete(keys); },
+      list: <T>(prefix: string, options: { startAfter?: string; limit?: number } = {}) =>
+        storage.list<T>({ prefix, startAfter: options.startAfter, limit: options.limit }),
     };
   }
 
@@ -157,16 +182,22 @@ export class DurableCoordinator implements Coordinator {
   async begin(key: string, options: BeginOptions = {}): Promise<number> {
     return unwrap(await this.stub().begin(this.bucket, key, this.intentTtlMs, options.exclusive ?? false));
   }
-  async commit(ticket: number, variant: Variant): Promise<void> { unwrap(await this.stub().commit(this.bucket, ticket, variant)); }
+  async commit(ticket: number, variant: Variant, facts?: CommitFacts): Promise<void> {
+    unwrap(await this.stub().commit(this.bucket, ticket, variant, facts));
+  }
   async abort(ticket: number): Promise<void> { unwrap(await this.stub().abort(this.bucket, ticket)); }
   async claimSeed(ticket: number): Promise<boolean> { return unwrap(await this.stub().claimSeed(this.bucket, ticket)); }
-  async seedDone(ticket: number): Promise<void> { unwrap(await this.stub().seedDone(this.bucket, ticket)); }
+  async seedDone(ticket: number, reference?: ReferenceFacts): Promise<void> { unwrap(await this.stub().seedDone(this.bucket, ticket, reference)); }
   async remove(keys: string[]): Promise<string[]> { return unwrap(await this.stub().remove(this.bucket, keys)); }
   async deleteBucket(): Promise<void> { unwrap(await this.stub().deleteBucket(this.bucket)); }
   async hold(name: string, options: BeginOptions = {}): Promise<number> {
     return unwrap(await this.stub().hold(this.bucket, name, this.intentTtlMs, options.exclusive ?? false));
   }
   async release(ticket: number): Promise<void> { unwrap(await this.stub().release(this.bucket, ticket)); }
+  async savings(options?: SavingsOptions): Promise<BucketSavings> { return unwrap(await this.stub().savings(this.bucket, options)); }
+  async rebuildSavings(cursor: string | null, limit?: number): Promise<RebuildStep> {
+    return unwrap(await this.stub().rebuildSavings(this.bucket, cursor, limit));
+  }
 
   private stub(): DurableObjectStub<BucketCoordinator> {
     return this.namespace.get(this.namespace.idFromName(this.bucket));

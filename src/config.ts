@@ -2,9 +2,10 @@
 // The buckets, region and host names are parsed here; each other section by a parser beside its layer, all
 // called from parseConfig below: engine (DG_* engine vars, validated by src/engine/config.ts), cache
 // (src/cache/config.ts), auth (src/s3/auth/config.ts), remote buckets (src/storage/s3-config.ts), the cron's
-// multipart cleanup (src/multipart/cleanup.ts), the request log (src/s3/request-log.ts) and operator access (src/admin/config.ts). A bad value anywhere is one error type, ConfigError (src/errors.ts),
+// multipart cleanup (src/multipart/cleanup.ts), the request log (src/s3/request-log.ts) operator access (src/admin/config.ts) and the savings totals (src/coordination/savings.ts). A bad value anywhere is one error type, ConfigError (src/errors.ts),
 // naming the variable. Every variable is documented in docs/CONFIGURATION.md.
 import { parseAdminConfig, type AdminConfig } from "./admin/config";
+import { parseStatsConfig, type StatsConfig } from "./coordination/savings";
 import { isValidBucketName } from "./bucket-names";
 import { parseCacheConfig, type CacheConfig, type CacheVars } from "./cache/config";
 import { resolveEngineConfig, type EngineConfig } from "./engine/config";
@@ -53,6 +54,8 @@ export interface Config {
   logs: RequestLogConfig;
   /** Operator endpoints under `/_/` (DG_ADMIN_TOKEN, src/admin/config.ts). */
   admin: AdminConfig;
+  /** Savings totals kept by each bucket's coordinator (DG_STATS, src/coordination/savings.ts). */
+  stats: StatsConfig;
 }
 
 export interface MultipartCleanupConfig {
@@ -101,6 +104,7 @@ export function parseConfig(env: ConfigVars): Config {
     multipart: { staleUploadAgeMs: parseStaleUploadAge(env[STALE_DAYS_VARIABLE]) },
     logs: parseRequestLogConfig(env),
     admin: parseAdminConfig(env),
+    stats: parseStatsConfig(env),
   };
 }
 

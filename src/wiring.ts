@@ -55,7 +55,7 @@ export function servicesFor(env: Record<string, unknown>): WorkerServices {
     const config = configFrom(env);
     const { referenceCache, rebuiltCache } = edgeCaches(config.cache);
     const buckets = new BucketRegistry(config, env);
-    const coordinators = coordinatorsFrom(env, buckets);
+    const coordinators = coordinatorsFrom(env, buckets, config.stats.enabled);
     built = {
       config,
       referenceCache,
@@ -82,7 +82,7 @@ export function forRequest(built: WorkerServices, ctx: ExecutionContext | undefi
  * Each bucket's engine coordinates its writes through that bucket's Durable Object (binding DG_COORDINATOR).
  * Without the binding (a configuration that dropped it) only the requests of one isolate are coordinated, in memory.
  */
-function coordinatorsFrom(env: Record<string, unknown>, registry: BucketRegistry): (bucket: BucketEntry) => Coordinator {
+function coordinatorsFrom(env: Record<string, unknown>, registry: BucketRegistry, stats: boolean): (bucket: BucketEntry) => Coordinator {
   const namespace = env.DG_COORDINATOR as DurableObjectNamespace<BucketCoordinator> | undefined;
   if (namespace) return (bucket) => DurableCoordinator.of(namespace, bucket.name);
   // One in-memory coordinator per bucket for the isolate's life, so all of its requests share the locks.
@@ -90,7 +90,7 @@ function coordinatorsFrom(env: Record<string, unknown>, registry: BucketRegistry
   return (bucket) => {
     let coordinator = local.get(bucket.name);
     if (!coordinator) {
-      coordinator = new LocalCoordinator(new BackendKeyspace(bucket.backend), registry.lifecycleOf(bucket));
+      coordinator = new LocalCoordinator(new BackendKeyspace(bucket.backend), registry.lifecycleOf(bucket), undefined, stats);
       local.set(bucket.name, coordinator);
     }
     return coordinator;

@@ -7,6 +7,7 @@ import { listBuckets } from "./buckets";
 import { dashboardPage } from "./dashboard";
 import { health } from "./health";
 import { login, loginPage } from "./login";
+import { getStats, rebuildStats } from "./stats";
 
 /** What an operator endpoint gets: the request, its verified body, the Worker's services. */
 export interface AdminRequest {
@@ -34,6 +35,8 @@ export class AdminError extends Error {
 const ROUTES: Record<string, AdminHandler> = {
   "GET /_/": dashboardPage,
   "GET /_/buckets": listBuckets,
+  "GET /_/stats": getStats,
+  "POST /_/stats/rebuild": rebuildStats,
 };
 
 export async function handleAdmin(

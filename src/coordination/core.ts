@@ -2,9 +2,17 @@
 // the rule for removing a key's other variant, reference collection only where no write is open, and the
 // bucket's life (live → deleting → deleted). Hosted by the BucketCoordinator Durable Object (persistent
 // intents, alarms) and by LocalCoordinator (memory). docs/ARCHITECTURE.md "Guarantees" gives the argument.
+// Every change it makes or learns of a user key (commit, settle, remove) and of a reference (seed, collect) is
+// also booked in the savings ledger (savings.ts), under the same locks, so the totals need no extra call.
 import { S3Error } from "../errors";
-import type { BucketLifecycle, Keyspace, Variant } from "./api";
+import type {
+  BucketLifecycle, BucketSavings, CommitFacts, Keyspace, RebuildStep, ReferenceFacts, SavingsOptions, Variant,
+} from "./api";
 import { Locks } from "./locks";
+import { putActivity, type SavingsLedger } from "./savings";
+
+/** Stored names one rebuild page reads by default (each a list entry; R2 lists 100 with metadata per call). */
+export const REBUILD_PAGE = 1000;
 
 /** A crashed request's pin lasts this long; a PUT slower than this between begin and commit fails. */
 export const DEFAULT_INTENT_TTL_MS = 3600 * 1000;
@@ -26,6 +34,8 @@ export interface Intent {
   exclusive?: boolean;
   /** This write may create its deltaspace's reference.bin (claimSeed); no other write may until seedDone or its close. */
   seeding?: boolean;
+  /** It held the seeding turn at some point: if it fails, what it may have created is read back for the totals. */
+  claimedSeed?: boolean;
 }
 
 export type BucketState = "live" | "deleting" | "deleted";
@@ -72,6 +82,8 @@ export class CoordinatorCore {
     private readonly store: CoordinatorStore = MEMORY_STORE,
     private readonly lifecycle?: BucketLifecycle,
     private readonly now: () => number = Date.now,
+    /** The savings totals; null when DG_STATS is off. */
+    private readonly ledger: SavingsLedger | null = null,
   ) {}
 
   /** Start from what a previous instance persisted. A deletion cut short counts as done if the bucket is gone. */
@@ -132,16 +144,21 @@ export class CoordinatorCore {
     }
   }
 
-  async commit(ticket: number, variant: Variant): Promise<void> {
+  async commit(ticket: number, variant: Variant, facts?: CommitFacts): Promise<void> {
     const intent = this.openIntent(ticket);
     if (intent.deltaspace === null) throw new Error("a multipart hold is released, not committed");
     const deltaspace = intent.deltaspace;
     await this.locks.with([`k:${intent.key}`], async () => {
       this.openIntent(ticket); // it may have expired while we waited
+      // Booked while the intent still pins the deltaspace, so no collection can clear it before it is booked.
+      const reference = facts?.reference;
+      if (reference) await this.book(`reference of ${deltaspace}`, (ledger) => ledger.setReference(deltaspace, reference));
       this.untrack(intent);
       try {
         // The last write of the key to close decides; earlier ones leave the other variant to it.
-        if (!this.openByKey.has(intent.key)) await this.keyspace.removeVariant(intent.key, variant === "delta" ? "plain" : "delta");
+        const othersOpen = this.openByKey.has(intent.key);
+        if (!othersOpen) await this.keyspace.removeVariant(intent.key, variant === "delta" ? "plain" : "delta");
+        await this.book(`commit of ${intent.key}`, (ledger) => this.bookWrite(ledger, intent.key, deltaspace, othersOpen, facts));
       } finally {
         await this.store.deleteIntent(ticket);
       }
@@ -169,6 +186,7 @@ export class CoordinatorCore {
         this.openIntent(ticket);
         if (!current) this.trackSeeder(deltaspace, ticket);
         intent.seeding = true;
+        intent.claimedSeed = true;
         await this.store.saveIntent(intent, this.nextTicket);
         return null;
       });
@@ -182,9 +200,11 @@ export class CoordinatorCore {
   }
 
   /** The write that claimed the seed has created the reference (or found it there): the next may go. */
-  async seedDone(ticket: number): Promise<void> {
+  async seedDone(ticket: number, reference?: ReferenceFacts): Promise<void> {
     const intent = this.intents.get(ticket);
     if (!intent?.seeding || intent.deltaspace === null) return;
+    const deltaspace = intent.deltaspace;
+    if (reference) await this.book(`reference of ${deltaspace}`, (ledger) => ledger.setReference(deltaspace, reference));
     intent.seeding = false;
     this.releaseSeeder(intent.deltaspace, ticket);
     await this.store.saveIntent(intent, this.nextTicket);
@@ -229,6 +249,16 @@ export class CoordinatorCore {
       } catch (error) {
         console.error(`coordinator: batch delete failed: ${error}`);
         failed.push(...batch);
+        // Part of the batch may be gone: book what storage holds now.
+        for (const key of batch) await this.book(`failed delete of ${key}`, (ledger) => this.refreshKey(ledger, key));
+        continue;
+      }
+      for (const key of batch) {
+        await this.book(`delete of ${key}`, async (ledger) => {
+          await ledger.setObject(key, this.keyspace.deltaspaceOf(key), null, { op: "delete" });
+          // A write of the key still open may store its variant after this delete or before it: its close re-reads.
+          if (this.openByKey.has(key)) await ledger.setDirty(key, true);
+        });
       }
     }
   }
@@ -262,6 +292,7 @@ export class CoordinatorCore {
       await this.lifecycle?.destroy();
       this.state = "deleted";
       await this.store.saveState("deleted");
+      await this.book("bucket deletion", (ledger) => ledger.clear());
     } catch (error) {
       if (this.state === "deleting") {
         this.state = "live";
@@ -299,9 +330,19 @@ export class CoordinatorCore {
     const deltaspace = intent.deltaspace;
     await this.locks.with([`k:${intent.key}`], async () => {
       if (!this.intents.has(intent.ticket)) return;
+      // A failed seeder may have created a reference it could not report: book what is stored (while pinned).
+      if (intent.claimedSeed && deltaspace !== null) {
+        await this.book(`references of ${deltaspace}`, async (ledger) => ledger.replaceReferences(deltaspace, await this.keyspace.describeReferences(deltaspace)));
+      }
       this.untrack(intent);
       try {
-        if (deltaspace !== null && !this.openByKey.has(intent.key)) await this.keyspace.settle(intent.key);
+        if (deltaspace !== null && !this.openByKey.has(intent.key)) {
+          await this.keyspace.settle(intent.key);
+          // The failed write may have stored its variant (the newest, so settle kept it): book what is there.
+          await this.book(`settle of ${intent.key}`, (ledger) => this.refreshKey(ledger, intent.key));
+        } else if (deltaspace !== null) {
+          await this.book(`close of ${intent.key}`, (ledger) => ledger.setDirty(intent.key, true));
+        }
       } finally {
         await this.store.deleteIntent(intent.ticket);
       }
@@ -323,9 +364,82 @@ export class CoordinatorCore {
         }
         return;
       }
-      await this.keyspace.collectReference(deltaspace);
+      const outcome = await this.keyspace.collectReference(deltaspace);
+      if (outcome !== "kept") await this.book(`collection in ${deltaspace}`, (ledger) => ledger.replaceReferences(deltaspace, []));
       if (this.deferred.delete(deltaspace)) await this.store.saveDeferred(deltaspace, false);
     });
+  }
+
+  // ---- savings totals ----
+
+  async savings(options: SavingsOptions = {}): Promise<BucketSavings> {
+    return this.requireLedger().summary(options.detail ?? false);
+  }
+
+  /**
+   * One page of the rebuild scan. Reads storage outside every lock: writes go on meanwhile, and the ledger
+   * keeps the live record of whatever they touch until the scan ends (savings.ts finishRebuild).
+   */
+  async rebuildSavings(cursor: string | null, limit = REBUILD_PAGE): Promise<RebuildStep> {
+    const ledger = this.requireLedger();
+    let generation: string;
+    let startAfter: string | null = null;
+    if (cursor === null) {
+      generation = await ledger.startRebuild();
+    } else {
+      const colon = cursor.indexOf(":");
+      if (colon <= 0) throw new S3Error("InvalidArgument", "The rebuild cursor is not one this endpoint returned.");
+      generation = cursor.slice(0, colon);
+      startAfter = cursor.slice(colon + 1);
+      await ledger.requireRebuild(generation);
+    }
+    const page = await this.keyspace.scan(startAfter, limit);
+    await ledger.addScanned(generation, page.names);
+    if (page.next !== null) return { cursor: `${generation}:${page.next}`, scanned: page.names.length };
+    return { cursor: null, scanned: page.names.length, ...(await ledger.finishRebuild(generation)) };
+  }
+
+  private requireLedger(): SavingsLedger {
+    if (!this.ledger) throw new S3Error("NotImplemented", "Savings totals are not kept (DG_STATS=off).");
+    return this.ledger;
+  }
+
+  /**
+   * Book a change in the savings totals. A failure there never fails the write (it already took effect): it
+   * is logged, and the key is re-read from storage at its next write (or by a rebuild scan).
+   */
+  private async book(what: string, work: (ledger: SavingsLedger) => Promise<void>): Promise<void> {
+    if (!this.ledger) return;
+    try {
+      await work(this.ledger);
+    } catch (error) {
+      console.error(`coordinator: savings totals not updated for ${what}: ${error}`);
+    }
+  }
+
+  /**
+   * A committed write's record. With another write of the key still open, which of them R2 keeps is not known
+   * here (the later R2 write wins, not the later commit): the key is marked, and the last one to close reads it
+   * back from storage. The same when a delete or failed write touched the key while this one was open.
+   */
+  private async bookWrite(ledger: SavingsLedger, key: string, deltaspace: string, othersOpen: boolean, facts?: CommitFacts): Promise<void> {
+    if (othersOpen) {
+      await ledger.setDirty(key, true);
+      if (facts) await ledger.note({ ...putActivity(facts), key });
+      return;
+    }
+    if (facts && !(await ledger.isDirty(key))) {
+      await ledger.setObject(key, deltaspace, facts.object, putActivity(facts));
+      return;
+    }
+    await ledger.setObject(key, deltaspace, await this.keyspace.describeKey(key), facts && putActivity(facts));
+    await ledger.setDirty(key, false);
+  }
+
+  /** Book what storage holds of the key now. */
+  private async refreshKey(ledger: SavingsLedger, key: string): Promise<void> {
+    await ledger.setObject(key, this.keyspace.deltaspaceOf(key), await this.keyspace.describeKey(key));
+    await ledger.setDirty(key, false);
   }
 
   private track(intent: Intent): void {

@@ -81,11 +81,13 @@ export interface EngineContext {
 /** DeltaGlider stores every object with this backend Content-Type; the client's type is in metadata. */
 export const STORED_CONTENT_TYPE = "application/octet-stream";
 
-export async function writeSidecar(ctx: EngineContext, storedKey: string, record: DgRecord): Promise<void> {
-  if (!ctx.config.sidecars) return;
+/** Write `<stored key>.meta` (when sidecars are on); returns the bytes it occupies (0: none written). */
+export async function writeSidecar(ctx: EngineContext, storedKey: string, record: DgRecord): Promise<number> {
+  if (!ctx.config.sidecars) return 0;
   const json = encodeSidecar(record);
   const bytes = new TextEncoder().encode(json);
   await ctx.backend.put(sidecarKey(storedKey), bytes, bytes.byteLength, { contentType: "application/json" });
+  return bytes.byteLength;
 }
 
 /** The record in `<stored key>.meta`, or null when there is none or it is unusable. */

@@ -49,6 +49,14 @@ export function reservedReason(key: string): string | null {
   return null;
 }
 
+/**
+ * Names of a deltaspace's reference objects (not user data; counted as the deltaspace's reference bytes).
+ * Today only reference.bin; a format that keeps another baseline object beside it adds its name here.
+ */
+export function isReferenceName(name: string): boolean {
+  return name === REFERENCE_NAME;
+}
+
 export function referenceKey(deltaspace: string): string {
   return deltaspace ? `${deltaspace}/${REFERENCE_NAME}` : REFERENCE_NAME;
 }

@@ -1,12 +1,21 @@
 // The engine's storage rules that the coordinator (src/coordination/) applies while it holds a key's or a
 // deltaspace's lock: which stored keys make up a user key, when a reference is garbage, which of two
 // variants a GET would pick. Only the coordinator calls these, so no two of them race (docs "Guarantees").
-import type { Keyspace, Variant } from "../coordination/api";
+// Also what the savings totals need from storage: what a key or a deltaspace's references occupy, and the
+// rebuild scan's pages (which stored name belongs to which key or reference).
+import type { Keyspace, ObjectFacts, ReferenceFacts, ScanPage, ScannedName, Variant } from "../coordination/api";
+import { factsFromParts } from "../coordination/savings";
 import type { Backend, StoredObject } from "../storage/backend";
 import {
-  REFERENCE_NAME, classifyStoredKey, compareKeys, deltaKey, deltaspaceListPrefix, parseKey, referenceKey, sidecarKey,
+  DELTA_SUFFIX, INTERNAL_PREFIX, SIDECAR_SUFFIX, classifyStoredKey, compareKeys, deltaKey, deltaspaceListPrefix,
+  isReferenceName, parseKey, referenceKey, sidecarKey,
 } from "./deltaspace";
-import { decodeMetadata } from "./metadata";
+import { decodeMetadata, decodeSidecar } from "./metadata";
+
+/** Past every key under `.dg/` (U+10FFFF sorts after every other character, also in UTF-8 byte order). */
+const PAST_INTERNAL = `${INTERNAL_PREFIX}\u{10FFFF}`;
+/** Backend list calls one scan page may make (R2 lists 100 objects per call with metadata). */
+const SCAN_LIST_CALLS = 50;
 
 export function storedVariants(key: string): string[] {
   return [key, sidecarKey(key), deltaKey(key), sidecarKey(deltaKey(key))];
@@ -39,25 +48,25 @@ export class BackendKeyspace implements Keyspace {
    * Delete `<deltaspace>/reference.bin` (and its sidecar) when no user object remains directly in the
    * deltaspace. Nested keys live in their own deltaspaces and do not depend on it.
    */
-  async collectReference(deltaspace: string): Promise<boolean> {
+  async collectReference(deltaspace: string): Promise<"collected" | "absent" | "kept"> {
     const prefix = deltaspaceListPrefix(deltaspace);
     let sawReference = false;
     let startAfter: string | undefined;
     for (;;) {
       const page = await this.backend.list({ prefix, delimiter: "/", startAfter, limit: 1000 });
       for (const object of page.objects) {
-        if (object.key === prefix + REFERENCE_NAME) sawReference = true;
-        else if (classifyStoredKey(object.key).kind !== "internal") return false;
+        if (object.key === referenceKey(deltaspace)) sawReference = true;
+        else if (classifyStoredKey(object.key).kind !== "internal") return "kept";
       }
       const last = [page.objects[page.objects.length - 1]?.key, page.commonPrefixes[page.commonPrefixes.length - 1]]
         .filter((k): k is string => k !== undefined).sort(compareKeys).pop();
       if (!page.truncated || last === undefined || last === startAfter) break;
       startAfter = last;
     }
-    if (!sawReference) return false;
+    if (!sawReference) return "absent";
     const refKey = referenceKey(deltaspace);
     await this.backend.delete([refKey, sidecarKey(refKey)]);
-    return true;
+    return "collected";
   }
 
   async isEmpty(): Promise<boolean> {
@@ -68,6 +77,83 @@ export class BackendKeyspace implements Keyspace {
       cursor = page.truncated ? page.cursor : undefined;
     } while (cursor);
     return true;
+  }
+
+  async describeKey(key: string): Promise<ObjectFacts | null> {
+    const dk = deltaKey(key);
+    const [plain, plainSidecar, delta, deltaSidecar] = await Promise.all(
+      [key, sidecarKey(key), dk, sidecarKey(dk)].map((name) => this.backend.head(name)));
+    return factsFromParts({
+      plain: plain ? { bytes: plain.size, size: plain.size } : undefined,
+      delta: delta ? { bytes: delta.size, size: await this.deltaSize(delta) } : undefined,
+      sidecarBytes: (plainSidecar?.size ?? 0) + (deltaSidecar?.size ?? 0),
+    });
+  }
+
+  async describeReferences(deltaspace: string): Promise<ReferenceFacts[]> {
+    const refKey = referenceKey(deltaspace);
+    const [reference, sidecar] = await Promise.all([this.backend.head(refKey), this.backend.head(sidecarKey(refKey))]);
+    return reference ? [{ key: refKey, storedBytes: reference.size + (sidecar?.size ?? 0) }] : [];
+  }
+
+  /**
+   * Up to `limit` stored names from `from` on (a position an earlier page returned; null: the start), each
+   * attributed to its user key or reference; `.dg/` is jumped. The position is "k<key>" (list after that key)
+   * or "c<cursor>" (the backend's own cursor, which also carries a jump over a hidden range).
+   */
+  async scan(from: string | null, limit: number): Promise<ScanPage> {
+    const names: ScannedName[] = [];
+    let skipped = 0;
+    let position = from ?? "k";
+    for (let calls = 0; calls < SCAN_LIST_CALLS && names.length < limit; calls++) {
+      const page = await this.backend.list({
+        ...(position.startsWith("c") ? { cursor: position.slice(1) } : { startAfter: position.slice(1) || undefined }),
+        limit: Math.min(1000, limit - names.length),
+        includeMetadata: true,
+      });
+      let jumped = false;
+      for (const object of page.objects) {
+        if (object.key.startsWith(INTERNAL_PREFIX)) {
+          skipped += 1;
+          position = `k${PAST_INTERNAL}`;
+          jumped = true;
+          break;
+        }
+        names.push(await this.scanned(object));
+        position = `k${object.key}`;
+      }
+      if (jumped) continue;
+      if (!page.truncated) return { names, next: null, skipped };
+      if (page.cursor !== undefined) position = `c${page.cursor}`;
+    }
+    return { names, next: position, skipped };
+  }
+
+  /** Which key or reference a stored name belongs to, and what it adds. */
+  private async scanned(object: StoredObject): Promise<ScannedName> {
+    const isSidecar = object.key.endsWith(SIDECAR_SUFFIX);
+    const owner = isSidecar ? object.key.slice(0, -SIDECAR_SUFFIX.length) : object.key;
+    const { deltaspace, name } = parseKey(owner);
+    const role = isSidecar ? "sidecar" as const : undefined;
+    if (isReferenceName(name)) return { owner: "reference", key: owner, deltaspace, role: role ?? "reference", bytes: object.size };
+    if (owner.endsWith(DELTA_SUFFIX)) {
+      const key = owner.slice(0, -DELTA_SUFFIX.length);
+      if (role) return { owner: "object", key, deltaspace, role, bytes: object.size };
+      return { owner: "object", key, deltaspace, role: "delta", bytes: object.size, size: await this.deltaSize(object) };
+    }
+    return { owner: "object", key: owner, deltaspace, role: role ?? "plain", bytes: object.size, size: object.size };
+  }
+
+  /** A delta's original size: from its metadata, else its sidecar; its own size when neither says. */
+  private async deltaSize(delta: StoredObject): Promise<number> {
+    const recorded = decodeMetadata(delta.metadata)?.size;
+    if (recorded !== undefined) return recorded;
+    const sidecar = await this.backend.get(sidecarKey(delta.key));
+    if (sidecar && sidecar.size <= 64 * 1024) {
+      const size = decodeSidecar(await new Response(sidecar.body).text())?.size;
+      if (size !== undefined) return size;
+    } else await sidecar?.body.cancel().catch(() => {});
+    return delta.size;
   }
 }
 

@@ -12,7 +12,8 @@
 //                           + claimSeed() and seedDone() (two Durable Object calls: one seeder per deltaspace
 //                           at a time; a concurrent first upload waits for it, then deltas against its reference)
 //   D > deltaBufferLimit:   + write D and read D (spilled parts), then the final write D
-//   always:                 coordinator begin() + commit() (two Durable Object calls in the Worker)
+//   always:                 coordinator begin() + commit() (two Durable Object calls in the Worker); the
+//                           commit carries what was stored (sizes, form, a seeded reference) for the savings totals
 //   conditional (If-…):     + open() of the current object (HEAD of `.delta` and `<key>`) under the exclusive intent
 //
 // What a request that dies at each step leaves behind, and who reclaims it:
@@ -23,7 +24,7 @@
 //   variant (+ sidecar) written     a complete object (its reference is pinned), visible; at the intent's
 //                                   close the coordinator keeps whichever variant a GET picks (newest)
 import type { EngineObservations, PutInput, PutResult } from "./api";
-import type { Variant } from "../coordination/api";
+import type { CommitFacts, ReferenceFacts, Variant } from "../coordination/api";
 import { S3Error } from "../errors";
 import type { StoredObject } from "../storage/backend";
 import { acceptBody, referenceSource, type BodySource } from "./body";
@@ -55,9 +56,12 @@ export async function storeObject(ctx: EngineContext, key: string, input: PutInp
     const ticket = await ctx.coordinator.begin(parsed.key, { exclusive: Boolean(input.precondition) });
     try {
       if (input.precondition) input.precondition((await openObject(ctx, parsed.key))?.info ?? null);
-      const seeding: Seeding = { claim: () => ctx.coordinator.claimSeed(ticket), done: () => ctx.coordinator.seedDone(ticket) };
-      const { result, variant } = await storeVariant(ctx, parsed, body, input, userMetadata, seeding);
-      await ctx.coordinator.commit(ticket, variant);
+      const seeding: Seeding = {
+        claim: () => ctx.coordinator.claimSeed(ticket),
+        done: (reference) => ctx.coordinator.seedDone(ticket, reference),
+      };
+      const { result, variant, facts } = await storeVariant(ctx, parsed, body, input, userMetadata, seeding);
+      await ctx.coordinator.commit(ticket, variant, facts);
       return result;
     } catch (error) {
       await ctx.coordinator.abort(ticket).catch((e) => console.warn(`engine: could not close write intent: ${e}`));
@@ -71,12 +75,22 @@ export async function storeObject(ctx: EngineContext, key: string, input: PutInp
 interface StoredVariant {
   result: PutResult;
   variant: Variant;
+  /** For the savings totals: what the key now occupies (variant + sidecar) and the reference this PUT created. */
+  facts: CommitFacts;
+}
+
+/** What a store path wrote: the answer, its sidecar's bytes, the reference it created. */
+interface Written {
+  result: PutResult;
+  sidecarBytes: number;
+  reference?: ReferenceFacts;
 }
 
 /** The coordinator's turn to create the deltaspace's reference (one seeder at a time), and its end. */
 interface Seeding {
   claim(): Promise<boolean>;
-  done(): Promise<void>;
+  /** `reference`: the one this PUT created (for the savings totals); absent when it found one there. */
+  done(reference?: ReferenceFacts): Promise<void>;
 }
 
 async function storeVariant(
@@ -97,11 +111,23 @@ async function storeVariant(
     userMetadata,
     checksums: { ...(input.checksums ?? {}) },
   };
+  let seeded: ReferenceFacts | undefined;
   if (wantsDelta(ctx, parsed, body.size)) {
-    const stored = await tryStoreDelta(ctx, parsed, body, base, seeding, input.observe);
-    if (stored) return { result: stored, variant: "delta" };
+    const stored = await tryStoreDelta(ctx, parsed, body, base, seeding, input.observe, (reference) => { seeded = reference; });
+    if (stored) return { result: stored.result, variant: "delta", facts: commitFacts(stored, "delta") };
   }
-  return { result: await storePassthrough(ctx, parsed, body, base), variant: "plain" };
+  // A seeding upload whose own delta did not pay keeps the reference it created: still booked.
+  const written = { ...(await storePassthrough(ctx, parsed, body, base)), reference: seeded };
+  return { result: written.result, variant: "plain", facts: commitFacts(written, "direct") };
+}
+
+function commitFacts(written: Written, form: "delta" | "direct"): CommitFacts {
+  const { result } = written;
+  return {
+    object: { form, size: result.size, variantBytes: result.storedSize, storedBytes: result.storedSize + written.sidecarBytes },
+    storageType: result.storageType,
+    reference: written.reference,
+  };
 }
 
 function wantsDelta(ctx: EngineContext, parsed: ParsedKey, size: number): boolean {
@@ -110,7 +136,7 @@ function wantsDelta(ctx: EngineContext, parsed: ParsedKey, size: number): boolea
     && isEligibleName(parsed.name, config.deltaExtensions);
 }
 
-async function storePassthrough(ctx: EngineContext, parsed: ParsedKey, body: BodySource, base: DgRecord): Promise<PutResult> {
+async function storePassthrough(ctx: EngineContext, parsed: ParsedKey, body: BodySource, base: DgRecord): Promise<Written> {
   const record: DgRecord = { ...base, kind: "passthrough", note: "passthrough" };
   const stored = await ctx.backend.put(parsed.key, await body.stream(), body.size, {
     metadata: encodeMetadata(record),
@@ -118,17 +144,20 @@ async function storePassthrough(ctx: EngineContext, parsed: ParsedKey, body: Bod
   });
   if (!stored) throw new S3Error("InternalError", "The backend refused the write.");
   // The old variant goes at commit (the coordinator), after this one is whole: a GET never finds neither.
-  await writeSidecar(ctx, parsed.key, record);
-  return { etag: base.multipartEtag ?? body.md5, storageType: "passthrough", storedSize: stored.size, size: body.size };
+  const sidecarBytes = await writeSidecar(ctx, parsed.key, record);
+  return { result: { etag: base.multipartEtag ?? body.md5, storageType: "passthrough", storedSize: stored.size, size: body.size }, sidecarBytes };
 }
 
 /** Store as a delta when it pays; null means "store passthrough instead". */
 async function tryStoreDelta(
-  ctx: EngineContext, parsed: ParsedKey, body: BodySource, base: DgRecord, seeding: Seeding, observe?: EngineObservations,
-): Promise<PutResult | null> {
+  ctx: EngineContext, parsed: ParsedKey, body: BodySource, base: DgRecord, seeding: Seeding, observe: EngineObservations | undefined,
+  onSeeded: (reference: ReferenceFacts) => void,
+): Promise<Written | null> {
   const refKey = referenceKey(parsed.deltaspace);
   const reference = await ensureReference(ctx, refKey, parsed, body, base, seeding);
   if (!reference) return null;
+  const created: ReferenceFacts | undefined = reference.seeded ? { key: refKey, storedBytes: reference.storedBytes } : undefined;
+  if (created) onSeeded(created);
   // The next GET of a delta against this reference can then decode from cached blocks without reading its metadata.
   await ctx.referenceCache?.rememberReferenceSize?.(reference.sha256, reference.stored.size);
 
@@ -154,12 +183,16 @@ async function tryStoreDelta(
     if (!stored) throw new S3Error("InternalError", "The backend refused the write.");
     // No re-check of the reference: our open intent pins it (the coordinator collects no reference of a
     // deltaspace with an open write), so it is still the one we encoded against.
-    await writeSidecar(ctx, storedKey, record);
+    const sidecarBytes = await writeSidecar(ctx, storedKey, record);
     return {
-      etag: base.multipartEtag ?? body.md5,
-      storageType: reference.seeded ? "reference" : "delta",
-      storedSize: stored.size,
-      size: body.size,
+      result: {
+        etag: base.multipartEtag ?? body.md5,
+        storageType: reference.seeded ? "reference" : "delta",
+        storedSize: stored.size,
+        size: body.size,
+      },
+      sidecarBytes,
+      reference: created,
     };
   } finally {
     await delta.discard();
@@ -171,6 +204,8 @@ interface ReferenceState {
   sha256: string;
   /** This PUT created it (so its bytes are the body's). */
   seeded: boolean;
+  /** When seeded: reference.bin and its sidecar, in bytes. */
+  storedBytes: number;
 }
 
 /**
@@ -186,11 +221,14 @@ async function ensureReference(
   const existing = await ctx.backend.head(refKey);
   if (existing) return referenceOf(ctx, refKey, existing);
   if (await seeding.claim()) {
+    let state: ReferenceState | null = null;
     try {
-      return await seedReference(ctx, refKey, parsed, body, base);
+      state = await seedReference(ctx, refKey, parsed, body, base);
+      return state;
     } finally {
-      // Best effort: the intent's close ends the turn too.
-      await seeding.done().catch((error) => console.warn(`engine: could not end the seeding turn: ${error}`));
+      // Best effort: the intent's close ends the turn too (and then books the reference from storage).
+      const created = state?.seeded ? { key: refKey, storedBytes: state.storedBytes } : undefined;
+      await seeding.done(created).catch((error) => console.warn(`engine: could not end the seeding turn: ${error}`));
     }
   }
   const late = await ctx.backend.head(refKey);
@@ -217,8 +255,8 @@ async function seedReference(ctx: EngineContext, refKey: string, parsed: ParsedK
     onlyIfAbsent: true,
   });
   if (created) {
-    await writeSidecar(ctx, refKey, record);
-    return { stored: created, sha256: body.sha256, seeded: true };
+    const sidecarBytes = await writeSidecar(ctx, refKey, record);
+    return { stored: created, sha256: body.sha256, seeded: true, storedBytes: created.size + sidecarBytes };
   }
   const existing = await ctx.backend.head(refKey); // an earlier seeder stored it
   return existing && referenceOf(ctx, refKey, existing);
@@ -228,7 +266,7 @@ async function seedReference(ctx: EngineContext, refKey: string, parsed: ParsedK
 async function referenceOf(ctx: EngineContext, refKey: string, existing: StoredObject): Promise<ReferenceState | null> {
   const record = decodeMetadata(existing.metadata) ?? await readSidecar(ctx, refKey);
   if (!record?.sha256) return null;
-  return { stored: existing, sha256: record.sha256, seeded: false };
+  return { stored: existing, sha256: record.sha256, seeded: false, storedBytes: existing.size };
 }
 
 /**

@@ -42,14 +42,16 @@ function dyingCoordinator(ttlMs: number): Coordinator {
   const real = DurableCoordinator.of(env.DG_COORDINATOR, "default", ttlMs);
   return {
     begin: (key) => real.begin(key),
-    commit: (ticket, variant) => real.commit(ticket, variant),
+    commit: (ticket, variant, facts) => real.commit(ticket, variant, facts),
     abort: async () => {},
     claimSeed: (ticket) => real.claimSeed(ticket),
-    seedDone: (ticket) => real.seedDone(ticket),
+    seedDone: (ticket, reference) => real.seedDone(ticket, reference),
     remove: (keys) => real.remove(keys),
     deleteBucket: () => real.deleteBucket(),
     hold: (name, options) => real.hold(name, options),
     release: async () => {},
+    savings: (options) => real.savings(options),
+    rebuildSavings: (cursor, limit) => real.rebuildSavings(cursor, limit),
   };
 }
 

@@ -17,7 +17,7 @@
 // The object's own storage calls (deleting the other variant at commit, reference collection, the bucket
 // sweep) are not gated: each runs inside its coordinator step, so relative to the actors' gated calls it is
 // atomic. Orders inside the object are the object's locks' business (test/workerd/coordination-*.test.ts).
-import type { BeginOptions, Coordinator, Variant } from "../../../src/coordination/api";
+import type { BeginOptions, CommitFacts, Coordinator, ReferenceFacts, Variant } from "../../../src/coordination/api";
 import type {
   Backend, BackendMultipart, ByteRange, ListOptions, ListPage, MultipartPart, PutOptions, StoredObject,
   StoredObjectBody,
@@ -220,14 +220,17 @@ export function gatedCoordinator(inner: Coordinator, scheduler: Scheduler, actor
   const step = <T>(label: string, call: () => Promise<T>, mayBlock = false) => scheduler.gate(actor, `coordinator ${label}`, call, mayBlock);
   return {
     begin: (key: string, options?: BeginOptions) => step(`begin ${key}${options?.exclusive ? " exclusive" : ""}`, () => inner.begin(key, options), true),
-    commit: (ticket: number, variant: Variant) => step(`commit ${variant}`, () => inner.commit(ticket, variant)),
+    commit: (ticket: number, variant: Variant, facts?: CommitFacts) => step(`commit ${variant}`, () => inner.commit(ticket, variant, facts)),
     abort: (ticket: number) => step("abort", () => inner.abort(ticket)),
     claimSeed: (ticket: number) => step("claim-seed", () => inner.claimSeed(ticket), true),
-    seedDone: (ticket: number) => step("seed-done", () => inner.seedDone(ticket)),
+    seedDone: (ticket: number, reference?: ReferenceFacts) => step("seed-done", () => inner.seedDone(ticket, reference)),
     remove: (keys: string[]) => step(`remove ${keys.join(",")}`, () => inner.remove(keys), true),
     deleteBucket: () => step("delete-bucket", () => inner.deleteBucket()),
     hold: (name: string, options?: BeginOptions) => step(`hold ${name}${options?.exclusive ? " exclusive" : ""}`, () => inner.hold(name, options), true),
     release: (ticket: number) => step("release", () => inner.release(ticket)),
+    // Reading or rebuilding the totals is no step of a scenario.
+    savings: (options) => inner.savings(options),
+    rebuildSavings: (cursor, limit) => inner.rebuildSavings(cursor, limit),
   };
 }
 

@@ -1,0 +1,212 @@
+// The savings totals on GET /_/stats agree with the bytes actually stored, after every kind of write and delete
+// through the S3 API (the Worker's real fetch, its real BucketCoordinator Durable Object, local R2). The expected
+// numbers come from listing the R2 binding directly (helpers/stored-totals.ts), not from any of our code. After a
+// rebuild scan (POST /_/stats/rebuild) the same, also for objects written behind the proxy.
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { bytes, s3, uniqueBucket, xmlOf } from "./s3-support";
+import { expectTotalsEqual, storedTotals } from "./helpers/stored-totals";
+
+const MiB = 1024 * 1024;
+/** Where a runtime bucket's objects live in the BUCKET binding (DG_RUNTIME_BUCKETS default `BUCKET:.dg/buckets/`). */
+const dataRoot = (bucket: string) => `.dg/buckets/data/${bucket}/`;
+
+async function logicalSize(bucket: string, key: string): Promise<number> {
+  const head = await s3("HEAD", `/${bucket}/${key}`);
+  expect(head.status).toBe(200);
+  return Number(head.headers.get("content-length"));
+}
+
+async function stats(bucket: string): Promise<any> {
+  const response = await s3("GET", `/_/stats?bucket=${bucket}`);
+  expect(response.status).toBe(200);
+  return response.json();
+}
+
+/** /_/stats for the bucket equals what is stored: totals, by type, and every deltaspace. */
+async function expectTotalsMatchStorage(bucket: string): Promise<any> {
+  const [expected, shown] = await Promise.all([storedTotals(env.BUCKET, dataRoot(bucket), (key) => logicalSize(bucket, key)), stats(bucket)]);
+  expectTotalsEqual(shown, expected);
+  return shown;
+}
+
+async function put(bucket: string, key: string, body: Uint8Array): Promise<string> {
+  const response = await s3("PUT", `/${bucket}/${key}`, { body });
+  expect(response.status).toBe(200);
+  return response.headers.get("x-amz-storage-type")!;
+}
+
+async function newBucket(label: string): Promise<string> {
+  const bucket = uniqueBucket(label);
+  expect((await s3("PUT", `/${bucket}`)).status).toBe(200);
+  return bucket;
+}
+
+/** A release artifact: `base` with a few bytes changed, so it deltas well against `base`. */
+function version(base: Uint8Array, n: number): Uint8Array {
+  const copy = base.slice();
+  for (let i = 0; i < 16; i++) copy[(n * 7919 + i * 4099) % copy.length] ^= n;
+  return copy;
+}
+
+async function rebuild(bucket: string, limit?: number): Promise<any> {
+  let cursor: string | null = null;
+  let pages = 0;
+  for (;;) {
+    const query = `bucket=${bucket}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}${limit ? `&limit=${limit}` : ""}`;
+    const response = await s3("POST", `/_/stats/rebuild?${query}`);
+    expect(response.status).toBe(200);
+    const step = await response.json() as any;
+    pages += 1;
+    if (step.done) return { ...step, pages };
+    cursor = step.cursor;
+  }
+}
+
+describe("savings totals (GET /_/stats) equal what is stored", () => {
+  const base = bytes(600 * 1024, 1901);
+
+  it("after reference, delta and direct uploads, overwrites both ways, copies, multipart and deletes", async () => {
+    const bucket = await newBucket("totals");
+    expect(await put(bucket, "app.zip", version(base, 1))).toBe("Reference");
+    expect(await put(bucket, "app-2.zip", version(base, 2))).toBe("Delta");
+    expect(await put(bucket, "notes.txt", bytes(3000, 7))).toBe("Direct");
+    expect(await put(bucket, "sub/lib.zip", version(base, 3))).toBe("Reference");
+    let shown = await expectTotalsMatchStorage(bucket);
+    expect(shown.objects).toBe(4);
+    expect(shown.byType.reference.objects).toBe(2);
+    expect(shown.savedBytes).toBeGreaterThan(500 * 1024);
+    const root = shown.deltaspaces.find((d: any) => d.deltaspace === "");
+    expect(root.worst.key).toMatch(/^app(-2)?\.zip$/);
+    expect(shown.recent.slice(0, 4).map((r: any) => [r.op, r.key, r.storageType])).toEqual([
+      ["put", "sub/lib.zip", "Reference"], ["put", "notes.txt", "Direct"], ["put", "app-2.zip", "Delta"], ["put", "app.zip", "Reference"],
+    ]);
+
+    // delta → plain (a body the reference does not help: stored as-is) and plain → delta
+    expect(await put(bucket, "app-2.zip", bytes(200 * 1024, 99))).toBe("Direct");
+    await expectTotalsMatchStorage(bucket);
+    expect(await put(bucket, "app-2.zip", version(base, 4))).toBe("Delta");
+    await expectTotalsMatchStorage(bucket);
+    // a plain overwrite of a plain object (its sidecar replaced too)
+    expect(await put(bucket, "notes.txt", bytes(5000, 8))).toBe("Direct");
+    await expectTotalsMatchStorage(bucket);
+
+    // CopyObject, within and across deltaspaces
+    for (const [from, to] of [["app.zip", "copy.zip"], ["notes.txt", "sub/notes.txt"], ["app-2.zip", "sub/app.zip"]]) {
+      const response = await s3("PUT", `/${bucket}/${to}`, { headers: { "x-amz-copy-source": `/${bucket}/${from}` } });
+      expect(response.status).toBe(200);
+      await response.arrayBuffer();
+    }
+    await expectTotalsMatchStorage(bucket);
+
+    // CompleteMultipartUpload (two parts), a delta against the root reference
+    const body = version(base, 5);
+    const created = await xmlOf(await s3("POST", `/${bucket}/multi.zip?uploads`));
+    const uploadId = encodeURIComponent(created.InitiateMultipartUploadResult.UploadId);
+    const parts = [body.subarray(0, 5 * MiB > body.length ? body.length : 5 * MiB)];
+    const etags: string[] = [];
+    for (const [i, part] of parts.entries()) {
+      const response = await s3("PUT", `/${bucket}/multi.zip?partNumber=${i + 1}&uploadId=${uploadId}`, { body: part });
+      expect(response.status).toBe(200);
+      etags.push(response.headers.get("etag")!);
+    }
+    const completeXml = `<CompleteMultipartUpload>${etags.map((etag, i) => `<Part><PartNumber>${i + 1}</PartNumber><ETag>${etag}</ETag></Part>`).join("")}</CompleteMultipartUpload>`;
+    const completed = await s3("POST", `/${bucket}/multi.zip?uploadId=${uploadId}`, { body: completeXml });
+    expect(completed.status).toBe(200);
+    expect(await completed.text()).toContain("CompleteMultipartUploadResult");
+    shown = await expectTotalsMatchStorage(bucket);
+    expect(shown.objects).toBe(8);
+
+    // DeleteObject, DeleteObjects, then the root's last object: its reference is collected
+    expect((await s3("DELETE", `/${bucket}/app-2.zip`)).status).toBe(204);
+    await expectTotalsMatchStorage(bucket);
+    const deleteXml = `<Delete>${["app.zip", "copy.zip", "multi.zip", "never-there.zip"].map((k) => `<Object><Key>${k}</Key></Object>`).join("")}</Delete>`;
+    const md5 = btoa(String.fromCharCode(...new Uint8Array(await crypto.subtle.digest("MD5", new TextEncoder().encode(deleteXml)))));
+    const deleted = await s3("POST", `/${bucket}?delete`, { body: deleteXml, headers: { "content-md5": md5 } });
+    expect(deleted.status).toBe(200);
+    await deleted.text();
+    await expectTotalsMatchStorage(bucket);
+    expect((await s3("DELETE", `/${bucket}/notes.txt`)).status).toBe(204);
+    shown = await expectTotalsMatchStorage(bucket);
+    expect(shown.deltaspaces.map((d: any) => d.deltaspace)).toEqual(["sub"]);
+    expect(shown.recent[0]).toMatchObject({ op: "delete", key: "notes.txt", storageType: "Direct", size: 5000 });
+  });
+
+  it("concurrent PUTs of one key (delta and as-is, different sizes) leave the totals of what remains", async () => {
+    const bucket = await newBucket("race");
+    await put(bucket, "seed.zip", version(base, 1));
+    const bodies = [version(base, 2), bytes(100 * 1024, 5), version(base, 3).subarray(0, 500 * 1024), bytes(50 * 1024, 6)];
+    for (let round = 0; round < 3; round++) {
+      const answers = await Promise.all(bodies.map((body) => s3("PUT", `/${bucket}/hot.zip`, { body })));
+      for (const answer of answers) expect(answer.status).toBe(200);
+      await expectTotalsMatchStorage(bucket);
+      bodies.reverse();
+    }
+  });
+
+  it("a rebuild scan recomputes them from storage, also for objects written behind the proxy's back, resumable page by page", async () => {
+    const bucket = await newBucket("rebuild");
+    await put(bucket, "a.zip", version(base, 1));
+    await put(bucket, "b.zip", version(base, 2));
+    await put(bucket, "x/c.txt", bytes(1234, 3));
+    await put(bucket, "x/y/d.zip", version(base, 4));
+    // Behind the proxy: a plain object and a stale sidecar nobody owns.
+    await env.BUCKET.put(`${dataRoot(bucket)}x/raw.bin`, bytes(4321, 5));
+    await env.BUCKET.put(`${dataRoot(bucket)}x/gone.bin.meta`, "{}");
+    const before = await stats(bucket);
+    expect(before.objects).toBe(4);
+    expect(before.rebuiltAt).toBeNull();
+
+    const done = await rebuild(bucket, 3); // three stored names per page
+    expect(done.pages).toBeGreaterThan(3);
+    expect(done.ignored).toEqual({ objects: 1, bytes: 2 });
+    const after = await expectTotalsMatchStorage(bucket);
+    expect(after.objects).toBe(5);
+    expect(after.rebuiltAt).not.toBeNull();
+    expect(done.totals).toMatchObject({ objects: 5, storedBytes: after.storedBytes });
+
+    // Writes keep the rebuilt totals exact, and a write during a scan wins over what the scan read.
+    const first = await (await s3("POST", `/_/stats/rebuild?bucket=${bucket}&limit=2`)).json() as any;
+    expect(first.done).toBe(false);
+    await put(bucket, "a.zip", bytes(777, 9)); // already scanned: the live record must win
+    expect((await s3("DELETE", `/${bucket}/x/raw.bin`)).status).toBe(204); // not yet scanned
+    let cursor = first.cursor;
+    while (cursor) {
+      const step = await (await s3("POST", `/_/stats/rebuild?bucket=${bucket}&cursor=${encodeURIComponent(cursor)}&limit=2`)).json() as any;
+      cursor = step.cursor;
+    }
+    await expectTotalsMatchStorage(bucket);
+
+    // A cursor of an abandoned scan is refused once a new scan started.
+    const stale = await (await s3("POST", `/_/stats/rebuild?bucket=${bucket}&limit=1`)).json() as any;
+    await rebuild(bucket);
+    const refused = await s3("POST", `/_/stats/rebuild?bucket=${bucket}&cursor=${encodeURIComponent(stale.cursor)}`);
+    expect(refused.status).toBe(409);
+    expect((await refused.json() as any).error).toBe("RebuildRestarted");
+  });
+
+  it("DeleteBucket clears them; the overview sums every bucket", async () => {
+    const bucket = await newBucket("gone");
+    await put(bucket, "one.zip", version(base, 1));
+    const overview = await (await s3("GET", "/_/stats")).json() as any;
+    const line = overview.buckets.find((b: any) => b.bucket === bucket);
+    expect(line.objects).toBe(1);
+    expect(overview.totals.storedBytes).toBe(overview.buckets.reduce((sum: number, b: any) => sum + b.storedBytes, 0));
+    expect((await s3("DELETE", `/${bucket}/one.zip`)).status).toBe(204);
+    expect((await s3("DELETE", `/${bucket}`)).status).toBe(204);
+    expect((await s3("GET", `/_/stats?bucket=${bucket}`)).status).toBe(404);
+    expect((await s3("PUT", `/${bucket}`)).status).toBe(200);
+    const fresh = await stats(bucket);
+    expect([fresh.objects, fresh.storedBytes, fresh.recent.length]).toEqual([0, 0, 0]);
+  });
+
+  it("answers clean JSON errors", async () => {
+    const missing = await s3("GET", "/_/stats?bucket=no-such-bucket-here");
+    expect(missing.status).toBe(404);
+    expect((await missing.json() as any).error).toBe("NoSuchBucket");
+    const noBucket = await s3("POST", "/_/stats/rebuild");
+    expect(noBucket.status).toBe(400);
+    const badLimit = await s3("POST", "/_/stats/rebuild?bucket=default&limit=0");
+    expect(badLimit.status).toBe(400);
+  });
+});
