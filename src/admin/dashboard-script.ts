@@ -8,7 +8,8 @@ export const DASHBOARD_SCRIPT = String.raw`
 (function () {
   var REFRESH_MS = 30000, CHART_ROWS = 12, WORST_ROWS = 6, RECENT_ROWS = 15;
   var SVG_NS = "http://www.w3.org/2000/svg";
-  var TYPE_LABELS = { reference: "Reference", delta: "Delta", direct: "Direct" };
+  /** byType rows: "reference" counts the deltaspaces' reference.bin files, not user objects. */
+  var TYPE_LABELS = { reference: "reference.bin", delta: "Delta", direct: "Direct" };
   /** x-amz-storage-type names; the engine's own names map onto them. */
   var STORAGE_TYPE_NAMES = { reference: "Reference", delta: "Delta", direct: "Direct", passthrough: "Direct" };
   var picker = document.getElementById("bucket");
@@ -29,7 +30,12 @@ export const DASHBOARD_SCRIPT = String.raw`
     if (typeof p !== "number" || !isFinite(p)) return "–";
     return (p < 0 ? "−" : "") + Math.abs(p).toFixed(1) + "%";
   }
-  function formatRatio(r) { return typeof r === "number" && isFinite(r) ? r.toFixed(3) : "–"; }
+  /** A delta's size as a share of its original: two significant digits, so a 1 KiB delta of 3 MiB is not "0%". */
+  function formatRatio(r) {
+    if (typeof r !== "number" || !isFinite(r)) return "–";
+    var p = r * 100;
+    return (p === 0 ? "0" : p < 10 ? p.toPrecision(2) : p.toFixed(1)) + "%";
+  }
   function storageTypeName(type) {
     var key = String(type).toLowerCase();
     return Object.prototype.hasOwnProperty.call(STORAGE_TYPE_NAMES, key) ? STORAGE_TYPE_NAMES[key] : String(type);

@@ -72,9 +72,9 @@ function dashboardHtml(nonce: string): string {
     <p class="muted legend"><span class="swatch stored"></span>stored <span class="swatch saved"></span>saved — bar length is the logical size</p>
     <div id="chart" class="chart"></div></section>
   <section class="panel"><h2>Worst deltaspaces</h2><p class="muted">lowest savings first: candidates for a better reference</p>
-    <div class="scroll"><table id="worst"><thead><tr><th>Deltaspace</th><th class="num">Objects</th><th class="num">Saved</th><th class="num">Reference</th><th>Worst object</th><th class="num" title="delta size / original size of that object">Ratio</th></tr></thead><tbody></tbody></table></div></section>
+    <div class="scroll"><table id="worst"><thead><tr><th>Deltaspace</th><th class="num">Objects</th><th class="num">Saved</th><th class="num">Reference</th><th>Worst object</th><th class="num" title="its delta's size as a share of its original size">Delta size</th></tr></thead><tbody></tbody></table></div></section>
   <div class="two">
-    <section class="panel"><h2>By storage type</h2><p class="muted">x-amz-storage-type of the objects in this bucket</p>
+    <section class="panel"><h2>By storage type</h2><p class="muted">how the objects are stored; reference.bin files are the deltas' bases</p>
       <div class="scroll"><table id="types"><thead><tr><th>Type</th><th class="num">Objects</th><th class="num">Logical</th><th class="num">Stored</th></tr></thead><tbody></tbody></table></div></section>
     <section class="panel"><h2>All buckets</h2><p class="muted" id="all-buckets"></p>
       <div class="scroll"><table id="buckets"><thead><tr><th>Bucket</th><th class="num">Objects</th><th class="num">Logical</th><th class="num">Stored</th><th class="num">Saved</th></tr></thead><tbody></tbody></table></div></section>
