@@ -109,7 +109,7 @@ async function reloadReady(): Promise<void> {
   await page.waitForSelector("body[data-state=ready]", { timeout: 20_000 });
 }
 
-describe.skipIf(!CHROMIUM)("dashboard in headless chromium", () => {
+describe.skipIf(!CHROMIUM)(CHROMIUM ? "dashboard in headless chromium" : SKIP_REASON, () => {
   beforeAll(async () => {
     server = await startNpmStart({ port: PORT, inspectorPort: PORT + 1 });
     signInLink = await dashboardLink();
