@@ -4,6 +4,7 @@
 import type { WorkerServices } from "../wiring";
 import { AdminDenied, authorizeAdmin, type AdminPrincipal } from "./access";
 import { listBuckets } from "./buckets";
+import { dashboardPage } from "./dashboard";
 import { health } from "./health";
 import { login, loginPage } from "./login";
 import { metricsEndpoint } from "./metrics";
@@ -35,6 +36,7 @@ export class AdminError extends Error {
 }
 
 const ROUTES: Record<string, AdminHandler> = {
+  "GET /_/": dashboardPage,
   "GET /_/buckets": listBuckets,
   "GET /_/metrics": metricsEndpoint,
   "GET /_/stats": getStats,
