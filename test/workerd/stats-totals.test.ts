@@ -248,6 +248,26 @@ describe("savings totals (GET /_/stats) equal what is stored", () => {
     expect(totals.objects).toBeGreaterThanOrEqual(2);
   });
 
+  it("after a re-baseline of a bad anchor, /_/stats and the /_/metrics gauges still equal what is stored", async () => {
+    const bucket = await newBucket("rebased");
+    await put(bucket, "app/a-outlier.zip", bytes(400 * 1024, 2203));
+    for (let n = 1; n <= 4; n++) await put(bucket, `app/build-${n}.zip`, version(base, n));
+    const before = await expectTotalsMatchStorage(bucket);
+    let done = false;
+    for (let call = 0; call < 20 && !done; call++) {
+      const response = await s3("POST", `/_/rebaseline?bucket=${bucket}&deltaspace=app&reference=app/build-2.zip`);
+      expect(response.status).toBe(200);
+      done = (await response.json() as { done: boolean }).done;
+    }
+    expect(done).toBe(true);
+    const after = await expectTotalsMatchStorage(bucket);
+    expect(after.storedBytes).toBeLessThan(before.storedBytes);
+    const metrics = await (await s3("GET", "/_/metrics")).text();
+    const overview = (await (await s3("GET", "/_/stats")).json() as any).totals;
+    const gauge = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1]);
+    expect(gauge("deltaglider_stored_bytes")).toBe(overview.storedBytes);
+  });
+
   it("answers clean JSON errors", async () => {
     const missing = await s3("GET", "/_/stats?bucket=no-such-bucket-here");
     expect(missing.status).toBe(404);
