@@ -4,7 +4,8 @@
 import type { Keyspace, Variant } from "../coordination/api";
 import type { Backend, StoredObject } from "../storage/backend";
 import {
-  REFERENCE_NAME, classifyStoredKey, compareKeys, deltaKey, deltaspaceListPrefix, parseKey, referenceKey, sidecarKey,
+  REFERENCE_NAME, classifyStoredKey, compareKeys, deltaKey, deltaspaceListPrefix, inflatedReferenceKey, parseKey, referenceKey,
+  sidecarKey,
 } from "./deltaspace";
 import { decodeMetadata } from "./metadata";
 
@@ -36,8 +37,9 @@ export class BackendKeyspace implements Keyspace {
   }
 
   /**
-   * Delete `<deltaspace>/reference.bin` (and its sidecar) when no user object remains directly in the
-   * deltaspace. Nested keys live in their own deltaspaces and do not depend on it.
+   * Delete `<deltaspace>/reference.bin` (and its sidecar, and the inflated reference derived from it) when no
+   * user object remains directly in the deltaspace. Nested keys live in their own deltaspaces and do not depend
+   * on it; the deltaspace's `.dg/` folder is a common prefix of this listing, never an object.
    */
   async collectReference(deltaspace: string): Promise<boolean> {
     const prefix = deltaspaceListPrefix(deltaspace);
@@ -56,7 +58,7 @@ export class BackendKeyspace implements Keyspace {
     }
     if (!sawReference) return false;
     const refKey = referenceKey(deltaspace);
-    await this.backend.delete([refKey, sidecarKey(refKey)]);
+    await this.backend.delete([refKey, sidecarKey(refKey), inflatedReferenceKey(deltaspace)]);
     return true;
   }
 
