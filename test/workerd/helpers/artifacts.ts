@@ -107,3 +107,21 @@ export function concat(chunks: Uint8Array[]): Uint8Array {
   }
   return out;
 }
+
+/**
+ * A gzip whose deflate stream is level 9 for its first `split` bytes and then carries a sync flush (an empty
+ * stored block no plain level-9 stream has): its start matches the npm recipe, the whole does not.
+ */
+export async function gzipWithFlushAt(content: Uint8Array, split: number): Promise<Uint8Array> {
+  const deflater = zlib.createDeflateRaw({ level: 9, memLevel: 8 });
+  const out: Uint8Array[] = [];
+  deflater.on("data", (chunk: Uint8Array) => out.push(new Uint8Array(chunk)));
+  const ended = new Promise((resolve) => deflater.on("end", resolve));
+  await new Promise<void>((resolve) => deflater.write(content.subarray(0, split), () => resolve()));
+  await new Promise<void>((resolve) => deflater.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve()));
+  deflater.end(content.subarray(split));
+  await ended;
+  const header = Uint8Array.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 0xff]);
+  const trailer = le([[zlib.crc32(content), 4], [content.length % 2 ** 32, 4]]);
+  return concat([header, ...out, trailer]);
+}
