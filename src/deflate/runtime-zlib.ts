@@ -124,7 +124,7 @@ export class RawInflater {
   /** Feed up to INFLATE_PIECE bytes of `input` (call again with the rest while not ended). */
   async push(input: Uint8Array): Promise<InflateStep & { taken: number }> {
     const piece = input.subarray(0, INFLATE_PIECE);
-    if (!this.ended) await new Promise<void>((resolve) => this.stream.write(piece, () => resolve()));
+    if (!this.ended) await settled(this.stream, (done) => this.stream.write(piece, () => done()));
     this.failIfBroken();
     this.fed += piece.byteLength;
     // zlib stops consuming input only at the stream's end; 'end' itself is emitted a tick later.
@@ -136,9 +136,8 @@ export class RawInflater {
   /** No more input: the rest of the output when the stream was complete; an InflateError when it was cut short. */
   async finish(): Promise<Uint8Array[]> {
     if (!this.ended) {
-      await new Promise<void>((resolve) => {
-        this.stream.once("end", () => resolve());
-        this.stream.once("error", () => resolve());
+      await settled(this.stream, (done) => {
+        this.stream.once("end", done);
         this.stream.end();
       });
     }
@@ -158,8 +157,20 @@ export class RawInflater {
 
 export class InflateError extends Error {}
 
+/** Runs `start` and resolves when it calls back or the stream errors (zlib then never calls the write back). */
+function settled(stream: zlib.InflateRaw | zlib.DeflateRaw, start: (done: () => void) => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      stream.off("error", done);
+      resolve();
+    };
+    stream.once("error", done);
+    start(done);
+  });
+}
+
 /** A node:zlib transform as a web TransformStream (bounded: each write's output is forwarded before the next). */
-function nodeTransform(stream: zlib.Deflate | zlib.DeflateRaw): TransformStream<Uint8Array, Uint8Array> {
+function nodeTransform(stream: zlib.DeflateRaw): TransformStream<Uint8Array, Uint8Array> {
   const pending: Uint8Array[] = [];
   let failure: unknown;
   stream.on("data", (chunk: Uint8Array) => pending.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
@@ -170,13 +181,12 @@ function nodeTransform(stream: zlib.Deflate | zlib.DeflateRaw): TransformStream<
   };
   return new TransformStream<Uint8Array, Uint8Array>({
     async transform(chunk, controller) {
-      await new Promise<void>((resolve) => stream.write(chunk, () => resolve()));
+      await settled(stream, (done) => stream.write(chunk, () => done()));
       drain(controller);
     },
     async flush(controller) {
-      await new Promise<void>((resolve, reject) => {
-        stream.once("end", resolve);
-        stream.once("error", reject);
+      await settled(stream, (done) => {
+        stream.once("end", done);
         stream.end();
       });
       drain(controller);
