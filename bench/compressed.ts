@@ -96,14 +96,25 @@ class Client {
   constructor(private readonly worker: LocalWorker) {}
 
   async timed(op: "PUT" | "GET", key: string, body?: Uint8Array): Promise<{ ms: number; cpu: number; response: Response; bytes: Uint8Array }> {
-    const pid = this.worker.workerdPid();
-    const cpuBefore = pid ? cpuMs(pid) : NaN;
-    const started = performance.now();
-    const response = await this.aws.fetch(`${this.worker.endpoint}/default/${key}`, { method: op, body: body as BodyInit | undefined });
-    const bytes = new Uint8Array(await response.arrayBuffer());
-    const ms = performance.now() - started;
-    if (!response.ok) throw new Error(`${op} ${key}: ${response.status} ${new TextDecoder().decode(bytes).slice(0, 300)}`);
-    return { ms, cpu: pid ? cpuMs(pid) - cpuBefore : NaN, response, bytes };
+    for (let attempt = 1; ; attempt++) {
+      const pid = this.worker.workerdPid();
+      const cpuBefore = pid ? cpuMs(pid) : NaN;
+      const started = performance.now();
+      let response: Response;
+      let bytes: Uint8Array;
+      try {
+        response = await this.aws.fetch(`${this.worker.endpoint}/default/${key}`, { method: op, body: body as BodyInit | undefined });
+        bytes = new Uint8Array(await response.arrayBuffer());
+      } catch (error) {
+        // wrangler dev's proxy sometimes resets a kept-alive connection before the request reaches the Worker;
+        // PUT and GET are idempotent, and the timing starts again.
+        if (attempt >= 3) throw error;
+        continue;
+      }
+      const ms = performance.now() - started;
+      if (!response.ok) throw new Error(`${op} ${key}: ${response.status} ${new TextDecoder().decode(bytes).slice(0, 300)}`);
+      return { ms, cpu: pid ? cpuMs(pid) - cpuBefore : NaN, response, bytes };
+    }
   }
 
   /** Raw stored keys and sizes under a prefix (bench/compressed-entry.ts). */

@@ -14,6 +14,9 @@
 //   D > deltaBufferLimit:   + write D and read D (spilled parts), then the final write D
 //   always:                 coordinator begin() + commit() (two Durable Object calls in the Worker)
 //   conditional (If-…):     + open() of the current object (HEAD of `.delta` and `<key>`) under the exclusive intent
+//   gzip/zip content:       + two more reads of B (take apart, rebuild and compare: recompressed.ts), and at the
+//                           deltaspace's first such PUT the inflated reference made from reference.bin (two reads
+//                           of it, one write of its inflated size); the target is then the inflated form
 //
 // What a request that dies at each step leaves behind, and who reclaims it:
 //   staging write / spilled parts   `.dg/tmp/…`, invisible: the request's finally; else the hourly cron (> 1 day)
