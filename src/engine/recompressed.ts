@@ -29,6 +29,13 @@ import { StreamHasher } from "./streams";
 const MAX_MISSES_IN_A_ROW = 8;
 /** Rebuild-and-compare rounds: each failed one keeps the stream that differed as it is. */
 const MAX_VERIFY_ROUNDS = 3;
+/**
+ * Reproduced deflate streams must make up at least this share of the object. Below it the inflated form is mostly
+ * compressed bytes kept as they are: its delta does not pay, and the deltaspace's inflated reference (the
+ * reference's inflated size, stored once) would be made for nothing (a Python zip, whose vanilla-zlib entries the
+ * runtime's zlib reproduces only when tiny, measured in docs/PERFORMANCE.md "Compressed artifacts").
+ */
+const MIN_REPRODUCED_SHARE = 0.5;
 /** Metadata of the inflated reference: the SHA-256 of the reference.bin it was inflated from. */
 const INFLATED_FROM = "dg-inflated-from";
 
@@ -55,7 +62,7 @@ export async function planRecompression(ctx: EngineContext, body: BodySource, fo
   if (!scanned) return null;
   let segments = scanned.map(keepAsIsWithoutRecipe);
   for (let round = 0; round < MAX_VERIFY_ROUNDS; round++) {
-    if (!segments.some((s) => s.kind === "deflate")) return null;
+    if (reproducedShare(segments, body.size) < MIN_REPRODUCED_SHARE) return null;
     const header = encodeHeader(segments, body.size);
     const differing = await firstDifference(ctx, body, segments, header);
     if (differing === null) return { format, segments, header, formSize: inflatedFormSize(header, segments) };
@@ -63,6 +70,10 @@ export async function planRecompression(ctx: EngineContext, body: BodySource, fo
     segments = segments.map((s, i) => (i === differing ? keepAsIs(s) : s));
   }
   return null;
+}
+
+function reproducedShare(segments: Segment[], size: number): number {
+  return segments.reduce((n, s) => n + (s.kind === "deflate" ? s.length : 0), 0) / size;
 }
 
 /** The recipe search over a container's streams, preferring the last stream's recipe (one tool made the zip). */

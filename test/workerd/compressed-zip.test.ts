@@ -35,6 +35,19 @@ describe("zip artifacts", () => {
     expect(delta.customMetadata?.["dg-recompress"]).toBe("v1");
   });
 
+  it("a zip whose entries are mostly made by a deflater no recipe reproduces takes today's path, without an inflated reference", async () => {
+    // Three modules in four by the unknown deflater: a quarter of the bytes reproduce, interleaved with misses.
+    const options: ZipOptions = { huffmanOnly: (name) => !/module-\d*[048]\.js$|\.json$|\.md$/.test(name) };
+    const v1 = zipOf(packageFiles(1), options);
+    const v2 = zipOf(packageFiles(2), options);
+    await put("cz-few/pkg-1.zip", v1);
+    const response = await put("cz-few/pkg-2.zip", v2);
+    expect(response.status).toBe(200);
+    expect((await bucket.head("cz-few/pkg-2.zip.delta"))?.customMetadata?.["dg-recompress"]).toBeUndefined();
+    expect(await bucket.head("cz-few/.dg/reference.inflated.bin")).toBeNull();
+    expect(new Uint8Array(await (await s3("GET", `${B}/cz-few/pkg-2.zip`)).arrayBuffer())).toEqual(v2);
+  });
+
   it("with compressed-aware deltas off, a .zip takes today's path: a plain delta if it pays, else as-is (DeltaGlider-readable)", async () => {
     // The bucket-wide setting is covered by src/config.ts; here the engine is asked directly.
     const { workerEngine, readAll } = await import("./engine-helpers");

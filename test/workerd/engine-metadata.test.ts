@@ -112,7 +112,10 @@ describe("keys and config", () => {
     expect(reservedReason("a/x.delta")).toBeTruthy();
     expect(reservedReason("a/x.zip.meta")).toBeTruthy();
     expect(reservedReason(".dg/mpu/x")).toBeTruthy();
-    expect(reservedReason("a/.dg/x")).toBeNull();
+    // A deltaspace's own `.dg/` folder holds its inflated reference (compressed-aware deltas).
+    expect(reservedReason("a/.dg/x")).toBeTruthy();
+    expect(reservedReason("a/.dgx/y")).toBeNull();
+    expect(reservedReason("a/x.dg/y")).toBeNull();
     expect(reservedReason("a/reference.bin.txt")).toBeNull();
     expect(isEligibleName("X.ZIP", ["zip"])).toBe(true);
     expect(isEligibleName("a.tar.gz", ["zip", "tar"])).toBe(false);
