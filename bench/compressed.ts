@@ -240,6 +240,13 @@ function updateDoc(markdown: string): void {
     "contents as Python-zipfile deflated `.zip`, uploaded in release order through the S3 API (docs/STORAGE_FORMAT.md",
     "\"Compressed artifacts\"). Rewritten by each run; raw JSON in `bench/results/compressed-<date>.json`.",
     "",
+    "Reading the tables: recipes come from the runtime's zlib only (the Chromium fork npm's CLI uses), so npm",
+    "tarballs published by a recent npm CLI reproduce; older ones (lodash 4.17.x, react-dom 18.2.0 as made by their",
+    "tools) and Python-zipfile entries (vanilla zlib 1.2.13) mostly do not, and those objects take today's path",
+    "(`stored as`: Direct, or a plain Delta). \"inflated reference, once\" is the deltaspace's",
+    "`.dg/reference.inflated.bin`, the reference's inflated size, stored once per deltaspace: with few versions it",
+    "outweighs the savings (typescript: 22 MB once against ~4 MB saved per version).",
+    "",
     "",
   ].join("\n");
   const start = doc.indexOf(heading);
