@@ -8,7 +8,7 @@ import { factsFromParts } from "../coordination/savings";
 import type { Backend, StoredObject } from "../storage/backend";
 import {
   DELTA_SUFFIX, INTERNAL_PREFIX, SIDECAR_SUFFIX, classifyStoredKey, compareKeys, deltaKey, deltaspaceListPrefix,
-  isReferenceName, parseKey, referenceKey, sidecarKey,
+  inflatedReferenceKey, isReferenceName, parseKey, referenceKey, sidecarKey,
 } from "./deltaspace";
 import { decodeMetadata, decodeSidecar } from "./metadata";
 
@@ -45,8 +45,9 @@ export class BackendKeyspace implements Keyspace {
   }
 
   /**
-   * Delete `<deltaspace>/reference.bin` (and its sidecar) when no user object remains directly in the
-   * deltaspace. Nested keys live in their own deltaspaces and do not depend on it.
+   * Delete `<deltaspace>/reference.bin` (and its sidecar, and the inflated reference derived from it) when no
+   * user object remains directly in the deltaspace. Nested keys live in their own deltaspaces and do not depend
+   * on it; the deltaspace's `.dg/` folder is a common prefix of this listing, never an object.
    */
   async collectReference(deltaspace: string): Promise<"collected" | "absent" | "kept"> {
     const prefix = deltaspaceListPrefix(deltaspace);
@@ -65,11 +66,11 @@ export class BackendKeyspace implements Keyspace {
     }
     if (!sawReference) return "absent";
     const refKey = referenceKey(deltaspace);
-    await this.backend.delete([refKey, sidecarKey(refKey)]);
+    await this.backend.delete([refKey, sidecarKey(refKey), inflatedReferenceKey(deltaspace)]);
     return "collected";
   }
 
-  /** Delete the deltaspace's reference.bin (and sidecar) when no `.delta` directly in it depends on it. */
+  /** Delete the deltaspace's reference.bin (its sidecar and inflated reference) when no `.delta` directly in it depends on it. */
   async retireReference(deltaspace: string): Promise<"retired" | "absent" | "in-use"> {
     const prefix = deltaspaceListPrefix(deltaspace);
     let sawReference = false;
@@ -84,7 +85,7 @@ export class BackendKeyspace implements Keyspace {
     } while (cursor);
     if (!sawReference) return "absent";
     const refKey = referenceKey(deltaspace);
-    await this.backend.delete([refKey, sidecarKey(refKey)]);
+    await this.backend.delete([refKey, sidecarKey(refKey), inflatedReferenceKey(deltaspace)]);
     return "retired";
   }
 
