@@ -134,6 +134,7 @@ export class Recompressor {
   private async *attempt(deflater: Deflater, recipe: DeflateRecipe, content: ReadableStream<Uint8Array>,
     expected: ExpectedOutput): AsyncGenerator<Uint8Array, "ok" | "mismatch-before-release" | "mismatch-after-release"> {
     const hash = new crypto.DigestStream("SHA-256");
+    hash.digest.catch(() => { /* rejects when an early mismatch aborts the hash; nobody waits for it then */ });
     const hashWriter = hash.getWriter();
     const reader = recompress(deflater, paramsOf(recipe), content).getReader();
     let held: Uint8Array[] = [];
