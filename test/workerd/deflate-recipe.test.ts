@@ -2,7 +2,7 @@
 // runtime's own zlib (node:zlib, the Chromium fork, as the npm CLI uses it), by Debian's Python zlib (vanilla,
 // committed fixtures) and real npm-CLI tarballs are matched to a shipped deflater + parameters from a prefix,
 // and that recipe then recompresses the WHOLE stream, streamed, to exactly the original bytes.
-import { deflateRawSync } from "node:zlib";
+import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import type { DeflateParams, DeflateRecipe } from "../../src/deflate/api";
 import { deflaterModules } from "../../src/deflate/modules";
@@ -93,6 +93,35 @@ describe("findRecipe on streams made by Python's zlib (vanilla zlib; committed f
       const recipe = findRecipe(deflaterModules, content, original.subarray(0, 16 * 1024), { contentComplete: true });
       expect(recipe).toEqual({ deflater: ZLIB_VANILLA_ID, level: s.level, memLevel: s.memLevel, windowBits: s.windowBits, strategy: s.strategy });
       expectSameBytes(await recompressed(recipe!, content), original);
+    });
+  }
+});
+
+describe("findRecipe on real npm tarballs (committed fixtures)", () => {
+  const expected: Record<string, Partial<DeflateRecipe>> = {
+    "@aws-sdk/core@3.981.2": { deflater: ZLIB_CHROMIUM_ID, level: 9 }, // npm CLI, Node with the Chromium zlib
+    "yaml@2.9.1": { deflater: ZLIB_VANILLA_ID, level: 9 }, // npm CLI on an older Node (vanilla zlib)
+    "@babel/compat-data@8.1.2": { deflater: ZLIB_CHROMIUM_ID, level: 6 }, // another packer (OS byte 3)
+    "util-deprecate@1.0.2": { deflater: ZLIB_VANILLA_ID, level: 6 },
+  };
+  for (const [spec, want] of Object.entries(expected)) {
+    it(`${spec}: the gzip member's deflate stream is rebuilt exactly, and with it the whole .tgz`, async () => {
+      const tgz = fromBase64((manifest.npm as Record<string, string>)[spec]);
+      expect([tgz[0], tgz[1], tgz[2], tgz[3]]).toEqual([0x1f, 0x8b, 8, 0]); // one gzip member, no name/extra
+      const raw = tgz.subarray(10, tgz.length - 8);
+      const content = new Uint8Array(inflateRawSync(raw));
+      const isize = new DataView(tgz.buffer, tgz.byteOffset + tgz.length - 4, 4).getUint32(0, true);
+      expect(content.length).toBe(isize);
+      const recipe = findRecipe(deflaterModules, content.subarray(0, PREFIX), raw.subarray(0, PREFIX), {
+        contentComplete: content.length <= PREFIX, originalComplete: raw.length <= PREFIX });
+      expect(recipe).toEqual({ ...params({}), ...want });
+      const rebuilt = await recompressed(recipe!, content);
+      expectSameBytes(rebuilt, raw);
+      const whole = new Uint8Array(tgz.length);
+      whole.set(tgz.subarray(0, 10));
+      whole.set(rebuilt, 10);
+      whole.set(tgz.subarray(tgz.length - 8), 10 + rebuilt.length);
+      expectSameBytes(whole, tgz);
     });
   }
 });
