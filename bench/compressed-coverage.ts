@@ -264,5 +264,7 @@ const summary = [
 console.log(summary);
 mkdirSync(join(ROOT, "bench/results"), { recursive: true });
 const out = join(ROOT, `bench/results/compressed-coverage-${new Date().toISOString().slice(0, 10)}.json`);
-writeFileSync(out, JSON.stringify({ commit, machine, results }, null, 1) + "\n");
+// One result per line: the file stays diffable and small.
+writeFileSync(out, `{"commit":${JSON.stringify(commit)},"machine":${JSON.stringify(machine)},"results":[\n` +
+  results.map((r) => JSON.stringify({ ...r, searchMs: Math.round(r.searchMs) })).join(",\n") + "\n]}\n");
 console.error(`wrote ${out} (${(statSync(out).size / 1024).toFixed(0)} KiB)`);
