@@ -5,7 +5,7 @@
 import { deflateRawSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import type { DeflateParams, DeflateRecipe, Deflater } from "../../src/deflate/api";
-import { deflaterModules } from "../../src/deflate/modules";
+import { deflaterModules, workerRecompressor } from "../../src/deflate/modules";
 import { nodeZlibDeflater } from "../../src/deflate/node-zlib";
 import { probeContent, RecompressMismatchError, Recompressor, UnknownDeflaterError } from "../../src/deflate/recompress";
 import { WasmDeflate, ZLIB_CHROMIUM_ID, ZLIB_VANILLA_ID } from "../../src/deflate/wasm-deflater";
@@ -135,6 +135,14 @@ describe("Recompressor.verifiedRecompress", () => {
     expect(await r.fastPathState(NPM)).toBe("disabled");
     expect(await readAll(r.verifiedRecompress(NPM, chunked(content), expected))).toEqual(new Uint8Array(original));
     expect(fast.calls).toBe(2); // probe + the failed stream; the retry used the shipped deflater
+  });
+
+  it("the Worker's recompressor trusts node:zlib for the Chromium id only; vanilla recipes use the shipped wasm", async () => {
+    const r = workerRecompressor();
+    const out = await readAll(r.verifiedRecompress(NPM, chunked(content), { size: original.length, sha256: await sha256(original) }));
+    expect(out).toEqual(new Uint8Array(original));
+    expect(await r.fastPathState(NPM)).toBe("trusted");
+    expect(await r.fastPathState({ ...NPM, deflater: ZLIB_VANILLA_ID })).toBe("none");
   });
 
   it("without a fast path the shipped deflater is used, verified", async () => {
