@@ -137,7 +137,7 @@ async function main(): Promise<void> {
   const persistTo = mkdtempSync(join(tmpdir(), "dg-bench-compressed-"));
   const worker = new LocalWorker({
     root: ROOT, port: PORT, inspectorPort: PORT + 1, persistTo,
-    vars: { DG_DEV_CREDENTIALS: "true", DG_CACHE_REBUILT_MAX_SIZE: "0", DG_LOG_REQUESTS: "false" },
+    vars: { DG_DEV_CREDENTIALS: "true", DG_CACHE_REBUILT_MAX_SIZE: "0", DG_LOG_REQUESTS: "false", DG_COMPRESSED_DELTAS: "true" },
     script: "bench/compressed-entry.ts",
   });
   const client = new Client(worker);

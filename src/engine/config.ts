@@ -6,8 +6,10 @@ export interface EngineConfig {
   /** Delta compression on/off for this bucket (off: everything is stored passthrough). */
   compression: boolean;
   /**
-   * Compressed-aware deltas of gzip/zip content (docs/STORAGE_FORMAT.md "Compressed artifacts"). Off keeps the
-   * bucket strictly DeltaGlider-readable; the default extension list then is DeltaGlider's.
+   * Compressed-aware deltas of gzip/zip content (docs/STORAGE_FORMAT.md "Compressed artifacts"). Off (the
+   * default) keeps the bucket strictly DeltaGlider-readable, and the default extension list is DeltaGlider's.
+   * Off by default because the deltaspace's inflated reference costs its whole inflated size once: it pays only
+   * after ~5–6 versions in a deltaspace (docs/CONFIGURATION.md).
    */
   compressedDeltas: boolean;
   /** File extensions (lower-case, no dot) that are tried as deltas. Matched on the key's last segment. */
@@ -41,8 +43,8 @@ const MiB = 1024 * 1024;
 
 export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
   compression: true,
-  compressedDeltas: true,
-  deltaExtensions: DEFAULT_DELTA_EXTENSIONS,
+  compressedDeltas: false,
+  deltaExtensions: DELTAGLIDER_DELTA_EXTENSIONS,
   maxDeltaRatio: 0.75, // DeltaGlider's default since proxy v0.5.4 (0.5 before; the seed README and the Python CLI say 0.5)
   maxDeltaObjectSize: 100 * MiB,
   bodyBufferLimit: 8 * MiB,
@@ -55,7 +57,9 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
 /** Fill defaults and validate. Throws `Error("engine config: <field> …")` on a bad value. */
 export function resolveEngineConfig(partial: Partial<EngineConfig> = {}): EngineConfig {
   const config: EngineConfig = { ...DEFAULT_ENGINE_CONFIG, ...dropUndefined(partial) };
-  if (partial.deltaExtensions === undefined && !config.compressedDeltas) config.deltaExtensions = DELTAGLIDER_DELTA_EXTENSIONS;
+  if (partial.deltaExtensions === undefined) {
+    config.deltaExtensions = config.compressedDeltas ? DEFAULT_DELTA_EXTENSIONS : DELTAGLIDER_DELTA_EXTENSIONS;
+  }
   config.deltaExtensions = config.deltaExtensions.map(normaliseExtension);
   for (const ext of config.deltaExtensions) {
     if (!ext || /[/\s]/.test(ext)) fail("deltaExtensions", `invalid extension ${JSON.stringify(ext)}`);

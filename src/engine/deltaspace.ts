@@ -53,11 +53,18 @@ export function reservedReason(key: string): string | null {
 }
 
 /**
- * Names of a deltaspace's reference objects (not user data; counted as the deltaspace's reference bytes).
- * Today only reference.bin; a format that keeps another baseline object beside it adds its name here.
+ * Names of a deltaspace's reference objects (not user data; counted as the deltaspace's reference bytes):
+ * reference.bin directly in it. Its inflated reference, the other reference object, lives in the deltaspace's
+ * `.dg/` folder instead (so no user key can name it): see inflatedReferenceOwner.
  */
 export function isReferenceName(name: string): boolean {
   return name === REFERENCE_NAME;
+}
+
+/** The deltaspace whose inflated reference this stored key is, or null when it is not one. */
+export function inflatedReferenceOwner(storedKey: string): string | null {
+  if (storedKey === INFLATED_REFERENCE_NAME) return "";
+  return storedKey.endsWith(`/${INFLATED_REFERENCE_NAME}`) ? storedKey.slice(0, -INFLATED_REFERENCE_NAME.length - 1) : null;
 }
 
 export function referenceKey(deltaspace: string): string {

@@ -5,7 +5,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import * as zlib from "node:zlib";
 import { npmGzip, packageFiles, tarOf } from "./helpers/artifacts";
-import { s3, xmlOf } from "./s3-support";
+import { s3 as s3Default, s3Compressed as s3, xmlOf } from "./s3-support";
 
 const B = "/default";
 const bucket = env.BUCKET;
@@ -70,6 +70,16 @@ describe("a .tgz after the first is a compressed-aware delta", () => {
     expect((await s3("DELETE", `${B}/tgz-gc/app-1.tgz`)).status).toBe(204);
     expect((await s3("DELETE", `${B}/tgz-gc/app-2.tgz`)).status).toBe(204);
     expect(await stored("tgz-gc/")).toEqual([]);
+  });
+
+  it("is off by default: without DG_COMPRESSED_DELTAS a .tgz is not even eligible (DeltaGlider's list), no inflated reference", async () => {
+    const [v1, v2] = versions(2);
+    for (const [key, body] of [["tgz-off/app-1.tgz", v1], ["tgz-off/app-2.tgz", v2]] as const) {
+      const response = await s3Default("PUT", `${B}/${key}`, { body });
+      expect(response.status).toBe(200);
+      expect(response.headers.get("x-amz-storage-type")).toBe("Direct");
+    }
+    expect(await stored("tgz-off/")).toEqual(["tgz-off/app-1.tgz", "tgz-off/app-1.tgz.meta", "tgz-off/app-2.tgz", "tgz-off/app-2.tgz.meta"]);
   });
 
   it("refuses user keys inside a .dg/ folder (they would clobber the inflated reference)", async () => {

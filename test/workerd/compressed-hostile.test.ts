@@ -7,7 +7,7 @@ import * as zlib from "node:zlib";
 import { scanContainer } from "../../src/engine/containers";
 import { concat, npmGzip, packageFiles, tarOf, zipOf } from "./helpers/artifacts";
 import { readAll, workerEngine } from "./engine-helpers";
-import { s3 } from "./s3-support";
+import { s3Compressed as s3 } from "./s3-support";
 
 const B = "/default";
 const bucket = env.BUCKET;
@@ -29,7 +29,7 @@ async function seed(prefix: string): Promise<void> {
 
 describe("hostile compressed uploads", () => {
   it("a gzip bomb is stopped at the inflated-size cap and stored as it is", async () => {
-    const engine = workerEngine({ maxDeltaObjectSize: 8 * MiB });
+    const engine = workerEngine({ compressedDeltas: true, maxDeltaObjectSize: 8 * MiB });
     const small = npmGzip(tarOf(packageFiles(1)));
     await engine.put("cz-bomb/v1.tgz", { body: small, size: small.length });
     const bomb = new Uint8Array(zlib.gzipSync(new Uint8Array(64 * MiB), { level: 9 }));

@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { workerCodec } from "../../src/wiring";
 import { gzipWithFlushAt, npmGzip, packageFiles, tarOf } from "./helpers/artifacts";
 import { bytesOf } from "./engine-helpers";
-import { s3 } from "./s3-support";
+import { s3Compressed as s3 } from "./s3-support";
 
 const B = "/default";
 const bucket = env.BUCKET;

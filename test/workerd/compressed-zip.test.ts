@@ -3,7 +3,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { packageFiles, zipOf, type ZipOptions } from "./helpers/artifacts";
-import { s3 } from "./s3-support";
+import { s3Compressed as s3 } from "./s3-support";
 
 const B = "/default";
 const bucket = env.BUCKET;

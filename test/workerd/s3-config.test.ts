@@ -28,10 +28,13 @@ describe("configuration", () => {
       BUCKET: env.BUCKET, OTHER: env.BUCKET, DG_BUCKETS: "default=BUCKET, releases=OTHER", DG_RUNTIME_BUCKETS: "off",
       DG_MAX_DELTA_RATIO: "0.25", DG_DELTA_EXTENSIONS: "zip,.TAR", DG_MAX_DELTA_OBJECT_SIZE: "200MiB", DG_SIDECARS: "false",
     });
-    expect(config.engine.compressedDeltas).toBe(true);
+    expect(config.engine.compressedDeltas).toBe(false);
     const strict = parseConfig({ BUCKET: env.BUCKET, DG_COMPRESSED_DELTAS: "off" }).engine;
     expect(strict.compressedDeltas).toBe(false);
     expect(strict.deltaExtensions).not.toContain("tgz");
+    const compressed = parseConfig({ BUCKET: env.BUCKET, DG_COMPRESSED_DELTAS: "true" }).engine;
+    expect(compressed.compressedDeltas).toBe(true);
+    expect(compressed.deltaExtensions).toContain("tgz");
     expect(config.buckets.map((b) => b.name)).toEqual(["default", "releases"]);
     expect(config.runtimeBuckets).toBeNull();
     expect(config.engine).toMatchObject({ maxDeltaRatio: 0.25, deltaExtensions: ["zip", "tar"], maxDeltaObjectSize: 200 * 1024 * 1024, sidecars: false });
