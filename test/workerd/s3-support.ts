@@ -34,7 +34,8 @@ const COMPRESSED_ENV = { ...(env as object), DG_COMPRESSED_DELTAS: "true" };
  */
 export async function s3Compressed(method: string, path: string, init: { headers?: Record<string, string>; body?: BodyInit | null } = {}) {
   // Called directly (not through the runtime's HTTP layer), a request carries no Content-Length of its own.
-  const length = init.body instanceof Uint8Array || init.body instanceof ArrayBuffer ? { "content-length": String(init.body.byteLength) } : {};
+  const length: Record<string, string> = init.body instanceof Uint8Array || init.body instanceof ArrayBuffer
+    ? { "content-length": String(init.body.byteLength) } : {};
   const request = await DEV_CLIENT.sign(`${ORIGIN}${path}`, { method, headers: { ...length, ...init.headers }, body: init.body ?? null });
   const ctx = createExecutionContext();
   const response = await worker.fetch(request, COMPRESSED_ENV as never, ctx);
