@@ -1,7 +1,8 @@
-// Deflate and inflate over the runtime's own zlib (workerd's `node:zlib`, compatibility flag nodejs_compat):
-// a stand-in Deflater behind the src/deflate/api.ts contract, a raw inflater that reports where its deflate
-// stream ended, and a small recipe search. The shipped, pinned WASM deflaters replace the Deflater and the
-// search (`findRecipe`, `deflaterFor` are the seam); the inflater can stay, since inflating is unambiguous.
+// Inflate over the runtime's own zlib (workerd's `node:zlib`, compatibility flag nodejs_compat): a raw inflater
+// that reports where its deflate stream ended (inflating is unambiguous, so no pinned inflater is needed), and
+// the types the recipe search sees. Recipes name the shipped, pinned deflaters (pinned.ts); the runtime's zlib
+// as a Deflater (`runtimeZlib`, id RUNTIME_ZLIB_ID) is kept only so objects an earlier build recorded with that
+// id stay readable — no recipe names it any more.
 //
 // Why node:zlib and not DecompressionStream("deflate-raw"): a gzip member or zip entry is followed by more
 // bytes (trailer, next header), and only zlib's own count of consumed input (`bytesWritten`) says where the
@@ -9,9 +10,8 @@
 import * as zlib from "node:zlib";
 import type { DeflateParams, DeflateRecipe, Deflater } from "./api";
 
-/** The id recipes made with this deflater carry. It names the runtime's zlib, which may change with a workerd
- *  update: every rebuild is checked against the object's SHA-256, so a changed zlib fails a GET, never serves
- *  other bytes (docs/STORAGE_FORMAT.md "Compressed artifacts"). */
+/** The id an earlier build's recipes carried for the runtime's zlib (read only; a changed zlib fails the rebuild's
+ *  SHA-256 check, never serves other bytes). */
 export const RUNTIME_ZLIB_ID = "workerd-node-zlib";
 
 /** Input handed to the inflater at once: the output of one write is ≤ ~1032× this (deflate's best ratio). */
@@ -22,27 +22,9 @@ export const runtimeZlib: Deflater = {
   deflateRaw: (params) => nodeTransform(zlib.createDeflateRaw(zlibOptions(params))),
 };
 
-/** The deflater a recipe names, or null when this build does not have it (the object then cannot be rebuilt). */
-export function deflaterFor(id: string): Deflater | null {
-  return id === RUNTIME_ZLIB_ID ? runtimeZlib : null;
-}
-
-/** Raw deflate of a whole, small stream in one call (no stream machinery per zip entry). */
-export function deflateRawWhole(params: DeflateParams, content: Uint8Array): Uint8Array {
-  return new Uint8Array(zlib.deflateRawSync(content, zlibOptions(params)));
-}
-
 function zlibOptions(params: DeflateParams): zlib.ZlibOptions {
   return { level: params.level, memLevel: params.memLevel, windowBits: params.windowBits, strategy: params.strategy };
 }
-
-/**
- * Candidate parameters, most likely first: npm's tarballs (Node's zlib, level 9), Python's zipfile, Java's jar
- * tools and gzip-by-zlib (level 6, zlib's default), then the other levels. memLevel 8 and a 32 KiB window are
- * zlib's defaults for every caller we know of.
- */
-const CANDIDATES: DeflateParams[] = [9, 6, 1, 2, 3, 4, 5, 7, 8].map((level) => ({ level, memLevel: 8, windowBits: 15, strategy: 0 }))
-  .concat([9, 6].map((level) => ({ level, memLevel: 9, windowBits: 15, strategy: 0 })));
 
 /** What the recipe search sees of one deflate stream: its inflated content's start, and its compressed bytes' start. */
 export interface StreamSample {
@@ -58,40 +40,6 @@ export interface RecipeGuess {
   recipe: DeflateRecipe;
   /** The whole stream was recompressed and matched (else only its start did: verify before use). */
   verified: boolean;
-}
-
-/**
- * THE SEAM: which deflater and parameters reproduce a stream. Tries `preferred` first (the previous entry's
- * recipe: one zip is usually made by one tool). On a sample of the start, a candidate must produce a prefix of
- * the original bytes (deflate's output for a prefix of its input is a prefix of its final output); a candidate
- * that has produced nothing yet is inconclusive and only kept if no other matches. null: nothing reproduces it.
- */
-export function findRecipe(sample: StreamSample, preferred?: DeflateRecipe): RecipeGuess | null {
-  const tried = preferred && preferred.deflater === RUNTIME_ZLIB_ID ? [preferred, ...CANDIDATES] : CANDIDATES;
-  let inconclusive: DeflateParams | null = null;
-  for (const params of tried) {
-    const recipe = { deflater: RUNTIME_ZLIB_ID, ...pick(params) };
-    if (sample.whole) {
-      if (equalBytes(deflateRawWhole(params, sample.content), sample.compressed)) return { recipe, verified: true };
-      continue;
-    }
-    const produced = new Uint8Array(zlib.deflateRawSync(sample.content, { ...zlibOptions(params), finishFlush: zlib.constants.Z_NO_FLUSH }));
-    if (produced.byteLength === 0) inconclusive ??= params;
-    else if (produced.byteLength <= sample.compressed.byteLength && equalBytes(produced, sample.compressed.subarray(0, produced.byteLength))) {
-      return { recipe, verified: false };
-    }
-  }
-  return inconclusive ? { recipe: { deflater: RUNTIME_ZLIB_ID, ...pick(inconclusive) }, verified: false } : null;
-}
-
-function pick(params: DeflateParams): DeflateParams {
-  return { level: params.level, memLevel: params.memLevel, windowBits: params.windowBits, strategy: params.strategy };
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.byteLength !== b.byteLength) return false;
-  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** What one push into the inflater gave. */

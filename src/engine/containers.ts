@@ -32,6 +32,12 @@ export class ContainerError extends Error {
   }
 }
 
+/** A deflate segment recompressed to another length than recorded: its deflater did not make the same bytes. */
+export class RecompressMismatchError extends ContainerError {}
+
+/** The deflater a recipe names (a fast path may stand in for it), or null when this build has none. */
+export type DeflaterResolver = (recipe: DeflateRecipe) => Deflater | null | Promise<Deflater | null>;
+
 /** gzip (1f 8b 08) or zip (a local file header, PK\3\4) by the first bytes; null for anything else. */
 export function sniffFormat(head: Uint8Array): ContainerFormat | null {
   if (head.length >= 3 && head[0] === 0x1f && head[1] === 0x8b && head[2] === 8) return "gzip";
@@ -457,7 +463,7 @@ export interface ParsedHeader {
  * recompressed with its recipe's deflater. Any inconsistency (unknown deflater, a segment that recompresses to
  * another length, a short form) throws; the caller's SHA-256 check catches everything else.
  */
-export async function* rebuildOriginal(form: ReadableStream<Uint8Array>, deflaterFor: (id: string) => Deflater | null): AsyncGenerator<Uint8Array> {
+export async function* rebuildOriginal(form: ReadableStream<Uint8Array>, deflaterFor: DeflaterResolver): AsyncGenerator<Uint8Array> {
   const queue = new ByteQueue(form.getReader());
   try {
     const header = await readHeader(queue);
@@ -470,7 +476,8 @@ export async function* rebuildOriginal(form: ReadableStream<Uint8Array>, deflate
         yield* recompress(queue, segment, deflaterFor);
       } catch (error) {
         if (error instanceof ContainerError && error.segment !== undefined) throw error;
-        throw new ContainerError(`deflate segment ${index}: ${(error as Error).message ?? String(error)}`, index);
+        const message = `deflate segment ${index}: ${(error as Error).message ?? String(error)}`;
+        throw error instanceof RecompressMismatchError ? new RecompressMismatchError(message, index) : new ContainerError(message, index);
       }
     }
     if (!(await queue.atEnd())) throw new ContainerError("the inflated form is longer than its segments");
@@ -480,8 +487,8 @@ export async function* rebuildOriginal(form: ReadableStream<Uint8Array>, deflate
 }
 
 async function* recompress(queue: ByteQueue, segment: Extract<Segment, { kind: "deflate" }>,
-  deflaterFor: (id: string) => Deflater | null): AsyncGenerator<Uint8Array> {
-  const deflater = segment.recipe && deflaterFor(segment.recipe.deflater);
+  deflaterFor: DeflaterResolver): AsyncGenerator<Uint8Array> {
+  const deflater = segment.recipe && await deflaterFor(segment.recipe);
   if (!deflater || !segment.recipe) throw new ContainerError(`no deflater ${JSON.stringify(segment.recipe?.deflater)} for a deflate segment`);
   const content = generatorStreamOf(copyBytes(queue, segment.inflated));
   const reader = content.pipeThrough(deflater.deflateRaw(segment.recipe)).getReader();
@@ -490,10 +497,10 @@ async function* recompress(queue: ByteQueue, segment: Extract<Segment, { kind: "
     const { done, value } = await reader.read();
     if (done) break;
     produced += value.byteLength;
-    if (produced > segment.length) throw new ContainerError("a deflate segment recompressed longer than recorded");
+    if (produced > segment.length) throw new RecompressMismatchError("a deflate segment recompressed longer than recorded");
     yield value;
   }
-  if (produced !== segment.length) throw new ContainerError("a deflate segment recompressed shorter than recorded");
+  if (produced !== segment.length) throw new RecompressMismatchError("a deflate segment recompressed shorter than recorded");
 }
 
 function generatorStreamOf(chunks: AsyncGenerator<Uint8Array>): ReadableStream<Uint8Array> {

@@ -13,7 +13,7 @@ import { releaseCodecWhenStalled } from "./stall-release";
 import { exactLength, generatorStream, onFailure, primed } from "./read-streams";
 import { deltaReferenceSource, type ReferenceUse } from "./reference-source";
 import { inflatedReferenceKey, parseKey } from "./deltaspace";
-import { rebuiltFromInflatedForm } from "./recompressed";
+import { fastPathSuspect, rebuiltFromInflatedForm } from "./recompressed";
 import type { Resolved } from "./resolve";
 import { largeChunks, lazyStream, verifyingSlice } from "./streams";
 import { continuedFromCopy, failedStream } from "./plain-copy";
@@ -64,7 +64,10 @@ export async function readDelta(
     size: info.size,
     sha256: record!.sha256,
     range,
-    onMismatch: (what) => new S3Error("InternalError", `Rebuilt object failed its ${what} check; no wrong bytes are served.`, { Key: key }),
+    onMismatch: (what) => {
+      if (recompress) fastPathSuspect();
+      return new S3Error("InternalError", `Rebuilt object failed its ${what} check; no wrong bytes are served.`, { Key: key });
+    },
   }));
   const checked = evict ? onFailure(verified, evict) : verified;
   // A whole, verified rebuild may be kept for the next GET (what is kept is only stored once the SHA-256 matched).

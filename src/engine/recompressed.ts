@@ -10,14 +10,15 @@
 // unambiguous, so it needs no recipe): made by the first compressed-aware PUT of the deltaspace, under that
 // PUT's write intent (the coordinator collects no reference while a write is open there), with a conditional
 // create, and collected together with reference.bin (keyspace.ts). It records which reference it was made from.
-import { deflaterFor, findRecipe } from "../deflate/runtime-zlib";
 import type { DeflateRecipe } from "../deflate/api";
+import { pinnedDeflaters } from "../deflate/pinned";
+import type { StreamSample } from "../deflate/runtime-zlib";
 import { S3Error } from "../errors";
 import type { StoredObject } from "../storage/backend";
 import type { BodySource } from "./body";
 import {
-  ByteQueue, ContainerError, encodeHeader, inflatedForm, inflatedFormSize, rebuildOriginal, scanContainer,
-  sniffFormat, type ContainerFormat, type Segment,
+  ByteQueue, ContainerError, RecompressMismatchError, encodeHeader, inflatedForm, inflatedFormSize, rebuildOriginal, scanContainer,
+  sniffFormat, type ContainerFormat, type DeflaterResolver, type Segment,
 } from "./containers";
 import { STORED_CONTENT_TYPE, type EngineContext } from "./context";
 import { inflatedReferenceKey } from "./deltaspace";
@@ -64,7 +65,7 @@ export async function planRecompression(ctx: EngineContext, body: BodySource, fo
   for (let round = 0; round < MAX_VERIFY_ROUNDS; round++) {
     if (reproducedShare(segments, body.size) < MIN_REPRODUCED_SHARE) return null;
     const header = encodeHeader(segments, body.size);
-    const differing = await firstDifference(ctx, body, segments, header);
+    const differing = await checkedRebuild(ctx, body, segments, header);
     if (differing === null) return { format, segments, header, formSize: inflatedFormSize(header, segments) };
     if (differing < 0) return null;
     segments = segments.map((s, i) => (i === differing ? keepAsIs(s) : s));
@@ -76,13 +77,29 @@ function reproducedShare(segments: Segment[], size: number): number {
   return segments.reduce((n, s) => n + (s.kind === "deflate" ? s.length : 0), 0) / size;
 }
 
+/**
+ * firstDifference through the isolate's deflaters (fast path where trusted). When a rebuild that may have used
+ * the runtime's zlib differs, the shipped deflaters alone decide; if they disagree with it, the fast path made
+ * other bytes than the deflater it stands in for, and the isolate stops using it.
+ */
+async function checkedRebuild(ctx: EngineContext, body: BodySource, segments: Segment[], header: Uint8Array): Promise<number | null> {
+  const deflaters = pinnedDeflaters();
+  const differing = await firstDifference(ctx, body, segments, header, (recipe) => deflaters.deflaterFor(recipe));
+  const recipes = segments.flatMap((s) => (s.kind === "deflate" && s.recipe ? [s.recipe] : []));
+  if (differing === null || !deflaters.mayUseFastPath(recipes)) return differing;
+  const shippedOnly = await firstDifference(ctx, body, segments, header, (recipe) => deflaters.shippedFor(recipe));
+  if (shippedOnly !== differing) deflaters.distrustFastPaths();
+  return shippedOnly;
+}
+
 /** The recipe search over a container's streams, preferring the last stream's recipe (one tool made the zip). */
-function recipeSearch(): (seen: Parameters<typeof findRecipe>[0]) => DeflateRecipe | undefined {
+function recipeSearch(): (seen: StreamSample) => DeflateRecipe | undefined {
+  const deflaters = pinnedDeflaters();
   let preferred: DeflateRecipe | undefined;
   let missesInARow = 0;
   return (seen) => {
     if (missesInARow >= MAX_MISSES_IN_A_ROW) return undefined;
-    const guess = findRecipe(seen, preferred);
+    const guess = deflaters.findRecipe(seen, preferred);
     if (!guess) {
       missesInARow++;
       return undefined;
@@ -105,7 +122,8 @@ function keepAsIs(segment: Segment): Segment {
  * Rebuild the object from its inflated form and compare it with the body, byte for byte and by SHA-256.
  * null: identical. Else the index of the segment that differs (or failed to rebuild); -1 when it is not known.
  */
-async function firstDifference(ctx: EngineContext, body: BodySource, segments: Segment[], header: Uint8Array): Promise<number | null> {
+async function firstDifference(ctx: EngineContext, body: BodySource, segments: Segment[], header: Uint8Array,
+  deflaterFor: DeflaterResolver): Promise<number | null> {
   const form = generatorStream(inflatedForm(await body.stream(), segments, header));
   const rebuilt = rebuildOriginal(form, deflaterFor);
   const original = new ByteQueue((await body.stream()).getReader());
@@ -157,9 +175,30 @@ export async function inflatedTarget(body: BodySource, plan: RecompressPlan): Pr
   return generatorStream(inflatedForm(await body.stream(), plan.segments, plan.header));
 }
 
-/** The original object rebuilt from its (decoded) inflated form; the caller verifies size and SHA-256. */
+/**
+ * The original object rebuilt from its (decoded) inflated form; the caller verifies size and SHA-256 (and calls
+ * fastPathSuspect when that fails). A segment that recompressed to another length switches the fast path off.
+ */
 export function rebuiltFromInflatedForm(form: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
-  return generatorStream(rebuildOriginal(form, deflaterFor));
+  const deflaters = pinnedDeflaters();
+  return generatorStream(offFastPathOnMismatch(rebuildOriginal(form, (recipe) => deflaters.deflaterFor(recipe))));
+}
+
+async function* offFastPathOnMismatch(rebuilt: AsyncGenerator<Uint8Array>): AsyncGenerator<Uint8Array> {
+  try {
+    yield* rebuilt;
+  } catch (error) {
+    if (error instanceof RecompressMismatchError) fastPathSuspect();
+    throw error;
+  }
+}
+
+/**
+ * A compressed-aware rebuild failed its whole-object check: the runtime's zlib may have made other bytes than
+ * the shipped deflater it stands in for, so this isolate stops using it (the next read uses the shipped one).
+ */
+export function fastPathSuspect(): void {
+  pinnedDeflaters().distrustFastPaths();
 }
 
 // ------------------------------------------------------------------------------------------ inflated reference

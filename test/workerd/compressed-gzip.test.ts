@@ -5,6 +5,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import * as zlib from "node:zlib";
 import { npmGzip, packageFiles, tarOf } from "./helpers/artifacts";
+import { ByteQueue, readHeader } from "../../src/engine/containers";
+import { workerCodec } from "../../src/wiring";
 import { s3 as s3Default, s3Compressed as s3, xmlOf } from "./s3-support";
 
 const B = "/default";
@@ -22,6 +24,17 @@ async function stored(prefix: string): Promise<string[]> {
   return (await bucket.list({ prefix })).objects.map((o) => o.key).sort();
 }
 
+/** The deflater ids the recipes of a stored compressed-aware delta name (its inflated form's header). */
+async function recipeDeflaters(deltaKey: string, deltaspace: string): Promise<string[]> {
+  const reference = new Uint8Array(await (await bucket.get(`${deltaspace}/.dg/reference.inflated.bin`))!.arrayBuffer());
+  const source = { size: reference.length, read: async (offset: number, length: number) => reference.subarray(offset, offset + length) };
+  const delta = new Uint8Array(await (await bucket.get(deltaKey))!.arrayBuffer());
+  const queue = new ByteQueue(workerCodec.decode(source, new Blob([delta]).stream(), {}).getReader());
+  // Only the header is read: the decode job is cancelled after it, so it gives its codec slot back.
+  const { segments } = await readHeader(queue).finally(() => queue.cancel());
+  return [...new Set(segments.flatMap((s) => (s.kind === "deflate" && s.recipe ? [s.recipe.deflater] : [])))];
+}
+
 function versions(count: number): Uint8Array[] {
   return Array.from({ length: count }, (_, minor) => npmGzip(tarOf(packageFiles(minor))));
 }
@@ -36,6 +49,8 @@ describe("a .tgz after the first is a compressed-aware delta", () => {
 
     const delta = await bucket.head("tgz/app/app-1.1.0.tgz.delta");
     expect(delta?.customMetadata?.["dg-recompress"]).toBe("v1");
+    // Its recipe names a shipped, pinned deflater (docs/STORAGE_FORMAT.md "Deflaters"), not the runtime's zlib.
+    expect(await recipeDeflaters("tgz/app/app-1.1.0.tgz.delta", "tgz/app")).toEqual(["zlib-chromium-1.3.0.1-motley"]);
     // A plain delta of one gzip against another is ~90 % of it; of the inflated content, a few hundred bytes.
     expect(delta!.size).toBeLessThan(v2.length / 20);
 
@@ -90,8 +105,9 @@ describe("a .tgz after the first is a compressed-aware delta", () => {
   it("a gzip no recipe reproduces round-trips through the fallback (stored as it is)", async () => {
     const [v1] = versions(1);
     await put("tgz-odd/app-1.tgz", v1);
-    // gzip with a tar made by another deflater: here zlib's Huffman-only strategy, which the search does not try.
-    const odd = new Uint8Array(zlib.gzipSync(tarOf(packageFiles(2)), { strategy: zlib.constants.Z_HUFFMAN_ONLY }));
+    // gzip with a tar made by another deflater: here zlib's Huffman-only strategy at memLevel 2, parameters the
+    // search does not try.
+    const odd = new Uint8Array(zlib.gzipSync(tarOf(packageFiles(2)), { strategy: zlib.constants.Z_HUFFMAN_ONLY, memLevel: 2 }));
     const response = await put("tgz-odd/app-2.tgz", odd);
     expect(response.status).toBe(200);
     expect(response.headers.get("x-amz-storage-type")).toBe("Direct");

@@ -60,7 +60,7 @@ export interface ZipOptions {
   level?: number;
   /** Entries stored (method 0) instead of deflated. */
   stored?: (name: string) => boolean;
-  /** Entries deflated with zlib's Huffman-only strategy (a deflater the recipe search does not try). */
+  /** Entries deflated with zlib's Huffman-only strategy at memLevel 2 (parameters the recipe search does not try). */
   huffmanOnly?: (name: string) => boolean;
   /** Sizes and CRC after the data (flag bit 3, data descriptor with signature). */
   dataDescriptor?: boolean;
@@ -73,8 +73,9 @@ export function zipOf(files: FileEntry[], options: ZipOptions = {}): Uint8Array 
   let offset = 0;
   for (const file of files) {
     const stored = options.stored?.(file.name) ?? false;
-    const strategy = options.huffmanOnly?.(file.name) ? zlib.constants.Z_HUFFMAN_ONLY : zlib.constants.Z_DEFAULT_STRATEGY;
-    const data = stored ? file.data : new Uint8Array(zlib.deflateRawSync(file.data, { level: options.level ?? 6, strategy }));
+    const odd = options.huffmanOnly?.(file.name) ?? false;
+    const params = { level: options.level ?? 6, strategy: odd ? zlib.constants.Z_HUFFMAN_ONLY : zlib.constants.Z_DEFAULT_STRATEGY, memLevel: odd ? 2 : 8 };
+    const data = stored ? file.data : new Uint8Array(zlib.deflateRawSync(file.data, params));
     const crc = zlib.crc32(file.data);
     const name = encoder.encode(file.name);
     const flags = options.dataDescriptor ? 8 : 0;
