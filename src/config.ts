@@ -179,6 +179,7 @@ function parseDomains(env: ConfigVars): string[] {
 /** Engine variables: name → (field, parser). Unset variables keep the engine's defaults. */
 const ENGINE_VARS = {
   DG_COMPRESSION: ["compression", parseBoolean],
+  DG_COMPRESSED_DELTAS: ["compressedDeltas", parseBoolean],
   DG_DELTA_EXTENSIONS: ["deltaExtensions", (text: string) => text.split(",").map((s) => s.trim()).filter(Boolean)],
   DG_MAX_DELTA_RATIO: ["maxDeltaRatio", parseNumber],
   DG_MAX_DELTA_OBJECT_SIZE: ["maxDeltaObjectSize", parseByteSize],

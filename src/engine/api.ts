@@ -139,7 +139,8 @@ export interface PutResult {
  * Why a write is stored as-is: `ineligible` (its name's extension is not a delta extension, or delta compression
  * is off), `empty`, `too-large` (over the delta size limit), `no-reference` (the deltaspace's reference has no
  * usable content hash, or another first upload's seeding did not finish in time), `ratio` (the delta would
- * not have been smaller than maxDeltaRatio × size), `codec-error` (the encoder failed; the bytes are stored exactly), `rewrite` (a re-baseline unpacking a
+ * not have been smaller than maxDeltaRatio × size; also gzip content no compressed-aware delta could be made of,
+ * whose plain delta never pays), `codec-error` (the encoder failed; the bytes are stored exactly), `rewrite` (a re-baseline unpacking a
  * delta to its plain copy, src/engine/rebaseline.ts).
  */
 export type PassthroughReason = "ineligible" | "empty" | "too-large" | "no-reference" | "ratio" | "codec-error" | "rewrite";

@@ -5,6 +5,13 @@ import type { CodecOptions } from "../codec/api";
 export interface EngineConfig {
   /** Delta compression on/off for this bucket (off: everything is stored passthrough). */
   compression: boolean;
+  /**
+   * Compressed-aware deltas of gzip/zip content (docs/STORAGE_FORMAT.md "Compressed artifacts"). Off (the
+   * default) keeps the bucket strictly DeltaGlider-readable, and the default extension list is DeltaGlider's.
+   * Off by default because the deltaspace's inflated reference costs its whole inflated size once: it pays only
+   * after ~5–6 versions in a deltaspace (docs/CONFIGURATION.md).
+   */
+  compressedDeltas: boolean;
   /** File extensions (lower-case, no dot) that are tried as deltas. Matched on the key's last segment. */
   deltaExtensions: string[];
   /** Keep a delta only when delta size / original size < this (0 < r ≤ 1). */
@@ -24,13 +31,20 @@ export interface EngineConfig {
 }
 
 /** DeltaGlider proxy's current eligible list. `.tgz`/`.tar.gz` deltas are 87–99.7 % of the original: not worth the CPU. */
-export const DEFAULT_DELTA_EXTENSIONS = ["zip", "tar", "jar", "war", "ear", "dmg", "iso", "sql", "dump", "bak", "backup"];
+export const DELTAGLIDER_DELTA_EXTENSIONS = ["zip", "tar", "jar", "war", "ear", "dmg", "iso", "sql", "dump", "bak", "backup"];
+
+/** Compressed artifact types that pay once deltas are taken of their inflated content (`gz` covers `.tar.gz`). */
+export const COMPRESSED_DELTA_EXTENSIONS = ["tgz", "gz", "whl", "nupkg", "crate"];
+
+/** The default with compressed-aware deltas on: DeltaGlider's list plus the compressed artifact types. */
+export const DEFAULT_DELTA_EXTENSIONS = [...DELTAGLIDER_DELTA_EXTENSIONS, ...COMPRESSED_DELTA_EXTENSIONS];
 
 const MiB = 1024 * 1024;
 
 export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
   compression: true,
-  deltaExtensions: DEFAULT_DELTA_EXTENSIONS,
+  compressedDeltas: false,
+  deltaExtensions: DELTAGLIDER_DELTA_EXTENSIONS,
   maxDeltaRatio: 0.75, // DeltaGlider's default since proxy v0.5.4 (0.5 before; the seed README and the Python CLI say 0.5)
   maxDeltaObjectSize: 100 * MiB,
   bodyBufferLimit: 8 * MiB,
@@ -43,6 +57,9 @@ export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
 /** Fill defaults and validate. Throws `Error("engine config: <field> …")` on a bad value. */
 export function resolveEngineConfig(partial: Partial<EngineConfig> = {}): EngineConfig {
   const config: EngineConfig = { ...DEFAULT_ENGINE_CONFIG, ...dropUndefined(partial) };
+  if (partial.deltaExtensions === undefined) {
+    config.deltaExtensions = config.compressedDeltas ? DEFAULT_DELTA_EXTENSIONS : DELTAGLIDER_DELTA_EXTENSIONS;
+  }
   config.deltaExtensions = config.deltaExtensions.map(normaliseExtension);
   for (const ext of config.deltaExtensions) {
     if (!ext || /[/\s]/.test(ext)) fail("deltaExtensions", `invalid extension ${JSON.stringify(ext)}`);

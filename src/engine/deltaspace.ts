@@ -2,7 +2,8 @@
 //
 // Deltaspace = everything before the key's last "/" (root keys: ""). One `reference.bin` per deltaspace;
 // a delta of `<prefix>/<name>` is stored at `<prefix>/<name>.delta`, anything else at its own key; every
-// stored object may have a `<stored key>.meta` JSON sidecar. `.dg/` at the bucket root is ours (staging).
+// stored object may have a `<stored key>.meta` JSON sidecar. `.dg/` at the bucket root is ours (staging), and so
+// is a `.dg/` folder inside any deltaspace (`<prefix>/.dg/reference.inflated.bin`, compressed-aware deltas).
 import { S3Error } from "../errors";
 
 export const REFERENCE_NAME = "reference.bin";
@@ -10,6 +11,8 @@ export const DELTA_SUFFIX = ".delta";
 export const SIDECAR_SUFFIX = ".meta";
 export const INTERNAL_PREFIX = ".dg/";
 export const STAGING_PREFIX = ".dg/tmp/";
+/** A deltaspace's inflated reference (recompressed.ts), inside the deltaspace's own `.dg/` folder. */
+export const INFLATED_REFERENCE_NAME = `${INTERNAL_PREFIX}reference.inflated.bin`;
 
 /** S3's key limit (UTF-8 bytes). */
 const MAX_KEY_BYTES = 1024;
@@ -42,7 +45,7 @@ export function parseUserKey(key: string): ParsedKey {
 /** Why a user key is reserved for internal data, or null when it is an ordinary key. */
 export function reservedReason(key: string): string | null {
   const { name } = parseKey(key);
-  if (key.startsWith(INTERNAL_PREFIX)) return `"${INTERNAL_PREFIX}" holds the proxy's internal data`;
+  if (isInternalPath(key)) return `"${INTERNAL_PREFIX}" folders hold the proxy's internal data`;
   if (name === REFERENCE_NAME) return `"${REFERENCE_NAME}" is the deltaspace's baseline`;
   if (name.endsWith(DELTA_SUFFIX)) return `names ending "${DELTA_SUFFIX}" hold stored deltas`;
   if (name.endsWith(SIDECAR_SUFFIX)) return `names ending "${SIDECAR_SUFFIX}" hold metadata sidecars`;
@@ -50,15 +53,31 @@ export function reservedReason(key: string): string | null {
 }
 
 /**
- * Names of a deltaspace's reference objects (not user data; counted as the deltaspace's reference bytes).
- * Today only reference.bin; a format that keeps another baseline object beside it adds its name here.
+ * Names of a deltaspace's reference objects (not user data; counted as the deltaspace's reference bytes):
+ * reference.bin directly in it. Its inflated reference, the other reference object, lives in the deltaspace's
+ * `.dg/` folder instead (so no user key can name it): see inflatedReferenceOwner.
  */
 export function isReferenceName(name: string): boolean {
   return name === REFERENCE_NAME;
 }
 
+/** The deltaspace whose inflated reference this stored key is, or null when it is not one. */
+export function inflatedReferenceOwner(storedKey: string): string | null {
+  if (storedKey === INFLATED_REFERENCE_NAME) return "";
+  return storedKey.endsWith(`/${INFLATED_REFERENCE_NAME}`) ? storedKey.slice(0, -INFLATED_REFERENCE_NAME.length - 1) : null;
+}
+
 export function referenceKey(deltaspace: string): string {
   return deltaspace ? `${deltaspace}/${REFERENCE_NAME}` : REFERENCE_NAME;
+}
+
+export function inflatedReferenceKey(deltaspace: string): string {
+  return deltaspace ? `${deltaspace}/${INFLATED_REFERENCE_NAME}` : INFLATED_REFERENCE_NAME;
+}
+
+/** Keys (and common prefixes) under a `.dg/` folder, at the bucket root or inside a deltaspace. */
+export function isInternalPath(key: string): boolean {
+  return key.startsWith(INTERNAL_PREFIX) || key.includes(`/${INTERNAL_PREFIX}`);
 }
 
 export function deltaKey(key: string): string {
@@ -86,7 +105,7 @@ export type StoredKeyKind =
   | { kind: "object"; userKey: string };
 
 export function classifyStoredKey(storedKey: string): StoredKeyKind {
-  if (storedKey.startsWith(INTERNAL_PREFIX)) return { kind: "internal" };
+  if (isInternalPath(storedKey)) return { kind: "internal" };
   const { name } = parseKey(storedKey);
   if (name === REFERENCE_NAME || name.endsWith(SIDECAR_SUFFIX)) return { kind: "internal" };
   if (name.endsWith(DELTA_SUFFIX)) return { kind: "delta", userKey: storedKey.slice(0, -DELTA_SUFFIX.length) };

@@ -7,13 +7,16 @@ import type { Keyspace, ObjectFacts, ReferenceFacts, ScanPage, ScannedName, Vari
 import { factsFromParts } from "../coordination/savings";
 import type { Backend, StoredObject } from "../storage/backend";
 import {
-  DELTA_SUFFIX, INTERNAL_PREFIX, SIDECAR_SUFFIX, classifyStoredKey, compareKeys, deltaKey, deltaspaceListPrefix,
-  isReferenceName, parseKey, referenceKey, sidecarKey,
+  DELTA_SUFFIX, INFLATED_REFERENCE_NAME, INTERNAL_PREFIX, SIDECAR_SUFFIX, classifyStoredKey, compareKeys, deltaKey,
+  deltaspaceListPrefix, inflatedReferenceKey, inflatedReferenceOwner, isInternalPath, isReferenceName, parseKey, referenceKey,
+  sidecarKey,
 } from "./deltaspace";
 import { decodeMetadata, decodeSidecar } from "./metadata";
 
 /** Past every key under `.dg/` (U+10FFFF sorts after every other character, also in UTF-8 byte order). */
 const PAST_INTERNAL = `${INTERNAL_PREFIX}\u{10FFFF}`;
+/** Just before the root deltaspace's inflated reference, the one name under the root `.dg/` the scan reads. */
+const BEFORE_ROOT_INFLATED = INFLATED_REFERENCE_NAME.slice(0, -1);
 /** Backend list calls one scan page may make (R2 lists 100 objects per call with metadata). */
 const SCAN_LIST_CALLS = 50;
 
@@ -45,8 +48,9 @@ export class BackendKeyspace implements Keyspace {
   }
 
   /**
-   * Delete `<deltaspace>/reference.bin` (and its sidecar) when no user object remains directly in the
-   * deltaspace. Nested keys live in their own deltaspaces and do not depend on it.
+   * Delete `<deltaspace>/reference.bin` (and its sidecar, and the inflated reference derived from it) when no
+   * user object remains directly in the deltaspace. Nested keys live in their own deltaspaces and do not depend
+   * on it; the deltaspace's `.dg/` folder is a common prefix of this listing, never an object.
    */
   async collectReference(deltaspace: string): Promise<"collected" | "absent" | "kept"> {
     const prefix = deltaspaceListPrefix(deltaspace);
@@ -65,11 +69,11 @@ export class BackendKeyspace implements Keyspace {
     }
     if (!sawReference) return "absent";
     const refKey = referenceKey(deltaspace);
-    await this.backend.delete([refKey, sidecarKey(refKey)]);
+    await this.backend.delete([refKey, sidecarKey(refKey), inflatedReferenceKey(deltaspace)]);
     return "collected";
   }
 
-  /** Delete the deltaspace's reference.bin (and sidecar) when no `.delta` directly in it depends on it. */
+  /** Delete the deltaspace's reference.bin (its sidecar and inflated reference) when no `.delta` directly in it depends on it. */
   async retireReference(deltaspace: string): Promise<"retired" | "absent" | "in-use"> {
     const prefix = deltaspaceListPrefix(deltaspace);
     let sawReference = false;
@@ -84,7 +88,7 @@ export class BackendKeyspace implements Keyspace {
     } while (cursor);
     if (!sawReference) return "absent";
     const refKey = referenceKey(deltaspace);
-    await this.backend.delete([refKey, sidecarKey(refKey)]);
+    await this.backend.delete([refKey, sidecarKey(refKey), inflatedReferenceKey(deltaspace)]);
     return "retired";
   }
 
@@ -109,10 +113,15 @@ export class BackendKeyspace implements Keyspace {
     });
   }
 
+  /** reference.bin (with its sidecar) and the inflated reference made from it (compressed-aware deltas). */
   async describeReferences(deltaspace: string): Promise<ReferenceFacts[]> {
     const refKey = referenceKey(deltaspace);
-    const [reference, sidecar] = await Promise.all([this.backend.head(refKey), this.backend.head(sidecarKey(refKey))]);
-    return reference ? [{ key: refKey, storedBytes: reference.size + (sidecar?.size ?? 0) }] : [];
+    const inflatedKey = inflatedReferenceKey(deltaspace);
+    const [reference, sidecar, inflated] = await Promise.all(
+      [this.backend.head(refKey), this.backend.head(sidecarKey(refKey)), this.backend.head(inflatedKey)]);
+    const facts: ReferenceFacts[] = reference ? [{ key: refKey, storedBytes: reference.size + (sidecar?.size ?? 0) }] : [];
+    if (inflated) facts.push({ key: inflatedKey, storedBytes: inflated.size });
+    return facts;
   }
 
   /**
@@ -132,13 +141,17 @@ export class BackendKeyspace implements Keyspace {
       });
       let jumped = false;
       for (const object of page.objects) {
-        if (object.key.startsWith(INTERNAL_PREFIX)) {
+        if (object.key.startsWith(INTERNAL_PREFIX) && object.key !== INFLATED_REFERENCE_NAME) {
           skipped += 1;
-          position = `k${PAST_INTERNAL}`;
+          // Jump the root `.dg/`, but not past the root deltaspace's inflated reference (always forward).
+          const before = compareKeys(object.key, INFLATED_REFERENCE_NAME) < 0;
+          position = `k${before ? (compareKeys(object.key, BEFORE_ROOT_INFLATED) < 0 ? BEFORE_ROOT_INFLATED : object.key) : PAST_INTERNAL}`;
           jumped = true;
           break;
         }
-        names.push(await this.scanned(object));
+        const name = await this.scanned(object);
+        if (name) names.push(name);
+        else skipped += 1;
         position = `k${object.key}`;
       }
       if (jumped) continue;
@@ -148,8 +161,11 @@ export class BackendKeyspace implements Keyspace {
     return { names, next: position, skipped };
   }
 
-  /** Which key or reference a stored name belongs to, and what it adds. */
-  private async scanned(object: StoredObject): Promise<ScannedName> {
+  /** Which key or reference a stored name belongs to, and what it adds; null for a deltaspace's other internals. */
+  private async scanned(object: StoredObject): Promise<ScannedName | null> {
+    const inflatedOf = inflatedReferenceOwner(object.key);
+    if (inflatedOf !== null) return { owner: "reference", key: object.key, deltaspace: inflatedOf, role: "reference", bytes: object.size };
+    if (isInternalPath(object.key)) return null;
     const isSidecar = object.key.endsWith(SIDECAR_SUFFIX);
     const owner = isSidecar ? object.key.slice(0, -SIDECAR_SUFFIX.length) : object.key;
     const { deltaspace, name } = parseKey(owner);

@@ -1,4 +1,4 @@
-// Listing in user-key space over the stored layout: reference.bin, `.meta` sidecars and `.dg/` are hidden,
+// Listing in user-key space over the stored layout: reference.bin, `.meta` sidecars and `.dg/` folders are hidden,
 // `.delta` is stripped, sizes and ETags are the originals' (from metadata, listed with includeMetadata).
 //
 // Order: S3 clients (aws s3 sync) merge listings by UTF-8 key order on every page, but stripping `.delta`
@@ -17,7 +17,7 @@ import { S3Error } from "../errors";
 import type { StoredObject } from "../storage/backend";
 import { readSidecar, type EngineContext } from "./context";
 import {
-  classifyStoredKey, compareKeys, DELTA_SUFFIX, INTERNAL_PREFIX, REFERENCE_NAME, SIDECAR_SUFFIX, sidecarKey,
+  classifyStoredKey, compareKeys, DELTA_SUFFIX, INTERNAL_PREFIX, isInternalPath, REFERENCE_NAME, SIDECAR_SUFFIX, sidecarKey,
 } from "./deltaspace";
 import { clientEtag, decodeMetadata, type DgRecord } from "./metadata";
 
@@ -147,7 +147,7 @@ class Listing {
   private consume(item: StoredItem): void {
     if (item.type === "prefix") {
       // With a delimiter the backend can roll up, its common prefixes are the user's (`.dg/` aside).
-      if (!item.prefix.startsWith(INTERNAL_PREFIX) && this.scope.isPast(item.prefix)) this.hold("prefix", item.prefix);
+      if (!isInternalPath(item.prefix) && this.scope.isPast(item.prefix)) this.hold("prefix", item.prefix);
       return;
     }
     const stored = item.object;

@@ -29,12 +29,20 @@ export interface DgRecord {
   refSha256?: string;
   deltaSize?: number;
   deltaCmd?: string;
+  /**
+   * Delta only: a compressed-aware delta (recompressed.ts). Its delta rebuilds the object's inflated form (of
+   * `formSize` bytes) from the deltaspace's inflated reference; recompressing that gives the object.
+   */
+  recompress?: { formSize: number };
   http: ObjectHttpHeaders;
   userMetadata: Record<string, string>;
   checksums: Partial<Record<ChecksumAlgorithm, string>>;
 }
 
 export const REFERENCE_ORIGINAL_NAME = "__reference__";
+
+/** `dg-recompress` of a compressed-aware delta (docs/STORAGE_FORMAT.md "Compressed artifacts"). */
+export const RECOMPRESS_VERSION = "v1";
 
 const HTTP_KEYS: Array<[keyof ObjectHttpHeaders, string]> = [
   ["contentType", "content-type"],
@@ -73,6 +81,10 @@ export function encodeMetadata(record: DgRecord): Record<string, string> {
     meta["dg-ref-sha256"] = record.refSha256 ?? "";
     meta["dg-delta-size"] = String(record.deltaSize ?? 0);
     if (record.deltaCmd) meta["dg-delta-cmd"] = record.deltaCmd;
+    if (record.recompress) {
+      meta["dg-recompress"] = RECOMPRESS_VERSION;
+      meta["dg-inflated-size"] = String(record.recompress.formSize);
+    }
   }
   // Python CLI routes objects without this to its delta parser.
   if (record.kind === "passthrough") meta["dg-compression"] = "none";
@@ -182,6 +194,8 @@ export function decodeMetadata(meta: Record<string, string>): DgRecord | null {
     userMetadata: {},
     checksums: {},
   };
+  const recompress = readRecompress(pick(lower, "recompress"), pick(lower, "inflated-size"));
+  if (recompress) record.recompress = recompress;
   for (const [key, value] of Object.entries(lower)) {
     if (key.startsWith(USER_PREFIX)) record.userMetadata[key.slice(USER_PREFIX.length)] = value;
     else if (key.startsWith(CHECKSUM_PREFIX)) {
@@ -190,6 +204,16 @@ export function decodeMetadata(meta: Record<string, string>): DgRecord | null {
     }
   }
   return record;
+}
+
+/**
+ * A compressed-aware delta's marker. A version this build does not know is kept as a marker anyway (size -1),
+ * so such a delta is refused on GET instead of being decoded as a plain delta.
+ */
+function readRecompress(version: string | undefined, formSize: string | undefined): DgRecord["recompress"] {
+  if (version === undefined) return undefined;
+  const size = parseSize(formSize);
+  return { formSize: version === RECOMPRESS_VERSION && size !== undefined ? size : -1 };
 }
 
 /** Format doc §1.2: note=reference → reference; any ref path/key, note delta or zero-diff… → delta; else passthrough. */
@@ -265,6 +289,10 @@ export function encodeSidecar(record: DgRecord): string {
     json.ref_sha256 = record.refSha256 ?? null;
     json.delta_size = record.deltaSize ?? 0;
     json.delta_cmd = record.deltaCmd ?? null;
+    if (record.recompress) {
+      json.recompress = RECOMPRESS_VERSION;
+      json.inflated_size = record.recompress.formSize;
+    }
   }
   if (record.multipartEtag) json.multipart_etag = record.multipartEtag;
   const partSizes = encodePartSizes(record.partSizes);

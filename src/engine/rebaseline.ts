@@ -22,7 +22,9 @@ import type { ObjectInfo } from "./api";
 import { S3Error } from "../errors";
 import type { StoredObject } from "../storage/backend";
 import { readSidecar, STORED_CONTENT_TYPE, type EngineContext } from "./context";
-import { INTERNAL_PREFIX, REFERENCE_NAME, classifyStoredKey, deltaspaceListPrefix, isEligibleName, parseKey, referenceKey } from "./deltaspace";
+import {
+  INTERNAL_PREFIX, REFERENCE_NAME, classifyStoredKey, deltaspaceListPrefix, inflatedReferenceKey, isEligibleName, parseKey, referenceKey,
+} from "./deltaspace";
 import { openObject } from "./fetch";
 import { decodeMetadata } from "./metadata";
 import { ChunkPrint, sampleRateFor } from "./resemblance";
@@ -244,7 +246,7 @@ async function forEachStored(
   } while (cursor);
 }
 
-/** Count a deltaspace's objects and bytes, logical and stored (one listing with metadata). */
+/** Count a deltaspace's objects and bytes, logical and stored (one listing with metadata, one HEAD). */
 export async function measureDeltaspace(ctx: EngineContext, deltaspace: string): Promise<DeltaspaceUsage> {
   const usage = { objects: 0, deltas: 0, direct: 0, logicalBytes: 0, storedBytes: 0, referenceBytes: 0 };
   const stored: StoredObject[] = [];
@@ -264,6 +266,12 @@ export async function measureDeltaspace(ctx: EngineContext, deltaspace: string):
       usage.logicalBytes += object.size;
       usage.storedBytes += object.size;
     }
+  }
+  // The inflated reference (compressed-aware deltas) sits in the deltaspace's `.dg/` folder, outside this listing.
+  const inflated = await ctx.backend.head(inflatedReferenceKey(deltaspace));
+  if (inflated) {
+    usage.referenceBytes += inflated.size;
+    usage.storedBytes += inflated.size;
   }
   usage.objects = usage.deltas + usage.direct;
   return withSavings(usage);

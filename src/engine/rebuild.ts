@@ -1,6 +1,7 @@
 // Reading a delta object: from the rebuilt-object cache when it holds a verified copy; else decoded through the
 // streaming codec against its reference. A whole rebuild is hashed on the way and errors instead of ending
 // when its size or SHA-256 differs from the recorded original; a range decodes only the windows that hold it.
+// A compressed-aware delta decodes its inflated form, which is recompressed (recompressed.ts) before the check.
 // A client that stalls while another job waits for the codec gets the rest from a spill (stall-release.ts).
 import type { EngineObservations, ObjectInfo, ResolvedRange } from "./api";
 import { ObjectChangedError, S3Error } from "../errors";
@@ -11,6 +12,8 @@ import { DeltaBuffer } from "./delta-buffer";
 import { releaseCodecWhenStalled } from "./stall-release";
 import { exactLength, generatorStream, onFailure, primed } from "./read-streams";
 import { deltaReferenceSource, type ReferenceUse } from "./reference-source";
+import { inflatedReferenceKey, parseKey } from "./deltaspace";
+import { fastPathSuspect, rebuiltFromInflatedForm } from "./recompressed";
 import type { Resolved } from "./resolve";
 import { largeChunks, lazyStream, verifyingSlice } from "./streams";
 import { continuedFromCopy, failedStream } from "./plain-copy";
@@ -25,10 +28,15 @@ export async function readDelta(
     if (observe) observe.cache = "rebuilt";
     return kept;
   }
+  const recompress = record!.recompress;
   let reference: ReferenceUse;
   try {
     if (!ctx.codec) throw new S3Error("InternalError", "Delta decoding is not available.");
-    reference = await deltaReferenceSource(ctx, key, record!);
+    if (recompress && recompress.formSize < 0) {
+      throw new S3Error("InternalError", `The stored delta of ${JSON.stringify(key)} has a compressed-aware format this version cannot read.`, { Key: key });
+    }
+    const refKey = recompress ? inflatedReferenceKey(parseKey(key).deltaspace) : undefined;
+    reference = await deltaReferenceSource(ctx, key, record!, refKey);
     if (observe) observe.cache = reference.warm ? "reference" : "miss";
   } catch (error) {
     await resolved.body?.discard();
@@ -41,19 +49,25 @@ export async function readDelta(
       onMismatch: (what) => new S3Error("InternalError", `The object's plain copy failed its ${what} check; no wrong bytes are served.`, { Key: key }),
     })), key);
   }
-  if (range && (range.start > 0 || range.end < info.size - 1)) {
+  // A compressed-aware delta decodes to the inflated form, whose offsets are not the object's: ranges rebuild all.
+  if (!recompress && range && (range.start > 0 || range.end < info.size - 1)) {
     const ranged = await readDeltaRange(ctx, key, resolved, info, range, reference, observe);
     if (ranged) return ranged;
   }
   const { source, evict } = reference;
   const delta = storedDeltaBody(ctx, resolved, key);
-  const decoded = decodeGivingBackWhenStalled(ctx, ctx.codec!.decode(source, delta, { ...ctx.config.codec, maxOutputSize: info.size, onStats: decodeTimer(observe) }));
-  const rebuilt = continuedFromCopy(ctx, key, record!, decoded, 0, info.size);
+  const decoded = decodeGivingBackWhenStalled(ctx, ctx.codec!.decode(source, delta,
+    { ...ctx.config.codec, maxOutputSize: recompress ? recompress.formSize : info.size, onStats: decodeTimer(observe) }));
+  // The plain copy holds the object's bytes, so it continues the recompressed stream, not the inflated form.
+  const rebuilt = continuedFromCopy(ctx, key, record!, recompress ? rebuiltFromInflatedForm(decoded) : decoded, 0, info.size);
   const verified = rebuilt.pipeThrough(verifyingSlice({
     size: info.size,
     sha256: record!.sha256,
     range,
-    onMismatch: (what) => new S3Error("InternalError", `Rebuilt object failed its ${what} check; no wrong bytes are served.`, { Key: key }),
+    onMismatch: (what) => {
+      if (recompress) fastPathSuspect();
+      return new S3Error("InternalError", `Rebuilt object failed its ${what} check; no wrong bytes are served.`, { Key: key });
+    },
   }));
   const checked = evict ? onFailure(verified, evict) : verified;
   // A whole, verified rebuild may be kept for the next GET (what is kept is only stored once the SHA-256 matched).

@@ -1,6 +1,8 @@
 // Scrub: prove, reading only, that the stored objects under a prefix rebuild to the SHA-256 they record.
-// A `.delta` is decoded through the codec against its deltaspace's reference.bin and its output hashed; a
-// reference.bin and a direct (plain) object are hashed as stored; a delta whose reference is missing or is not
+// A `.delta` is decoded through the codec against its deltaspace's reference.bin and its output hashed (a
+// compressed-aware delta against the inflated reference, its decoded inflated form recompressed by its recipes
+// first: the same rebuild a GET does); a reference.bin, an inflated reference and a direct (plain) object are
+// hashed as stored; a delta whose reference is missing or is not
 // the one it was made against is damaged too. Caches are bypassed (a verified edge copy would hide a damaged
 // stored object), nothing is written (no cache fill, no spill), and a page stops at its limits, returning
 // the last stored key it checked so the next page resumes right after it.
@@ -8,8 +10,11 @@ import { isCodecError } from "../codec/errors";
 import { S3Error } from "../errors";
 import type { StoredObject } from "../storage/backend";
 import { readSidecar, type EngineContext } from "./context";
-import { INTERNAL_PREFIX, REFERENCE_NAME, SIDECAR_SUFFIX, classifyStoredKey, parseKey } from "./deltaspace";
+import {
+  INTERNAL_PREFIX, REFERENCE_NAME, SIDECAR_SUFFIX, classifyStoredKey, inflatedReferenceKey, inflatedReferenceOwner, isInternalPath, parseKey,
+} from "./deltaspace";
 import { decodeMetadata, type DgRecord } from "./metadata";
+import { rebuiltFromInflatedForm } from "./recompressed";
 import { deltaReferenceSource } from "./reference-source";
 import { StreamHasher, asBytes } from "./streams";
 
@@ -92,14 +97,17 @@ export async function scrubPage(engineCtx: EngineContext, request: ScrubRequest,
   return page;
 }
 
+/** Sidecars are read with their objects; of a deltaspace's `.dg/` folder only the inflated reference is user-derived data. */
 function isScrubbed(storedKey: string): boolean {
-  return !parseKey(storedKey).name.endsWith(SIDECAR_SUFFIX);
+  if (inflatedReferenceOwner(storedKey) !== null) return true;
+  return !parseKey(storedKey).name.endsWith(SIDECAR_SUFFIX) && !(isInternalPath(storedKey) && !storedKey.startsWith(INTERNAL_PREFIX));
 }
 
 async function checkStored(ctx: EngineContext, stored: StoredObject, page: ScrubPage): Promise<void> {
   const name = parseKey(stored.key).name;
   const classified = classifyStoredKey(stored.key);
-  const kind: ScrubKind = name === REFERENCE_NAME ? "reference" : classified.kind === "delta" ? "delta" : "direct";
+  const isReference = name === REFERENCE_NAME || inflatedReferenceOwner(stored.key) !== null;
+  const kind: ScrubKind = isReference ? "reference" : classified.kind === "delta" ? "delta" : "direct";
   const key = classified.kind === "internal" ? stored.key : classified.userKey;
   page.checked++;
   let outcome: Outcome;
@@ -139,7 +147,11 @@ async function checkWhole(ctx: EngineContext, stored: StoredObject, kind: ScrubK
   return { bytes };
 }
 
-/** A `.delta`: decoded against its reference (confirmed by dg-ref-sha256), output hashed against the record. */
+/**
+ * A `.delta`: decoded against its reference (confirmed by dg-ref-sha256), output hashed against the record. A
+ * compressed-aware one decodes its inflated form against the inflated reference, and is recompressed by its
+ * recipes before the hash.
+ */
 async function checkDelta(ctx: EngineContext, key: string, stored: StoredObject): Promise<Outcome> {
   let record = decodeMetadata(stored.metadata);
   if (!record) {
@@ -148,7 +160,10 @@ async function checkDelta(ctx: EngineContext, key: string, stored: StoredObject)
   }
   if (!record || record.kind !== "delta" || record.size === undefined) return { damage: "no usable DeltaGlider delta record (metadata or sidecar)", bytes: 0 };
   if (!ctx.codec) throw new S3Error("InternalError", "Delta decoding is not available.");
-  const reference = await deltaReferenceSource(ctx, key, record);
+  const recompress = record.recompress;
+  if (recompress && recompress.formSize < 0) return { damage: "a compressed-aware delta format this version cannot read", bytes: 0 };
+  const refKey = recompress ? inflatedReferenceKey(parseKey(key).deltaspace) : undefined;
+  const reference = await deltaReferenceSource(ctx, key, record, refKey);
   const object = await ctx.backend.get(stored.key);
   if (!object) return { bytes: 0 };
   if (object.etag !== stored.etag) {
@@ -156,7 +171,8 @@ async function checkDelta(ctx: EngineContext, key: string, stored: StoredObject)
     return { bytes: 0 };
   }
   // The codec limiter queues this job behind others, as any delta GET's; its output is consumed at once.
-  const rebuilt = ctx.codec.decode(reference.source, object.body, { ...ctx.config.codec, maxOutputSize: record.size });
+  const decoded = ctx.codec.decode(reference.source, object.body, { ...ctx.config.codec, maxOutputSize: recompress ? recompress.formSize : record.size });
+  const rebuilt = recompress ? rebuiltFromInflatedForm(decoded) : decoded;
   const { sha256, bytes } = await hashStream(rebuilt);
   const read = bytes + stored.size;
   if (bytes !== record.size) return { damage: `rebuilt ${bytes} bytes, recorded ${record.size}`, bytes: read };

@@ -15,6 +15,9 @@
 //   always:                 coordinator begin() + commit() (two Durable Object calls in the Worker); the
 //                           commit carries what was stored (sizes, form, a seeded reference) for the savings totals
 //   conditional (If-…):     + open() of the current object (HEAD of `.delta` and `<key>`) under the exclusive intent
+//   gzip/zip content:       + two more reads of B (take apart, rebuild and compare: recompressed.ts), and at the
+//                           deltaspace's first such PUT the inflated reference made from reference.bin (two reads
+//                           of it, one write of its inflated size); the target is then the inflated form
 //
 // What a request that dies at each step leaves behind, and who reclaims it:
 //   staging write / spilled parts   `.dg/tmp/…`, invisible: the request's finally; else the hourly cron (> 1 day)
@@ -30,6 +33,9 @@ import type { StoredObject } from "../storage/backend";
 import { acceptBody, referenceSource, type BodySource } from "./body";
 import { STORED_CONTENT_TYPE, readSidecar, writeSidecar, type EngineContext } from "./context";
 import { DeltaBuffer } from "./delta-buffer";
+import type { SourceInfo } from "../codec/api";
+import type { ContainerFormat } from "./containers";
+import { ensureInflatedReference, inflatedTarget, planRecompression, sniffBody, type ReferenceInUse } from "./recompressed";
 import { openObject } from "./fetch";
 import { deltaKey, isEligibleName, parseUserKey, referenceKey, type ParsedKey } from "./deltaspace";
 import {
@@ -121,15 +127,16 @@ async function storeVariant(
     userMetadata,
     checksums: { ...(input.checksums ?? {}) },
   };
-  let seeded: ReferenceFacts[] | undefined;
+  const references: ReferenceFacts[] = [];
   let reason: PassthroughReason | null = rewrite?.passthrough ? "rewrite" : whyNoDelta(ctx, parsed, body.size);
   if (!reason) {
-    const stored = await tryStoreDelta(ctx, parsed, body, base, seeding, input.observe, (references) => { seeded = references; });
-    if ("result" in stored) return { result: stored.result, variant: "delta", facts: commitFacts(stored, "delta") };
+    const stored = await tryStoreDelta(ctx, parsed, body, base, seeding, input.observe, (made) => { references.push(...made); });
+    if ("result" in stored) return { result: stored.result, variant: "delta", facts: commitFacts({ ...stored, references }, "delta") };
     reason = stored.passthrough;
   }
-  // A seeding upload whose own delta did not pay keeps the reference it created: still booked.
-  const written = { ...(await storePassthrough(ctx, parsed, body, base)), references: seeded };
+  // A seeding upload whose own delta did not pay keeps the reference it created, and a compressed-aware attempt
+  // that did not pay keeps the inflated reference it made: both still booked.
+  const written = { ...(await storePassthrough(ctx, parsed, body, base)), references };
   return { result: { ...written.result, passthroughReason: reason }, variant: "plain", facts: commitFacts(written, "direct") };
 }
 
@@ -138,7 +145,7 @@ function commitFacts(written: Written, form: "delta" | "direct"): CommitFacts {
   return {
     object: { form, size: result.size, variantBytes: result.storedSize, storedBytes: result.storedSize + written.sidecarBytes },
     storageType: result.storageType,
-    references: written.references,
+    references: written.references?.length ? written.references : undefined,
   };
 }
 
@@ -166,30 +173,83 @@ async function storePassthrough(ctx: EngineContext, parsed: ParsedKey, body: Bod
 /** Store as a delta when it pays; else why not (the caller stores it as-is). */
 async function tryStoreDelta(
   ctx: EngineContext, parsed: ParsedKey, body: BodySource, base: DgRecord, seeding: Seeding, observe: EngineObservations | undefined,
-  onSeeded: (references: ReferenceFacts[]) => void,
+  onReferences: (references: ReferenceFacts[]) => void,
 ): Promise<Written | { passthrough: PassthroughReason }> {
   const refKey = referenceKey(parsed.deltaspace);
   const reference = await ensureReference(ctx, refKey, parsed, body, base, seeding);
   if (!reference) return { passthrough: "no-reference" };
-  const created: ReferenceFacts[] | undefined = reference.seeded ? [{ key: refKey, storedBytes: reference.storedBytes }] : undefined;
-  if (created) onSeeded(created);
+  if (reference.seeded) onReferences([{ key: refKey, storedBytes: reference.storedBytes }]);
   // The next GET of a delta against this reference can then decode from cached blocks without reading its metadata.
   await ctx.referenceCache?.rememberReferenceSize?.(reference.sha256, reference.stored.size);
 
+  // The seeding upload keeps its plain self-delta (DeltaGlider reads it); later versions may go compressed-aware.
+  const format = !reference.seeded && ctx.config.compressedDeltas ? await sniffBody(body) : null;
+  if (format) {
+    const stored = await tryStoreRecompressed(ctx, parsed, body, base, { key: refKey, ...reference }, format, observe, onReferences);
+    if (stored) return stored;
+    // A plain delta of gzip content is 87–99.7 % of it (docs/PERFORMANCE.md): not worth the encode.
+    if (format === "gzip") return { passthrough: "ratio" };
+  }
   const source = reference.seeded
     ? body.asSource()
     : referenceSource(ctx.backend, refKey, reference.stored, reference.sha256, ctx.referenceCache, ENCODER_READS);
+  const delta = await timed(observe, async () => encodeWithinRatio(ctx, source, await body.stream(), body.size, body.size));
+  if (!(delta instanceof DeltaBuffer)) return delta;
+  return writeDelta(ctx, parsed, base, delta, { refKey, refSha256: reference.sha256 }, reference.seeded ? "reference" : "delta");
+}
+
+/**
+ * A compressed-aware delta (recompressed.ts): planned and verified (the whole object rebuilt from its inflated
+ * form and compared with the body), then the inflated form encoded against the deltaspace's inflated reference.
+ * null: take today's path. Anything unexpected in here also means today's path, never a failed PUT. The
+ * inflated reference in use is reported (onReferences) every time, made now or earlier: it is a reference
+ * object of the savings totals, and booking it again is idempotent and repairs a booking an aborted PUT missed.
+ */
+async function tryStoreRecompressed(
+  ctx: EngineContext, parsed: ParsedKey, body: BodySource, base: DgRecord, reference: ReferenceInUse,
+  format: ContainerFormat, observe: EngineObservations | undefined, onReferences: (references: ReferenceFacts[]) => void,
+): Promise<Written | null> {
+  let encoded: { delta: DeltaBuffer; refSha256: string; formSize: number } | null;
+  try {
+    encoded = await timed(observe, async () => {
+      const plan = await planRecompression(ctx, body, format);
+      const inflated = plan && await ensureInflatedReference(ctx, parsed.deltaspace, reference);
+      if (!plan || !inflated) return null;
+      onReferences([{ key: inflated.key, storedBytes: inflated.stored.size }]);
+      const source = referenceSource(ctx.backend, inflated.key, inflated.stored, inflated.sha256, ctx.referenceCache, ENCODER_READS);
+      const delta = await encodeWithinRatio(ctx, source, await inflatedTarget(body, plan), plan.formSize, body.size);
+      return delta instanceof DeltaBuffer ? { delta, refSha256: inflated.sha256, formSize: plan.formSize } : null;
+    });
+  } catch (error) {
+    if (error instanceof S3Error && error.code !== "InternalError") throw error;
+    console.warn(`engine: compressed-aware delta failed, taking the plain path: ${error}`);
+    return null;
+  }
+  if (!encoded) return null;
+  return writeDelta(ctx, parsed, base, encoded.delta,
+    { refKey: reference.key, refSha256: encoded.refSha256, recompress: { formSize: encoded.formSize } }, "delta");
+}
+
+async function timed<T>(observe: EngineObservations | undefined, work: () => Promise<T>): Promise<T> {
   const started = Date.now();
-  const delta = await encodeWithinRatio(ctx, source, body);
-  if (observe) observe.codecMs = (observe.codecMs ?? 0) + (Date.now() - started);
-  if (!(delta instanceof DeltaBuffer)) return { passthrough: delta.passthrough };
+  try {
+    return await work();
+  } finally {
+    if (observe) observe.codecMs = (observe.codecMs ?? 0) + (Date.now() - started);
+  }
+}
+
+/** Write `<name>.delta` (+ sidecar) for an encoded delta; the buffer is discarded either way. */
+async function writeDelta(
+  ctx: EngineContext, parsed: ParsedKey, base: DgRecord, delta: DeltaBuffer,
+  against: Pick<DgRecord, "refKey" | "refSha256" | "recompress">, storageType: "reference" | "delta",
+): Promise<Written> {
   try {
     const record: DgRecord = {
       ...base,
       kind: "delta",
       note: "delta",
-      refKey,
-      refSha256: reference.sha256,
+      ...against,
       deltaSize: delta.size,
       deltaCmd: deltaCommand(parsed.name),
     };
@@ -199,16 +259,7 @@ async function tryStoreDelta(
     // No re-check of the reference: our open intent pins it (the coordinator collects no reference of a
     // deltaspace with an open write), so it is still the one we encoded against.
     const sidecarBytes = await writeSidecar(ctx, storedKey, record);
-    return {
-      result: {
-        etag: base.multipartEtag ?? body.md5,
-        storageType: reference.seeded ? "reference" : "delta",
-        storedSize: stored.size,
-        size: body.size,
-      },
-      sidecarBytes,
-      references: created,
-    };
+    return { result: { etag: base.multipartEtag ?? base.md5!, storageType, storedSize: stored.size, size: base.size! }, sidecarBytes };
   } finally {
     await delta.discard();
   }
@@ -285,15 +336,16 @@ async function referenceOf(ctx: EngineContext, refKey: string, existing: StoredO
 }
 
 /**
- * Encode the body against the source; stop as soon as the delta reaches maxDeltaRatio × size (not worth
- * keeping) and return null. A codec failure also means passthrough: the bytes are still stored, just not
- * compressed.
+ * Encode the target against the source; stop as soon as the delta reaches maxDeltaRatio × the original's size
+ * (not worth keeping) and say so. A codec failure also means passthrough: the bytes are still stored,
+ * just not compressed.
  */
-async function encodeWithinRatio(ctx: EngineContext, source: ReturnType<BodySource["asSource"]>, body: BodySource,
+async function encodeWithinRatio(
+  ctx: EngineContext, source: SourceInfo, target: ReadableStream<Uint8Array>, targetSize: number, originalSize: number,
 ): Promise<DeltaBuffer | { passthrough: "ratio" | "codec-error" }> {
-  const limit = ctx.config.maxDeltaRatio * body.size;
+  const limit = ctx.config.maxDeltaRatio * originalSize;
   const buffer = new DeltaBuffer(ctx.backend, ctx.config.deltaBufferLimit);
-  const reader = ctx.codec!.encode(source, await body.stream(), { ...ctx.config.codec, targetSize: body.size }).getReader();
+  const reader = ctx.codec!.encode(source, target, { ...ctx.config.codec, targetSize }).getReader();
   try {
     for (;;) {
       const { done, value } = await reader.read();

@@ -292,8 +292,10 @@ describe("delta decision", () => {
     expect(await storedKeys("tiny/")).toEqual([]);
   });
 
-  it(".tgz and other non-eligible names are never tried", async () => {
+  it("non-eligible names are never tried (.tgz only with compressed-aware deltas on)", async () => {
     const bytes = pseudoRandom(10 * KiB, 93);
+    expect((await engine.put("elig/a.png", { body: bytes, size: bytes.length })).storageType).toBe("passthrough");
+    // The default (compressed-aware deltas off) is DeltaGlider's list: no .tgz.
     expect((await engine.put("elig/a.tgz", { body: bytes, size: bytes.length })).storageType).toBe("passthrough");
     expect((await engine.put("elig/b.ZIP", { body: bytes, size: bytes.length })).storageType).toBe("reference");
     expect(await storedKeys("elig/")).toContain("elig/reference.bin");

@@ -112,7 +112,10 @@ describe("keys and config", () => {
     expect(reservedReason("a/x.delta")).toBeTruthy();
     expect(reservedReason("a/x.zip.meta")).toBeTruthy();
     expect(reservedReason(".dg/mpu/x")).toBeTruthy();
-    expect(reservedReason("a/.dg/x")).toBeNull();
+    // A deltaspace's own `.dg/` folder holds its inflated reference (compressed-aware deltas).
+    expect(reservedReason("a/.dg/x")).toBeTruthy();
+    expect(reservedReason("a/.dgx/y")).toBeNull();
+    expect(reservedReason("a/x.dg/y")).toBeNull();
     expect(reservedReason("a/reference.bin.txt")).toBeNull();
     expect(isEligibleName("X.ZIP", ["zip"])).toBe(true);
     expect(isEligibleName("a.tar.gz", ["zip", "tar"])).toBe(false);
@@ -128,7 +131,13 @@ describe("keys and config", () => {
   it("config defaults follow the issue and bad values name the field", () => {
     const config = resolveEngineConfig();
     expect(config.maxDeltaRatio).toBe(0.75);
-    expect(config.deltaExtensions).toEqual(["zip", "tar", "jar", "war", "ear", "dmg", "iso", "sql", "dump", "bak", "backup"]);
+    const deltaglider = ["zip", "tar", "jar", "war", "ear", "dmg", "iso", "sql", "dump", "bak", "backup"];
+    // Compressed-aware deltas off (default): DeltaGlider's list; on: the compressed artifact types join it.
+    expect(config.compressedDeltas).toBe(false);
+    expect(config.deltaExtensions).toEqual(deltaglider);
+    expect(resolveEngineConfig({ compressedDeltas: true }).deltaExtensions).toEqual([...deltaglider, "tgz", "gz", "whl", "nupkg", "crate"]);
+    expect(resolveEngineConfig({ compressedDeltas: false }).deltaExtensions).toEqual(deltaglider);
+    expect(resolveEngineConfig({ compressedDeltas: false, deltaExtensions: ["tgz"] }).deltaExtensions).toEqual(["tgz"]);
     expect(resolveEngineConfig({ deltaExtensions: [".ZIP", " tar "] }).deltaExtensions).toEqual(["zip", "tar"]);
     expect(() => resolveEngineConfig({ maxDeltaRatio: 0 })).toThrow(/maxDeltaRatio/);
     expect(() => resolveEngineConfig({ bodyBufferLimit: -1 })).toThrow(/bodyBufferLimit/);

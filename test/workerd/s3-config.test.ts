@@ -28,6 +28,13 @@ describe("configuration", () => {
       BUCKET: env.BUCKET, OTHER: env.BUCKET, DG_BUCKETS: "default=BUCKET, releases=OTHER", DG_RUNTIME_BUCKETS: "off",
       DG_MAX_DELTA_RATIO: "0.25", DG_DELTA_EXTENSIONS: "zip,.TAR", DG_MAX_DELTA_OBJECT_SIZE: "200MiB", DG_SIDECARS: "false",
     });
+    expect(config.engine.compressedDeltas).toBe(false);
+    const strict = parseConfig({ BUCKET: env.BUCKET, DG_COMPRESSED_DELTAS: "off" }).engine;
+    expect(strict.compressedDeltas).toBe(false);
+    expect(strict.deltaExtensions).not.toContain("tgz");
+    const compressed = parseConfig({ BUCKET: env.BUCKET, DG_COMPRESSED_DELTAS: "true" }).engine;
+    expect(compressed.compressedDeltas).toBe(true);
+    expect(compressed.deltaExtensions).toContain("tgz");
     expect(config.buckets.map((b) => b.name)).toEqual(["default", "releases"]);
     expect(config.runtimeBuckets).toBeNull();
     expect(config.engine).toMatchObject({ maxDeltaRatio: 0.25, deltaExtensions: ["zip", "tar"], maxDeltaObjectSize: 200 * 1024 * 1024, sidecars: false });
@@ -44,6 +51,7 @@ describe("configuration", () => {
     [{ DG_MAX_DELTA_RATIO: "half" }, "DG_MAX_DELTA_RATIO"],
     [{ DG_MAX_DELTA_OBJECT_SIZE: "lots" }, "DG_MAX_DELTA_OBJECT_SIZE"],
     [{ DG_SIDECARS: "maybe" }, "DG_SIDECARS"],
+    [{ DG_COMPRESSED_DELTAS: "sometimes" }, "DG_COMPRESSED_DELTAS"],
     [{ DG_CACHE_BLOCK_SIZE: "lots" }, "DG_CACHE_BLOCK_SIZE"],
     [{ DG_CREDENTIALS: "[{" }, "DG_CREDENTIALS"],
     [{ DG_CORS_MAX_AGE: "soon" }, "DG_CORS_MAX_AGE"],

@@ -1,5 +1,7 @@
 // Helpers for the S3 integration tests: requests through the Worker's real fetch handler, XML parsing.
-import { exports } from "cloudflare:workers";
+import { env, exports } from "cloudflare:workers";
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import worker from "../../src/index";
 import { XMLParser } from "fast-xml-parser";
 import { AwsClient } from "aws4fetch";
 import type { AccessKey } from "../../src/s3/auth";
@@ -17,6 +19,35 @@ export const DEV_CLIENT = new AwsClient({
 export async function s3(method: string, path: string, init: { headers?: Record<string, string>; body?: BodyInit | null } = {}) {
   const signed = await DEV_CLIENT.sign(`${ORIGIN}${path}`, { method, headers: init.headers, body: init.body ?? null });
   return exports.default.fetch(signed);
+}
+
+/**
+ * The Worker's env with compressed-aware deltas on (DG_COMPRESSED_DELTAS is off by default). One object for the
+ * whole test run: the isolate builds its services once per env object (src/wiring.ts).
+ */
+const COMPRESSED_ENV = { ...(env as object), DG_COMPRESSED_DELTAS: "true" };
+
+/**
+ * s3() through the Worker's fetch handler with compressed-aware deltas on. The answer is read whole before the
+ * request's background work (ctx.waitUntil) is awaited, and handed back as a Response; a body that failed
+ * mid-stream is handed back as a body that fails.
+ */
+export async function s3Compressed(method: string, path: string, init: { headers?: Record<string, string>; body?: BodyInit | null } = {}) {
+  // Called directly (not through the runtime's HTTP layer), a request carries no Content-Length of its own.
+  const length: Record<string, string> = init.body instanceof Uint8Array || init.body instanceof ArrayBuffer
+    ? { "content-length": String(init.body.byteLength) } : {};
+  const request = await DEV_CLIENT.sign(`${ORIGIN}${path}`, { method, headers: { ...length, ...init.headers }, body: init.body ?? null });
+  const ctx = createExecutionContext();
+  const response = await worker.fetch(request, COMPRESSED_ENV as never, ctx);
+  let body: BodyInit | null = null;
+  try {
+    const whole = await response.arrayBuffer();
+    if (whole.byteLength > 0) body = whole;
+  } catch (error) {
+    body = new ReadableStream({ start: (controller) => controller.error(error) });
+  }
+  await waitOnExecutionContext(ctx);
+  return new Response(body, { status: response.status, statusText: response.statusText, headers: response.headers });
 }
 
 const DEV_KEY: AccessKey = { accessKeyId: "deltaglider", secretAccessKey: "deltaglider-secret", access: "read-write", buckets: ["*"], admin: true };

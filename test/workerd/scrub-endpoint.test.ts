@@ -6,8 +6,9 @@ import { env } from "cloudflare:workers";
 import { createScheduledController } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index";
-import { bytes, s3, uniqueBucket } from "./s3-support";
+import { bytes, s3, s3Compressed, uniqueBucket } from "./s3-support";
 import { edited } from "./engine-helpers";
+import { npmGzip, packageFiles, tarOf } from "./helpers/artifacts";
 
 interface Finding { key: string; storedKey: string; kind: string; reason: string }
 interface PageAnswer {
@@ -177,5 +178,27 @@ describe("scrub", () => {
     const forged = await s3("POST", `/_/scrub?bucket=${bucket}&cursor=bm90LWEtY3Vyc29y`);
     expect(forged.status).toBe(400);
     expect(await forged.json()).toMatchObject({ error: "InvalidArgument" });
+  });
+
+  it("compressed-aware deltas are rebuilt through their recipes and proven; a damaged inflated reference is found, with the deltas made against it", async () => {
+    const bucket = uniqueBucket("scrubgz");
+    expect((await s3Compressed("PUT", `/${bucket}`)).status).toBe(200);
+    for (const minor of [0, 1, 2]) {
+      const response = await s3Compressed("PUT", `/${bucket}/pkg/app-1.${minor}.0.tgz`, { body: npmGzip(tarOf(packageFiles(minor))) });
+      expect(response.headers.get("x-amz-storage-type")).toBe(minor === 0 ? "Reference" : "Delta");
+    }
+    expect((await env.BUCKET.head(stored(bucket, "pkg/app-1.1.0.tgz.delta")))?.customMetadata?.["dg-recompress"]).toBe("v1");
+    const clean = await scrubAll(bucket);
+    // reference.bin, the inflated reference, three deltas (the first is the seeding upload's plain self-delta).
+    expect(clean.checked).toBe(5);
+    expect(clean.damaged).toEqual([]);
+
+    await damage(bucket, "pkg/.dg/reference.inflated.bin");
+    const found = await scrubAll(bucket);
+    expect(found.damaged.map((d) => [d.storedKey, d.kind]).sort()).toEqual([
+      ["pkg/.dg/reference.inflated.bin", "reference"],
+      ["pkg/app-1.1.0.tgz.delta", "delta"],
+      ["pkg/app-1.2.0.tgz.delta", "delta"],
+    ]);
   });
 });

@@ -1,7 +1,8 @@
 // The savings totals a bucket should show, summed from a listing of its R2 binding itself (none of our code):
 // every object under the bucket's root except `.dg/` internals is stored bytes; a `.delta` is a delta object
 // (its logical size from `logicalSize`, e.g. a HEAD through S3), any other object a direct one, `reference.bin`
-// a reference object; a `.meta` sidecar adds its bytes to its owner's kind, and counts only while its owner exists
+// and a deltaspace's inflated reference `<deltaspace>/.dg/reference.inflated.bin` (at the root
+// `.dg/reference.inflated.bin`) reference objects of that deltaspace; a `.meta` sidecar adds its bytes to its owner's kind, and counts only while its owner exists
 // (the proxy ignores an orphan sidecar, and so do the totals: docs/ARCHITECTURE.md "Savings totals").
 import { expect } from "vitest";
 
@@ -14,6 +15,8 @@ export interface ExpectedTotals extends Totals {
   deltaRatios: Map<string, Map<string, number>>;
 }
 
+const INFLATED = ".dg/reference.inflated.bin";
+
 const zero = (): Totals => ({ objects: 0, logicalBytes: 0, storedBytes: 0 });
 
 export async function storedTotals(binding: R2Bucket, root: string, logicalSize: (key: string) => Promise<number>): Promise<ExpectedTotals> {
@@ -23,7 +26,7 @@ export async function storedTotals(binding: R2Bucket, root: string, logicalSize:
     const page = await binding.list({ prefix: root, cursor, limit: 1000 });
     for (const object of page.objects) {
       const key = object.key.slice(root.length);
-      if (!key.startsWith(".dg/")) objects.set(key, object.size);
+      if (!key.startsWith(".dg/") || key === INFLATED) objects.set(key, object.size);
     }
     cursor = page.truncated ? page.cursor : undefined;
   } while (cursor);
@@ -32,12 +35,13 @@ export async function storedTotals(binding: R2Bucket, root: string, logicalSize:
   for (const [key, size] of objects) {
     const owner = key.endsWith(".meta") ? key.slice(0, -5) : key;
     if (owner !== key && !objects.has(owner)) continue; // an orphan sidecar
-    const slash = owner.lastIndexOf("/");
+    const inflated = owner === INFLATED || owner.endsWith(`/${INFLATED}`);
+    const slash = inflated ? owner.length - INFLATED.length - 1 : owner.lastIndexOf("/");
     const deltaspace = slash < 0 ? "" : owner.slice(0, slash);
     const name = owner.slice(slash + 1);
     const ds = expected.deltaspaces.get(deltaspace) ?? { ...zero(), referenceBytes: 0 };
     expected.deltaspaces.set(deltaspace, ds);
-    const kind = name === "reference.bin" ? "reference" : name.endsWith(".delta") ? "delta" : "direct";
+    const kind = inflated || name === "reference.bin" ? "reference" : name.endsWith(".delta") ? "delta" : "direct";
     const type = expected.byType[kind];
     type.storedBytes += size;
     expected.storedBytes += size;
