@@ -1,9 +1,10 @@
 // The Worker as bench/compressed.ts runs it: the real Worker (src/index.ts), plus `GET /_/stored?prefix=P`
 // answering the raw backend keys and sizes under P (internal objects included), so the bench can tell the
 // deltas from the deltaspace's inflated reference. Bench only: never deployed.
-import worker, { BucketCoordinator } from "../src/index";
+import worker, { BucketCoordinator, MetricsAggregator } from "../src/index";
 
-export { BucketCoordinator };
+// wrangler refuses an entry that does not export every Durable Object class wrangler.toml binds.
+export { BucketCoordinator, MetricsAggregator };
 
 export default {
   async fetch(request: Request, env: Record<string, unknown>, ctx: ExecutionContext): Promise<Response> {

@@ -54,6 +54,8 @@ export class LocalWorker {
       }
       await new Promise((r) => setTimeout(r, 250));
     }
+    // Stopped here, or the caller (which never got a handle to stop) would leave wrangler holding the port.
+    await this.stop();
     throw new Error(`wrangler dev did not answer /_/health within 60 s:\n${this.output}`);
   }
 
