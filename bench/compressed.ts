@@ -206,7 +206,7 @@ function render(r: { date: string; machine: Record<string, unknown>; rows: Row[]
   const m = r.machine as { cpu: string; cores: number; memGiB: number; node: string; loadAvg: string[]; commit: string };
   const kb = (n: number) => (n / 1024).toLocaleString("en-US", { maximumFractionDigits: 1 });
   const lines = [
-    `Run \`npm run bench:compressed\` on ${r.date.slice(0, 16).replace("T", " ")} UTC, commit ${m.commit}: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB, Node ${m.node}, load average at the end ${m.loadAvg.join(" / ")}. Worker under \`wrangler dev\` (local R2), rebuilt-object cache off, recipes from the runtime's zlib (\`node:zlib\`). Sizes are exact; timings on a shared machine ±30 %.`,
+    `Run \`npm run bench:compressed\` on ${r.date.slice(0, 16).replace("T", " ")} UTC, commit ${m.commit}: ${m.cpu}, ${m.cores} cores, ${m.memGiB} GiB, Node ${m.node}, load average at the end ${m.loadAvg.join(" / ")}. Worker under \`wrangler dev\` (local R2), rebuilt-object cache off, recipes from the shipped deflaters (node:zlib as verified fast path). Sizes are exact; timings on a shared machine ±30 %.`,
     "",
     "Stored bytes of versions 2..n (deltas + sidecars), against native `xdelta3 -9 -D` of the uncompressed content and against what DeltaGlider's rule stores today:",
     "",
@@ -240,12 +240,13 @@ function updateDoc(markdown: string): void {
     "contents as Python-zipfile deflated `.zip`, uploaded in release order through the S3 API (docs/STORAGE_FORMAT.md",
     "\"Compressed artifacts\"). Rewritten by each run; raw JSON in `bench/results/compressed-<date>.json`.",
     "",
-    "Reading the tables: recipes come from the runtime's zlib only (the Chromium fork npm's CLI uses), so npm",
-    "tarballs published by a recent npm CLI reproduce; older ones (lodash 4.17.x, react-dom 18.2.0 as made by their",
-    "tools) and Python-zipfile entries (vanilla zlib 1.2.13) mostly do not, and those objects take today's path",
-    "(`stored as`: Direct, or a plain Delta). \"inflated reference, once\" is the deltaspace's",
+    "Reading the tables: recipes name the shipped deflaters (Chromium zlib for npm-CLI tarballs, vanilla zlib for",
+    "Python-zipfile entries and tarballs made on older Node versions; docs/STORAGE_FORMAT.md \"Deflaters\"), with the",
+    "runtime's node:zlib as a verified fast path. A stream none of them reproduces takes today's path (`stored as`:",
+    "Direct, or a plain Delta), as one lodash .tgz version does. \"inflated reference, once\" is the deltaspace's",
     "`.dg/reference.inflated.bin`, the reference's inflated size, stored once per deltaspace: with few versions it",
-    "outweighs the savings (typescript: 22 MB once against ~4 MB saved per version).",
+    "outweighs the savings (typescript: 22 MB once against ~4 MB saved per version), which is why DG_COMPRESSED_DELTAS",
+    "is off by default.",
     "",
     "",
   ].join("\n");
