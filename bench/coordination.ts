@@ -8,7 +8,8 @@
 //
 // Writes the "## Coordination cost" section of docs/PERFORMANCE.md.
 import { AwsClient } from "aws4fetch";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
+import { median, p90, startDevWorker, stopDevWorker } from "./dev-worker";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -32,32 +33,10 @@ function configWithoutCoordinator(dir: string): string {
   return path;
 }
 
-async function startWorker(config: string, persistTo: string): Promise<ChildProcess> {
-  const child = spawn(join(ROOT, "node_modules/.bin/wrangler"), ["dev", "--config", config, "--local", "--persist-to", persistTo,
-    "--ip", "127.0.0.1", "--port", String(PORT), "--inspector-port", String(PORT + 1), "--show-interactive-dev-session=false",
-    "--var", "DG_DEV_CREDENTIALS:true", "--log-level", "warn"], {
-    cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true", CI: "true" },
-  });
-  let output = "";
-  child.stdout!.on("data", (c) => (output = (output + c).slice(-4000)));
-  child.stderr!.on("data", (c) => (output = (output + c).slice(-4000)));
-  for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${output}`);
-    if (await fetch(`http://127.0.0.1:${PORT}/_/health`).then((r) => r.ok, () => false)) return child;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`wrangler dev did not start:\n${output}`);
+function startWorker(config: string, persistTo: string): Promise<ChildProcess> {
+  return startDevWorker({ root: ROOT, port: PORT, persistTo, config, vars: { DG_DEV_CREDENTIALS: "true" } });
 }
 
-async function stopWorker(child: ChildProcess): Promise<void> {
-  const exited = new Promise((r) => child.once("exit", r));
-  process.kill(-child.pid!, "SIGTERM");
-  await exited;
-}
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-const p90 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length * 0.9)];
 
 interface Timings { put: number[]; deltaPut: number[]; del: number[] }
 
@@ -94,7 +73,7 @@ async function run(config: string): Promise<Timings> {
   try {
     return await measure();
   } finally {
-    await stopWorker(worker);
+    await stopDevWorker(worker);
     rmSync(state, { recursive: true, force: true });
   }
 }

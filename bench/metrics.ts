@@ -10,7 +10,8 @@
 //
 // Writes the "## Metrics: cost" section of docs/PERFORMANCE.md.
 import { AwsClient } from "aws4fetch";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
+import { median, p90, startDevWorker, stopDevWorker } from "./dev-worker";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -44,35 +45,11 @@ function configCopy(dir: string, name: string, withMetrics: boolean): string {
   return path;
 }
 
-async function startWorker(variant: Variant, persistTo: string): Promise<ChildProcess> {
-  const vars = Object.entries({ DG_DEV_CREDENTIALS: "true", DG_LOG_REQUESTS: "false", DG_ADMIN_TOKEN: TOKEN, ...variant.vars })
-    .flatMap(([name, value]) => ["--var", `${name}:${value}`]);
-  const child = spawn(join(ROOT, "node_modules/.bin/wrangler"), ["dev", "--config", variant.config, "--local", "--persist-to", persistTo,
-    "--ip", "127.0.0.1", "--port", String(PORT), "--inspector-port", String(PORT + 1), "--show-interactive-dev-session=false",
-    ...vars, "--log-level", "warn"], {
-    cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true", CI: "true" },
-  });
-  let output = "";
-  child.stdout!.on("data", (c) => (output = (output + c).slice(-4000)));
-  child.stderr!.on("data", (c) => (output = (output + c).slice(-4000)));
-  for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${output}`);
-    if (await fetch(`http://127.0.0.1:${PORT}/_/health`).then((r) => r.ok, () => false)) return child;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`wrangler dev did not start:\n${output}`);
+function startWorker(variant: Variant, persistTo: string): Promise<ChildProcess> {
+  return startDevWorker({ root: ROOT, port: PORT, persistTo, config: variant.config,
+    vars: { DG_DEV_CREDENTIALS: "true", DG_LOG_REQUESTS: "false", DG_ADMIN_TOKEN: TOKEN, ...variant.vars } });
 }
 
-async function stopWorker(child: ChildProcess): Promise<void> {
-  const exited = new Promise((r) => child.once("exit", r));
-  process.kill(-child.pid!, "SIGTERM");
-  await exited;
-}
-
-const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
-const median = (values: number[]) => sorted(values)[Math.floor(values.length / 2)];
-const p90 = (values: number[]) => sorted(values)[Math.floor(values.length * 0.9)];
 
 async function timed(request: () => Promise<Response>): Promise<number> {
   const start = performance.now();
@@ -129,7 +106,7 @@ async function run(variant: Variant): Promise<Result> {
   try {
     return await measure(variant);
   } finally {
-    await stopWorker(worker);
+    await stopDevWorker(worker);
     rmSync(state, { recursive: true, force: true });
   }
 }

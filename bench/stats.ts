@@ -10,7 +10,8 @@
 //
 // Writes the "## Savings totals: cost" section of docs/PERFORMANCE.md.
 import { AwsClient } from "aws4fetch";
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
+import { median, p90, startDevWorker, stopDevWorker } from "./dev-worker";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -27,34 +28,12 @@ const rounds = argv.includes("--rounds") ? option("--rounds", 200) : 200;
 
 type Mode = "on" | "off";
 
-async function startWorker(stats: Mode, persistTo: string): Promise<ChildProcess> {
+function startWorker(stats: Mode, persistTo: string): Promise<ChildProcess> {
   const port = PORTS[stats];
-  const child = spawn(join(ROOT, "node_modules/.bin/wrangler"), ["dev", "--local", "--persist-to", persistTo,
-    "--ip", "127.0.0.1", "--port", String(port), "--inspector-port", String(port + 1), "--show-interactive-dev-session=false",
-    "--var", "DG_DEV_CREDENTIALS:true", "--var", `DG_STATS:${stats}`, "--var", "DG_LOG_REQUESTS:false", "--log-level", "warn"], {
-    cwd: ROOT, detached: true, stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_HIDE_BANNER: "true", CI: "true" },
-  });
-  let output = "";
-  child.stdout!.on("data", (c) => (output = (output + c).slice(-4000)));
-  child.stderr!.on("data", (c) => (output = (output + c).slice(-4000)));
-  for (const deadline = Date.now() + 90_000; Date.now() < deadline;) {
-    if (child.exitCode !== null) throw new Error(`wrangler dev exited:\n${output}`);
-    if (await fetch(`http://127.0.0.1:${port}/_/health`).then((r) => r.ok, () => false)) return child;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`wrangler dev did not start:\n${output}`);
+  return startDevWorker({ root: ROOT, port, persistTo, startTimeoutMs: 90_000,
+    vars: { DG_DEV_CREDENTIALS: "true", DG_STATS: stats, DG_LOG_REQUESTS: "false" } });
 }
 
-async function stopWorker(child: ChildProcess): Promise<void> {
-  const exited = new Promise((r) => child.once("exit", r));
-  process.kill(-child.pid!, "SIGTERM");
-  await exited;
-}
-
-const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
-const median = (values: number[]) => sorted(values)[Math.floor(values.length / 2)];
-const p90 = (values: number[]) => sorted(values)[Math.floor(values.length * 0.9)];
 
 interface Timings { put: number[]; deltaPut: number[]; overwrite: number[]; del: number[] }
 
@@ -113,7 +92,7 @@ try {
   for (const mode of ["off", "on"] as const) workers.push(await startWorker(mode, states[mode]));
   await measure(results);
 } finally {
-  for (const worker of workers) await stopWorker(worker);
+  for (const worker of workers) await stopDevWorker(worker);
   for (const state of Object.values(states)) rmSync(state, { recursive: true, force: true });
 }
 
