@@ -76,9 +76,11 @@ describe("npm run deploy:check", () => {
   });
 
   it("fails when the entry does not export the Durable Object class", () => {
-    // The benchmark's entry wraps src/index.ts's default export only: a real example of a forgotten re-export.
+    // An entry that wraps src/index.ts's default export only: the classic forgotten re-export.
     // wrangler's build refuses it already; the check passes its message on.
-    const config = brokenConfig("no-export", (toml) => toml.replace(/^main = .*$/m, mainLine("bench/worker-entry.ts")));
+    const entry = join(mkdtempSync(join(scratch, "entry-")), "entry.ts");
+    writeFileSync(entry, `import worker from ${JSON.stringify(join(projectRoot, "src/index.ts"))};\nexport default worker;\n`);
+    const config = brokenConfig("no-export", (toml) => toml.replace(/^main = .*$/m, `main = ${JSON.stringify(entry)}`));
     const { status, output } = deployCheck(["--config", config]);
     expect(output).toContain("deploy check FAILED: wrangler deploy --dry-run failed");
     expect(output).toMatch(/not exported in your entrypoint file: BucketCoordinator/);
