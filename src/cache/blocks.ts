@@ -51,6 +51,20 @@ export const DEFAULT_KEPT_BLOCKS = 3;
 export const DEFAULT_TTL_SECONDS = 30 * 24 * 3600;
 const HASH_HEADER = "x-dg-block-sha256";
 const MAX_REMEMBERED_SIZES = 4096;
+/** Form facts kept in the isolate: a header is a few bytes per container entry (a 10 000-entry jar: ~60 KiB). */
+const MAX_REMEMBERED_FORMS = 64;
+/** A header past this is not cached (it is rebuilt by a scan of reference.bin instead). */
+const MAX_FORM_HEADER = 1024 * 1024;
+const FORM_OF_HEADER = "x-dg-form-of";
+const FORM_SIZE_HEADER = "x-dg-form-size";
+const FORM_SHA_HEADER = "x-dg-form-sha256";
+
+/** The inflated form of a reference.bin (compressed-aware deltas): size, SHA-256, header. */
+export interface FormFacts {
+  size: number;
+  sha256: string;
+  header: Uint8Array;
+}
 
 /** Per-request settings of a reader: where a background fill may keep running after the response. */
 export interface FillScope {
@@ -78,6 +92,8 @@ export class ReferenceBlockCache {
   private readonly keyOrigin: string;
   /** Reference sizes seen by this isolate (sha256 → bytes), so a warm GET makes no cache lookup for them. */
   private readonly sizes = new Map<string, number>();
+  /** Inflated-form facts seen by this isolate (reference.bin SHA-256 → facts). */
+  private readonly forms = new Map<string, FormFacts>();
 
   constructor(private readonly options: BlockCacheOptions = {}) {
     this.blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
@@ -236,6 +252,59 @@ export class ReferenceBlockCache {
     const keys = [this.sizeKey(ref.sha256), ...Array.from({ length: blocks }, (_, i) => this.blockKey(ref, i))];
     const deleted = await Promise.all(keys.map((key) => this.cache.delete(key)));
     this.stats.evictions += deleted.filter(Boolean).length;
+  }
+
+  /**
+   * The facts of the inflated form of the reference.bin with this SHA-256 (its size, SHA-256 and header), when
+   * this isolate or the cache has them; null otherwise, or when the entry does not check out (never trusted then).
+   */
+  async inflatedForm(referenceSha256: string): Promise<FormFacts | null> {
+    if (!isSha256(referenceSha256)) return null;
+    const known = this.forms.get(referenceSha256);
+    if (known) return known;
+    const key = this.formKey(referenceSha256);
+    const cached = await this.cache.match(key);
+    if (!cached) return null;
+    const header = new Uint8Array(await cached.arrayBuffer());
+    const size = Number(cached.headers.get(FORM_SIZE_HEADER));
+    const sha256 = cached.headers.get(FORM_SHA_HEADER) ?? "";
+    const intact = cached.headers.get(HASH_HEADER) === await sha256Hex(header) && cached.headers.get(FORM_OF_HEADER) === referenceSha256;
+    if (!intact || !isSha256(sha256) || !Number.isSafeInteger(size) || size < header.byteLength) {
+      this.stats.evictions++;
+      await this.cache.delete(key);
+      return null;
+    }
+    const facts = { size, sha256, header };
+    this.noteForm(referenceSha256, facts);
+    return facts;
+  }
+
+  /** Records the facts of a reference's inflated form in this isolate and in the cache. */
+  async rememberInflatedForm(referenceSha256: string, facts: FormFacts, scope: FillScope = {}): Promise<void> {
+    if (!isSha256(referenceSha256) || !isSha256(facts.sha256) || facts.header.byteLength > MAX_FORM_HEADER) return;
+    this.noteForm(referenceSha256, facts);
+    const put = (async () => this.cache.put(this.formKey(referenceSha256), new Response(facts.header.slice(), {
+      headers: {
+        "content-type": "application/octet-stream",
+        "cache-control": `public, max-age=${this.ttlSeconds}, immutable`,
+        [HASH_HEADER]: await sha256Hex(facts.header),
+        [FORM_OF_HEADER]: referenceSha256,
+        [FORM_SIZE_HEADER]: String(facts.size),
+        [FORM_SHA_HEADER]: facts.sha256,
+      },
+    })))().catch((error) => console.warn(`reference cache: inflated form record of ${referenceSha256} failed: ${error}`));
+    const waitUntil = scope.waitUntil ?? this.options.waitUntil;
+    if (waitUntil) waitUntil(put);
+    else await put;
+  }
+
+  private formKey(referenceSha256: string): string {
+    return `${this.keyOrigin}/ref/${referenceSha256}/inflated-form/v1`;
+  }
+
+  private noteForm(referenceSha256: string, facts: FormFacts): void {
+    if (this.forms.size >= MAX_REMEMBERED_FORMS) this.forms.delete(this.forms.keys().next().value!);
+    this.forms.set(referenceSha256, facts);
   }
 
   private sizeKey(sha256: string): string {

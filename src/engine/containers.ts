@@ -414,9 +414,25 @@ export function inflatedFormSize(header: Uint8Array, segments: Segment[]): numbe
  * Every deflate stream must end exactly where its segment says and inflate to exactly its recorded size.
  */
 export async function* inflatedForm(original: ReadableStream<Uint8Array>, segments: Segment[], header: Uint8Array): AsyncGenerator<Uint8Array> {
-  const queue = new ByteQueue(original.getReader());
+  let started = false;
   try {
     yield header;
+    started = true;
+    yield* inflatedSegments(original, segments);
+  } finally {
+    // Stopped after the header: the original was never read, and is released here (else inflatedSegments did).
+    if (!started) await original.cancel().catch(() => {});
+  }
+}
+
+/**
+ * The inflated bytes of `segments` read from `original`, which must hold exactly those segments' bytes (the
+ * whole object, or its tail from a segment's start: each deflate segment is a stream of its own, so the inflated
+ * form can be taken up at any segment, and inside a raw one at any byte).
+ */
+export async function* inflatedSegments(original: ReadableStream<Uint8Array>, segments: Segment[]): AsyncGenerator<Uint8Array> {
+  const queue = new ByteQueue(original.getReader());
+  try {
     for (const segment of segments) {
       if (segment.kind === "raw") {
         yield* copyBytes(queue, segment.length);
@@ -511,6 +527,18 @@ function generatorStreamOf(chunks: AsyncGenerator<Uint8Array>): ReadableStream<U
       else controller.enqueue(next.value);
     },
   }, { highWaterMark: 0 });
+}
+
+/** A whole header (as encodeHeader made it) read back. */
+export async function parseHeader(header: Uint8Array): Promise<ParsedHeader> {
+  const queue = new ByteQueue(new Blob([header]).stream().getReader());
+  try {
+    const parsed = await readHeader(queue);
+    if (!(await queue.atEnd())) throw new ContainerError("bytes after the inflated form's header");
+    return parsed;
+  } finally {
+    await queue.cancel();
+  }
 }
 
 export async function readHeader(queue: ByteQueue): Promise<ParsedHeader> {

@@ -35,6 +35,19 @@ export interface ReferenceCache {
   rememberReferenceSize?(sha256: string, size: number): Promise<void>;
   /** Forget everything cached for a reference (an object rebuilt from it failed its SHA-256 check). */
   evictReference?(ref: { sha256: string; size: number }): Promise<void>;
+  /**
+   * What is known of the inflated form of the reference.bin with this SHA-256 (compressed-aware deltas,
+   * reference-form.ts), so a PUT need not inflate reference.bin twice to learn it. Content addressed: never stale.
+   */
+  inflatedForm?(referenceSha256: string): Promise<InflatedFormFacts | null>;
+  rememberInflatedForm?(referenceSha256: string, facts: InflatedFormFacts): Promise<void>;
+}
+
+/** A reference's inflated form: its size, its SHA-256 and its header (the segment table it is laid out by). */
+export interface InflatedFormFacts {
+  size: number;
+  sha256: string;
+  header: Uint8Array;
 }
 
 /** Whole rebuilt delta objects kept at the edge, keyed by their SHA-256 and size (src/cache RebuiltObjectCache fits). */

@@ -31,9 +31,11 @@ export interface DgRecord {
   deltaCmd?: string;
   /**
    * Delta only: a compressed-aware delta (recompressed.ts). Its delta rebuilds the object's inflated form (of
-   * `formSize` bytes) from the deltaspace's inflated reference; recompressing that gives the object.
+   * `formSize` bytes) from the inflated form of the deltaspace's reference; recompressing that gives the object.
+   * `reference`: that reference form's size and the SHA-256 of the reference.bin it is made from (its own
+   * SHA-256 is refSha256); absent on deltas made while the form was stored (reference-form.ts).
    */
-  recompress?: { formSize: number };
+  recompress?: { formSize: number; reference?: { size: number; from: string } };
   http: ObjectHttpHeaders;
   userMetadata: Record<string, string>;
   checksums: Partial<Record<ChecksumAlgorithm, string>>;
@@ -84,6 +86,10 @@ export function encodeMetadata(record: DgRecord): Record<string, string> {
     if (record.recompress) {
       meta["dg-recompress"] = RECOMPRESS_VERSION;
       meta["dg-inflated-size"] = String(record.recompress.formSize);
+      if (record.recompress.reference) {
+        meta["dg-ref-inflated-size"] = String(record.recompress.reference.size);
+        meta["dg-ref-inflated-from"] = record.recompress.reference.from;
+      }
     }
   }
   // Python CLI routes objects without this to its delta parser.
@@ -195,7 +201,7 @@ export function decodeMetadata(meta: Record<string, string>): DgRecord | null {
     checksums: {},
   };
   const recompress = readRecompress(pick(lower, "recompress"), pick(lower, "inflated-size"));
-  if (recompress) record.recompress = recompress;
+  if (recompress) record.recompress = withReferenceForm(recompress, pick(lower, "ref-inflated-size"), pick(lower, "ref-inflated-from"));
   for (const [key, value] of Object.entries(lower)) {
     if (key.startsWith(USER_PREFIX)) record.userMetadata[key.slice(USER_PREFIX.length)] = value;
     else if (key.startsWith(CHECKSUM_PREFIX)) {
@@ -214,6 +220,14 @@ function readRecompress(version: string | undefined, formSize: string | undefine
   if (version === undefined) return undefined;
   const size = parseSize(formSize);
   return { formSize: version === RECOMPRESS_VERSION && size !== undefined ? size : -1 };
+}
+
+/** The reference form a compressed-aware delta records; both fields or none (a partial record is not used). */
+function withReferenceForm(recompress: NonNullable<DgRecord["recompress"]>, size: string | undefined, from: string | undefined): DgRecord["recompress"] {
+  const formSize = parseSize(size);
+  const sha256 = from?.toLowerCase();
+  if (formSize === undefined || !sha256 || !/^[0-9a-f]{64}$/.test(sha256)) return recompress;
+  return { ...recompress, reference: { size: formSize, from: sha256 } };
 }
 
 /** Format doc §1.2: note=reference → reference; any ref path/key, note delta or zero-diff… → delta; else passthrough. */
@@ -292,6 +306,10 @@ export function encodeSidecar(record: DgRecord): string {
     if (record.recompress) {
       json.recompress = RECOMPRESS_VERSION;
       json.inflated_size = record.recompress.formSize;
+      if (record.recompress.reference) {
+        json.ref_inflated_size = record.recompress.reference.size;
+        json.ref_inflated_from = record.recompress.reference.from;
+      }
     }
   }
   if (record.multipartEtag) json.multipart_etag = record.multipartEtag;

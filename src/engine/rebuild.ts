@@ -1,7 +1,8 @@
 // Reading a delta object: from the rebuilt-object cache when it holds a verified copy; else decoded through the
 // streaming codec against its reference. A whole rebuild is hashed on the way and errors instead of ending
 // when its size or SHA-256 differs from the recorded original; a range decodes only the windows that hold it.
-// A compressed-aware delta decodes its inflated form, which is recompressed (recompressed.ts) before the check.
+// A compressed-aware delta decodes its inflated form against the reference's inflated form (made on demand,
+// reference-form.ts), and is recompressed (recompressed.ts) before the check.
 // A client that stalls while another job waits for the codec gets the rest from a spill (stall-release.ts).
 import type { EngineObservations, ObjectInfo, ResolvedRange } from "./api";
 import { ObjectChangedError, S3Error } from "../errors";
@@ -12,7 +13,7 @@ import { DeltaBuffer } from "./delta-buffer";
 import { releaseCodecWhenStalled } from "./stall-release";
 import { exactLength, generatorStream, onFailure, primed } from "./read-streams";
 import { deltaReferenceSource, type ReferenceUse } from "./reference-source";
-import { inflatedReferenceKey, parseKey } from "./deltaspace";
+import { inflatedReferenceSource } from "./reference-form";
 import { fastPathSuspect, rebuiltFromInflatedForm } from "./recompressed";
 import type { Resolved } from "./resolve";
 import { largeChunks, lazyStream, verifyingSlice } from "./streams";
@@ -35,8 +36,7 @@ export async function readDelta(
     if (recompress && recompress.formSize < 0) {
       throw new S3Error("InternalError", `The stored delta of ${JSON.stringify(key)} has a compressed-aware format this version cannot read.`, { Key: key });
     }
-    const refKey = recompress ? inflatedReferenceKey(parseKey(key).deltaspace) : undefined;
-    reference = await deltaReferenceSource(ctx, key, record!, refKey);
+    reference = recompress ? await inflatedReferenceSource(ctx, key, record!) : await deltaReferenceSource(ctx, key, record!);
     if (observe) observe.cache = reference.warm ? "reference" : "miss";
   } catch (error) {
     await resolved.body?.discard();

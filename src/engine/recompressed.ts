@@ -1,28 +1,21 @@
 // Compressed-aware deltas (issue #18): a gzip or zip upload is delta-compressed by its inflated content against
-// the deltaspace's inflated reference, and rebuilt on GET by recompressing with recorded recipes.
+// the inflated form of the deltaspace's reference, and rebuilt on GET by recompressing with recorded recipes.
 //
 // The rule: a recipe is used only after the whole object has been rebuilt from its inflated form (every deflate
 // stream recompressed) and compared byte for byte, and by SHA-256, with the upload — before the PUT is
 // acknowledged. A stream that does not reproduce is kept as it is (a raw segment); an object with no stream
 // left, or any doubt, takes today's path. GET checks size + SHA-256 of the rebuilt object as for every delta.
 //
-// The inflated reference `<deltaspace>/.dg/reference.inflated.bin` is derived from reference.bin (inflating is
-// unambiguous, so it needs no recipe): made by the first compressed-aware PUT of the deltaspace, under that
-// PUT's write intent (the coordinator collects no reference while a write is open there), with a conditional
-// create, and collected together with reference.bin (keyspace.ts). It records which reference it was made from.
+// The reference's side, the inflated form of reference.bin, is made on demand and never stored (reference-form.ts).
 import type { DeflateRecipe } from "../deflate/api";
 import { pinnedDeflaters } from "../deflate/pinned";
 import type { StreamSample } from "../deflate/runtime-zlib";
-import { S3Error } from "../errors";
-import type { StoredObject } from "../storage/backend";
 import type { BodySource } from "./body";
 import {
   ByteQueue, ContainerError, RecompressMismatchError, encodeHeader, inflatedForm, inflatedFormSize, rebuildOriginal, scanContainer,
   sniffFormat, type ContainerFormat, type DeflaterResolver, type Segment,
 } from "./containers";
-import { STORED_CONTENT_TYPE, type EngineContext } from "./context";
-import { inflatedReferenceKey } from "./deltaspace";
-import { decodeMetadata, encodeMetadata, type DgRecord } from "./metadata";
+import type { EngineContext } from "./context";
 import { generatorStream } from "./read-streams";
 import { StreamHasher } from "./streams";
 
@@ -32,13 +25,10 @@ const MAX_MISSES_IN_A_ROW = 8;
 const MAX_VERIFY_ROUNDS = 3;
 /**
  * Reproduced deflate streams must make up at least this share of the object. Below it the inflated form is mostly
- * compressed bytes kept as they are: its delta does not pay, and the deltaspace's inflated reference (the
- * reference's inflated size, stored once) would be made for nothing (a Python zip, whose vanilla-zlib entries the
+ * compressed bytes kept as they are, and its delta does not pay (a Python zip, whose vanilla-zlib entries the
  * runtime's zlib reproduces only when tiny, measured in docs/PERFORMANCE.md "Compressed artifacts").
  */
 const MIN_REPRODUCED_SHARE = 0.5;
-/** Metadata of the inflated reference: the SHA-256 of the reference.bin it was inflated from. */
-const INFLATED_FROM = "dg-inflated-from";
 
 export interface RecompressPlan {
   format: ContainerFormat;
@@ -199,75 +189,4 @@ async function* offFastPathOnMismatch(rebuilt: AsyncGenerator<Uint8Array>): Asyn
  */
 export function fastPathSuspect(): void {
   pinnedDeflaters().distrustFastPaths();
-}
-
-// ------------------------------------------------------------------------------------------ inflated reference
-
-export interface InflatedReference {
-  key: string;
-  stored: StoredObject;
-  sha256: string;
-}
-
-/** The deltaspace reference the caller holds (pinned by its write intent). */
-export interface ReferenceInUse {
-  key: string;
-  stored: StoredObject;
-  sha256: string;
-}
-
-/**
- * The deltaspace's inflated reference, made from reference.bin when missing (or left from an earlier
- * reference). null when reference.bin is not a container we can inflate (then no compressed-aware delta).
- */
-export async function ensureInflatedReference(ctx: EngineContext, deltaspace: string, reference: ReferenceInUse): Promise<InflatedReference | null> {
-  const key = inflatedReferenceKey(deltaspace);
-  const existing = await ctx.backend.head(key);
-  const current = existing && inflatedReferenceOf(existing, reference.sha256);
-  if (current) return current;
-  const made = await makeInflatedReference(ctx, key, reference, existing);
-  if (made) return made;
-  // Lost a race to a concurrent PUT of the deltaspace (same content: inflating is deterministic).
-  const now = await ctx.backend.head(key);
-  return now && inflatedReferenceOf(now, reference.sha256);
-}
-
-function inflatedReferenceOf(stored: StoredObject, referenceSha256: string): InflatedReference | null {
-  const sha256 = decodeMetadata(stored.metadata)?.sha256;
-  if (!sha256 || stored.metadata[INFLATED_FROM] !== referenceSha256) return null;
-  return { key: stored.key, stored, sha256 };
-}
-
-async function makeInflatedReference(ctx: EngineContext, key: string, reference: ReferenceInUse, stale: StoredObject | null): Promise<InflatedReference | null> {
-  const open = () => pinnedStream(ctx, reference);
-  const segments = await scanContainer(await open(), { maxInflated: ctx.config.maxDeltaObjectSize });
-  if (!segments) return null;
-  const header = encodeHeader(segments, reference.stored.size);
-  const size = inflatedFormSize(header, segments);
-  const hasher = new StreamHasher(false);
-  for await (const chunk of inflatedForm(await open(), segments, header)) await hasher.update(chunk);
-  const { sha256 } = await hasher.finish();
-  const record: DgRecord = {
-    kind: "reference", note: "inflated-reference", tool: ctx.config.tool, originalName: "__inflated_reference__",
-    sourceName: reference.key, sha256, size, createdAt: new Date(), http: {}, userMetadata: {}, checksums: {},
-  };
-  const stored = await ctx.backend.put(key, generatorStream(inflatedForm(await open(), segments, header)), size, {
-    metadata: { ...encodeMetadata(record), [INFLATED_FROM]: reference.sha256 },
-    contentType: STORED_CONTENT_TYPE,
-    // A left-over from an earlier reference is replaced only if nobody replaced it first.
-    ...(stale ? { onlyIfEtag: stale.etag } : { onlyIfAbsent: true }),
-  });
-  if (!stored) return null;
-  await ctx.referenceCache?.rememberReferenceSize?.(sha256, size);
-  return { key, stored, sha256 };
-}
-
-/** reference.bin read whole, pinned to the ETag the PUT saw (its write intent keeps it; this is a second guard). */
-async function pinnedStream(ctx: EngineContext, reference: ReferenceInUse): Promise<ReadableStream<Uint8Array>> {
-  const object = await ctx.backend.get(reference.key);
-  if (!object || object.etag !== reference.stored.etag) {
-    await object?.body.cancel().catch(() => {});
-    throw new S3Error("InternalError", "The deltaspace's reference changed while it was being inflated.");
-  }
-  return object.body;
 }

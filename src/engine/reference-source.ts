@@ -1,7 +1,7 @@
 // The reference a delta is rebuilt against, as a codec source: confirmed to be the reference the delta was
 // made against (dg-ref-sha256), read from the reference block cache when warm and from reference.bin
 // (pinned to its ETag) otherwise, with a way to drop its cached blocks when a rebuild from them fails.
-// A compressed-aware delta's reference is the deltaspace's inflated reference instead (same checks).
+// A compressed-aware delta's reference is reference.bin's inflated form instead (reference-form.ts).
 import { S3Error } from "../errors";
 import type { SourceInfo, SourceReader } from "../codec/api";
 import type { StoredObject } from "../storage/backend";
@@ -19,9 +19,8 @@ import { decodeMetadata, type DgRecord } from "./metadata";
  * Cold: the reference's metadata is read and checked first, and its size is remembered for the next GET.
  * Either way the rebuilt object's size and SHA-256 are verified before its last byte is served.
  */
-export async function deltaReferenceSource(
-  ctx: EngineContext, key: string, record: DgRecord, refKey = referenceKey(parseKey(key).deltaspace),
-): Promise<ReferenceUse> {
+export async function deltaReferenceSource(ctx: EngineContext, key: string, record: DgRecord): Promise<ReferenceUse> {
+  const refKey = referenceKey(parseKey(key).deltaspace);
   const cache = ctx.referenceCache;
   const named = record.refSha256;
   const cachedSize = named && cache?.referenceSize ? await cache.referenceSize(named) : null;

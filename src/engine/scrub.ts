@@ -1,8 +1,8 @@
 // Scrub: prove, reading only, that the stored objects under a prefix rebuild to the SHA-256 they record.
 // A `.delta` is decoded through the codec against its deltaspace's reference.bin and its output hashed (a
-// compressed-aware delta against the inflated reference, its decoded inflated form recompressed by its recipes
-// first: the same rebuild a GET does); a reference.bin, an inflated reference and a direct (plain) object are
-// hashed as stored; a delta whose reference is missing or is not
+// compressed-aware delta against reference.bin's inflated form made on demand, its decoded inflated form
+// recompressed by its recipes first: the same rebuild a GET does); a reference.bin, an inflated reference left by
+// an earlier version and a direct (plain) object are hashed as stored; a delta whose reference is missing or is not
 // the one it was made against is damaged too. Caches are bypassed (a verified edge copy would hide a damaged
 // stored object), nothing is written (no cache fill, no spill), and a page stops at its limits, returning
 // the last stored key it checked so the next page resumes right after it.
@@ -11,10 +11,11 @@ import { S3Error } from "../errors";
 import type { StoredObject } from "../storage/backend";
 import { readSidecar, type EngineContext } from "./context";
 import {
-  INTERNAL_PREFIX, REFERENCE_NAME, SIDECAR_SUFFIX, classifyStoredKey, inflatedReferenceKey, inflatedReferenceOwner, isInternalPath, parseKey,
+  INTERNAL_PREFIX, REFERENCE_NAME, SIDECAR_SUFFIX, classifyStoredKey, inflatedReferenceOwner, isInternalPath, parseKey,
 } from "./deltaspace";
 import { decodeMetadata, type DgRecord } from "./metadata";
 import { rebuiltFromInflatedForm } from "./recompressed";
+import { inflatedReferenceSource } from "./reference-form";
 import { deltaReferenceSource } from "./reference-source";
 import { StreamHasher, asBytes } from "./streams";
 
@@ -149,8 +150,8 @@ async function checkWhole(ctx: EngineContext, stored: StoredObject, kind: ScrubK
 
 /**
  * A `.delta`: decoded against its reference (confirmed by dg-ref-sha256), output hashed against the record. A
- * compressed-aware one decodes its inflated form against the inflated reference, and is recompressed by its
- * recipes before the hash.
+ * compressed-aware one decodes its inflated form against the reference's inflated form (made on demand from
+ * reference.bin, reference-form.ts), and is recompressed by its recipes before the hash.
  */
 async function checkDelta(ctx: EngineContext, key: string, stored: StoredObject): Promise<Outcome> {
   let record = decodeMetadata(stored.metadata);
@@ -162,8 +163,7 @@ async function checkDelta(ctx: EngineContext, key: string, stored: StoredObject)
   if (!ctx.codec) throw new S3Error("InternalError", "Delta decoding is not available.");
   const recompress = record.recompress;
   if (recompress && recompress.formSize < 0) return { damage: "a compressed-aware delta format this version cannot read", bytes: 0 };
-  const refKey = recompress ? inflatedReferenceKey(parseKey(key).deltaspace) : undefined;
-  const reference = await deltaReferenceSource(ctx, key, record, refKey);
+  const reference = recompress ? await inflatedReferenceSource(ctx, key, record) : await deltaReferenceSource(ctx, key, record);
   const object = await ctx.backend.get(stored.key);
   if (!object) return { bytes: 0 };
   if (object.etag !== stored.etag) {

@@ -15,9 +15,10 @@
 //   always:                 coordinator begin() + commit() (two Durable Object calls in the Worker); the
 //                           commit carries what was stored (sizes, form, a seeded reference) for the savings totals
 //   conditional (If-…):     + open() of the current object (HEAD of `.delta` and `<key>`) under the exclusive intent
-//   gzip/zip content:       + two more reads of B (take apart, rebuild and compare: recompressed.ts), and at the
-//                           deltaspace's first such PUT the inflated reference made from reference.bin (two reads
-//                           of it, one write of its inflated size); the target is then the inflated form
+//   gzip/zip content:       + two more reads of B (take apart, rebuild and compare: recompressed.ts); the target
+//                           is then the inflated form, its source the reference's inflated form made on demand
+//                           (reference-form.ts: two reads of reference.bin to learn its size and SHA-256 unless
+//                           the reference cache knows them, then reads of it as the encoder asks; nothing written)
 //
 // What a request that dies at each step leaves behind, and who reclaims it:
 //   staging write / spilled parts   `.dg/tmp/…`, invisible: the request's finally; else the hourly cron (> 1 day)
@@ -35,7 +36,8 @@ import { STORED_CONTENT_TYPE, readSidecar, writeSidecar, type EngineContext } fr
 import { DeltaBuffer } from "./delta-buffer";
 import type { SourceInfo } from "../codec/api";
 import type { ContainerFormat } from "./containers";
-import { ensureInflatedReference, inflatedTarget, planRecompression, sniffBody, type ReferenceInUse } from "./recompressed";
+import { inflatedTarget, planRecompression, sniffBody } from "./recompressed";
+import { referenceForm, referenceFormSource, type ReferenceInUse } from "./reference-form";
 import { openObject } from "./fetch";
 import { deltaKey, isEligibleName, parseUserKey, referenceKey, type ParsedKey } from "./deltaspace";
 import {
@@ -134,8 +136,7 @@ async function storeVariant(
     if ("result" in stored) return { result: stored.result, variant: "delta", facts: commitFacts({ ...stored, references }, "delta") };
     reason = stored.passthrough;
   }
-  // A seeding upload whose own delta did not pay keeps the reference it created, and a compressed-aware attempt
-  // that did not pay keeps the inflated reference it made: both still booked.
+  // A seeding upload whose own delta did not pay keeps the reference it created: still booked.
   const written = { ...(await storePassthrough(ctx, parsed, body, base)), references };
   return { result: { ...written.result, passthroughReason: reason }, variant: "plain", facts: commitFacts(written, "direct") };
 }
@@ -185,7 +186,7 @@ async function tryStoreDelta(
   // The seeding upload keeps its plain self-delta (DeltaGlider reads it); later versions may go compressed-aware.
   const format = !reference.seeded && ctx.config.compressedDeltas ? await sniffBody(body) : null;
   if (format) {
-    const stored = await tryStoreRecompressed(ctx, parsed, body, base, { key: refKey, ...reference }, format, observe, onReferences);
+    const stored = await tryStoreRecompressed(ctx, parsed, body, base, { key: refKey, ...reference }, format, observe);
     if (stored) return stored;
     // A plain delta of gzip content is 87–99.7 % of it (docs/PERFORMANCE.md): not worth the encode.
     if (format === "gzip") return { passthrough: "ratio" };
@@ -200,25 +201,24 @@ async function tryStoreDelta(
 
 /**
  * A compressed-aware delta (recompressed.ts): planned and verified (the whole object rebuilt from its inflated
- * form and compared with the body), then the inflated form encoded against the deltaspace's inflated reference.
- * null: take today's path. Anything unexpected in here also means today's path, never a failed PUT. The
- * inflated reference in use is reported (onReferences) every time, made now or earlier: it is a reference
- * object of the savings totals, and booking it again is idempotent and repairs a booking an aborted PUT missed.
+ * form and compared with the body), then the inflated form encoded against the inflated form of the reference,
+ * made on demand from reference.bin (reference-form.ts; nothing is stored for it). null: take today's path.
+ * Anything unexpected in here also means today's path, never a failed PUT.
  */
 async function tryStoreRecompressed(
   ctx: EngineContext, parsed: ParsedKey, body: BodySource, base: DgRecord, reference: ReferenceInUse,
-  format: ContainerFormat, observe: EngineObservations | undefined, onReferences: (references: ReferenceFacts[]) => void,
+  format: ContainerFormat, observe: EngineObservations | undefined,
 ): Promise<Written | null> {
-  let encoded: { delta: DeltaBuffer; refSha256: string; formSize: number } | null;
+  let encoded: { delta: DeltaBuffer; against: NonNullable<DgRecord["recompress"]>; refSha256: string } | null;
   try {
     encoded = await timed(observe, async () => {
       const plan = await planRecompression(ctx, body, format);
-      const inflated = plan && await ensureInflatedReference(ctx, parsed.deltaspace, reference);
-      if (!plan || !inflated) return null;
-      onReferences([{ key: inflated.key, storedBytes: inflated.stored.size }]);
-      const source = referenceSource(ctx.backend, inflated.key, inflated.stored, inflated.sha256, ctx.referenceCache, ENCODER_READS);
+      const form = plan && await referenceForm(ctx, reference);
+      if (!plan || !form) return null;
+      const source = await referenceFormSource(ctx, reference, form, ENCODER_READS);
       const delta = await encodeWithinRatio(ctx, source, await inflatedTarget(body, plan), plan.formSize, body.size);
-      return delta instanceof DeltaBuffer ? { delta, refSha256: inflated.sha256, formSize: plan.formSize } : null;
+      if (!(delta instanceof DeltaBuffer)) return null;
+      return { delta, refSha256: form.sha256, against: { formSize: plan.formSize, reference: { size: form.size, from: form.from } } };
     });
   } catch (error) {
     if (error instanceof S3Error && error.code !== "InternalError") throw error;
@@ -226,8 +226,7 @@ async function tryStoreRecompressed(
     return null;
   }
   if (!encoded) return null;
-  return writeDelta(ctx, parsed, base, encoded.delta,
-    { refKey: reference.key, refSha256: encoded.refSha256, recompress: { formSize: encoded.formSize } }, "delta");
+  return writeDelta(ctx, parsed, base, encoded.delta, { refKey: reference.key, refSha256: encoded.refSha256, recompress: encoded.against }, "delta");
 }
 
 async function timed<T>(observe: EngineObservations | undefined, work: () => Promise<T>): Promise<T> {

@@ -1,11 +1,13 @@
 // Compressed-aware deltas of gzip artifacts (.tgz), through the S3 API against real local R2: the second
-// version of a tarball is stored as a delta of its inflated content and rebuilt byte-exact; the inflated
-// reference is internal, hidden, and collected with reference.bin.
+// version of a tarball is stored as a delta of its inflated content, against the inflated form of reference.bin
+// made on demand (nothing stored for it), and rebuilt byte-exact; an inflated reference an earlier version
+// stored is collected with reference.bin.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import * as zlib from "node:zlib";
 import { npmGzip, packageFiles, tarOf } from "./helpers/artifacts";
 import { ByteQueue, readHeader } from "../../src/engine/containers";
+import { asStoredFormLayout, referenceFormSource } from "./helpers/reference-form";
 import { workerCodec } from "../../src/wiring";
 import { s3 as s3Default, s3Compressed as s3, xmlOf } from "./s3-support";
 
@@ -26,8 +28,7 @@ async function stored(prefix: string): Promise<string[]> {
 
 /** The deflater ids the recipes of a stored compressed-aware delta name (its inflated form's header). */
 async function recipeDeflaters(deltaKey: string, deltaspace: string): Promise<string[]> {
-  const reference = new Uint8Array(await (await bucket.get(`${deltaspace}/.dg/reference.inflated.bin`))!.arrayBuffer());
-  const source = { size: reference.length, read: async (offset: number, length: number) => reference.subarray(offset, offset + length) };
+  const source = await referenceFormSource(bucket, deltaspace);
   const delta = new Uint8Array(await (await bucket.get(deltaKey))!.arrayBuffer());
   const queue = new ByteQueue(workerCodec.decode(source, new Blob([delta]).stream(), {}).getReader());
   // Only the header is read: the decode job is cancelled after it, so it gives its codec slot back.
@@ -64,8 +65,11 @@ describe("a .tgz after the first is a compressed-aware delta", () => {
     expect(ranged.status).toBe(206);
     expect(new Uint8Array(await ranged.arrayBuffer())).toEqual(v2.subarray(100, 200));
 
+    // Nothing is stored for the reference's inflated form: the delta records what a GET needs of it.
+    expect(delta?.customMetadata?.["dg-ref-inflated-from"]).toBe((await bucket.head("tgz/app/reference.bin"))?.customMetadata?.["dg-file-sha256"]);
+    const form = await referenceFormSource(bucket, "tgz/app");
+    expect(delta?.customMetadata?.["dg-ref-inflated-size"]).toBe(String(form.size));
     expect(await stored("tgz/app/")).toEqual([
-      "tgz/app/.dg/reference.inflated.bin",
       "tgz/app/app-1.0.0.tgz.delta", "tgz/app/app-1.0.0.tgz.delta.meta",
       "tgz/app/app-1.1.0.tgz.delta", "tgz/app/app-1.1.0.tgz.delta.meta",
       "tgz/app/reference.bin", "tgz/app/reference.bin.meta",
@@ -77,10 +81,12 @@ describe("a .tgz after the first is a compressed-aware delta", () => {
     }
   });
 
-  it("deleting the deltaspace's objects collects reference.bin and the inflated reference", async () => {
+  it("deleting the deltaspace's objects collects reference.bin and an inflated reference an earlier version stored", async () => {
     const [v1, v2] = versions(2);
     await put("tgz-gc/app-1.tgz", v1);
     expect((await put("tgz-gc/app-2.tgz", v2)).headers.get("x-amz-storage-type")).toBe("Delta");
+    expect(await stored("tgz-gc/.dg/")).toEqual([]);
+    await asStoredFormLayout(bucket, "tgz-gc", ["tgz-gc/app-2.tgz.delta"]);
     expect(await stored("tgz-gc/.dg/")).toEqual(["tgz-gc/.dg/reference.inflated.bin"]);
     expect((await s3("DELETE", `${B}/tgz-gc/app-1.tgz`)).status).toBe(204);
     expect((await s3("DELETE", `${B}/tgz-gc/app-2.tgz`)).status).toBe(204);

@@ -1,11 +1,12 @@
 // The rule of compressed-aware deltas, and what damage does to them: a recipe is used only after the whole
-// object was rebuilt from its inflated form and matched the upload; a damaged delta, inflated form or inflated
-// reference never yields a 200 with wrong bytes.
+// object was rebuilt from its inflated form and matched the upload; a damaged delta or inflated form, or a
+// reference.bin damaged or replaced behind the proxy's back, never yields a 200 with wrong bytes.
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { workerCodec } from "../../src/wiring";
 import { gzipWithFlushAt, npmGzip, packageFiles, tarOf } from "./helpers/artifacts";
 import { bytesOf } from "./engine-helpers";
+import { referenceFormSource } from "./helpers/reference-form";
 import { s3Compressed as s3 } from "./s3-support";
 
 const B = "/default";
@@ -35,12 +36,6 @@ async function seeded(prefix: string): Promise<Uint8Array> {
   return v2;
 }
 
-/** Source for the codec: the stored inflated reference. */
-async function inflatedReference(prefix: string) {
-  const bytes = new Uint8Array(await (await bucket.get(`${prefix}/.dg/reference.inflated.bin`))!.arrayBuffer());
-  return { size: bytes.length, read: async (offset: number, length: number) => bytes.subarray(offset, offset + length) };
-}
-
 /** Replace a stored object's bytes, keeping its metadata (dg-delta-size follows). */
 async function rewrite(key: string, bytes: Uint8Array): Promise<void> {
   const old = (await bucket.head(key))!;
@@ -64,7 +59,7 @@ describe("a recipe is used only after the whole object reproduced", () => {
 describe("damage never yields wrong bytes", () => {
   it("a raw byte of the inflated form changed (same length when recompressed): only the SHA-256 check catches it", async () => {
     const v2 = await seeded("cz-form");
-    const source = await inflatedReference("cz-form");
+    const source = await referenceFormSource(bucket, "cz-form");
     const stored = new Uint8Array(await (await bucket.get("cz-form/app-2.tgz.delta"))!.arrayBuffer());
     const form = await bytesOf(workerCodec.decode(source, new Blob([stored]).stream(), {}));
     // The gzip header's MTIME sits in the first raw segment, right after the inflated form's header.
@@ -88,11 +83,12 @@ describe("damage never yields wrong bytes", () => {
     expect(refused).toBeGreaterThan(0);
   });
 
-  it("one byte of the inflated reference flipped (a warm reference cache may still serve the right blocks)", async () => {
+  it("one byte of reference.bin flipped, its record kept (a warm reference cache may still serve the right blocks)", async () => {
     const v2 = await seeded("cz-ref");
-    const key = "cz-ref/.dg/reference.inflated.bin";
+    const key = "cz-ref/reference.bin";
     const original = new Uint8Array(await (await bucket.get(key))!.arrayBuffer());
-    for (const at of [7, Math.floor(original.length / 2)]) {
+    // In the gzip header (raw: copied into the form as it is), then inside the deflate stream.
+    for (const at of [4, Math.floor(original.length / 2)]) {
       const damaged = original.slice();
       damaged[at] ^= 0x40;
       await rewrite(key, damaged);
