@@ -175,6 +175,8 @@ class FormCursor {
 
   /** Copies kept bytes from form offset `want` into `out` at `at`; returns how many. */
   private copyKept(want: number, out: Uint8Array, at: number): number {
+    // Never reached (readNow restarts first); a read that copied nothing would otherwise never end.
+    if (want < this.keptStart) throw new Error("form cursor: read behind its kept bytes");
     let start = this.keptStart;
     for (const piece of this.kept) {
       const end = start + piece.byteLength;

@@ -12,7 +12,8 @@ import { formCursorTotals, formSource, type FormCursorStats } from "../../src/en
 import { S3Error } from "../../src/errors";
 import type { Backend } from "../../src/storage/backend";
 import { R2Backend } from "../../src/storage/r2";
-import { createEngine } from "../../src/wiring";
+import { rebuiltFromInflatedForm } from "../../src/engine/recompressed";
+import { createEngine, workerCodec } from "../../src/wiring";
 import { bytesOf, sha256Hex } from "./engine-helpers";
 import { npmGzip, packageFiles, tarOf, zipOf } from "./helpers/artifacts";
 import { asStoredFormLayout, inflatedFormOf } from "./helpers/reference-form";
@@ -76,7 +77,7 @@ async function seeded(engine: DeltaEngine, label: string, v1 = tgz(1), v2 = tgz(
 describe("the reference's inflated form is made on demand", () => {
   it("nothing is stored for it; the delta records its size and the reference.bin it is made from", async () => {
     const { engine } = await isolate();
-    const { prefix, v1 } = await seeded(engine, "none");
+    const { prefix, v1, v2 } = await seeded(engine, "none");
     expect(await stored(prefix)).toEqual([
       `${prefix}/app-1.tgz.delta`, `${prefix}/app-1.tgz.delta.meta`, `${prefix}/app-2.tgz.delta`, `${prefix}/app-2.tgz.delta.meta`,
       `${prefix}/reference.bin`, `${prefix}/reference.bin.meta`,
@@ -86,6 +87,10 @@ describe("the reference's inflated form is made on demand", () => {
     expect(meta["dg-ref-sha256"]).toBe(await sha256Hex(form));
     expect(meta["dg-ref-inflated-size"]).toBe(String(form.length));
     expect(meta["dg-ref-inflated-from"]).toBe(await sha256Hex(v1));
+    // The delta was encoded against exactly that form: decoded against the form made here, it rebuilds v2.
+    const source = { size: form.length, read: async (offset: number, length: number) => form.subarray(offset, offset + length) };
+    const delta = (await bucket.get(`${prefix}/app-2.tgz.delta`))!.body;
+    expect(same(await bytesOf(rebuiltFromInflatedForm(workerCodec.decode(source, delta, {}))), v2)).toBe(true);
     const sidecar = await (await bucket.get(`${prefix}/app-2.tgz.delta.meta`))!.json<Record<string, unknown>>();
     expect(sidecar.ref_inflated_size).toBe(form.length);
     expect(sidecar.ref_inflated_from).toBe(await sha256Hex(v1));
