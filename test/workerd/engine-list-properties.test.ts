@@ -45,7 +45,7 @@ function storedLayout(objects: UserObject[], internal: string[]): string[] {
     if (delta) {
       const { deltaspace } = parseKey(key);
       stored.add(deltaspace ? `${deltaspace}/reference.bin` : "reference.bin");
-      // Beside it, the inflated reference of compressed-aware deltas, in the deltaspace's own `.dg/` folder.
+      // Beside it, an inflated reference earlier versions stored for compressed-aware deltas, in the deltaspace's own `.dg/` folder.
       stored.add(deltaspace ? `${deltaspace}/.dg/reference.inflated.bin` : ".dg/reference.inflated.bin");
     }
   }

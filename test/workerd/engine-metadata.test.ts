@@ -112,7 +112,7 @@ describe("keys and config", () => {
     expect(reservedReason("a/x.delta")).toBeTruthy();
     expect(reservedReason("a/x.zip.meta")).toBeTruthy();
     expect(reservedReason(".dg/mpu/x")).toBeTruthy();
-    // A deltaspace's own `.dg/` folder holds its inflated reference (compressed-aware deltas).
+    // A deltaspace's own `.dg/` folder is internal (earlier versions kept the inflated reference of compressed-aware deltas there).
     expect(reservedReason("a/.dg/x")).toBeTruthy();
     expect(reservedReason("a/.dgx/y")).toBeNull();
     expect(reservedReason("a/x.dg/y")).toBeNull();

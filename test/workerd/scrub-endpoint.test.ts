@@ -9,6 +9,7 @@ import worker from "../../src/index";
 import { bytes, s3, s3Compressed, uniqueBucket } from "./s3-support";
 import { edited } from "./engine-helpers";
 import { npmGzip, packageFiles, tarOf } from "./helpers/artifacts";
+import { asStoredFormLayout } from "./helpers/reference-form";
 
 interface Finding { key: string; storedKey: string; kind: string; reason: string }
 interface PageAnswer {
@@ -180,7 +181,7 @@ describe("scrub", () => {
     expect(await forged.json()).toMatchObject({ error: "InvalidArgument" });
   });
 
-  it("compressed-aware deltas are rebuilt through their recipes and proven; a damaged inflated reference is found, with the deltas made against it", async () => {
+  it("compressed-aware deltas are rebuilt through their recipes against reference.bin's inflated form and proven; damage to reference.bin is found with every delta made against it", async () => {
     const bucket = uniqueBucket("scrubgz");
     expect((await s3Compressed("PUT", `/${bucket}`)).status).toBe(200);
     for (const minor of [0, 1, 2]) {
@@ -189,16 +190,24 @@ describe("scrub", () => {
     }
     expect((await env.BUCKET.head(stored(bucket, "pkg/app-1.1.0.tgz.delta")))?.customMetadata?.["dg-recompress"]).toBe("v1");
     const clean = await scrubAll(bucket);
-    // reference.bin, the inflated reference, three deltas (the first is the seeding upload's plain self-delta).
-    expect(clean.checked).toBe(5);
+    // reference.bin and three deltas (the first is the seeding upload's plain self-delta); no inflated reference.
+    expect(clean.checked).toBe(4);
     expect(clean.damaged).toEqual([]);
 
+    // An inflated reference an earlier version stored is hashed as stored; the deltas no longer depend on it.
+    await asStoredFormLayout(env.BUCKET, stored(bucket, "pkg"), []);
+    expect((await scrubAll(bucket)).damaged).toEqual([]);
     await damage(bucket, "pkg/.dg/reference.inflated.bin");
+    expect((await scrubAll(bucket)).damaged.map((d) => [d.storedKey, d.kind])).toEqual([["pkg/.dg/reference.inflated.bin", "reference"]]);
+
+    await damage(bucket, "pkg/reference.bin");
     const found = await scrubAll(bucket);
     expect(found.damaged.map((d) => [d.storedKey, d.kind]).sort()).toEqual([
       ["pkg/.dg/reference.inflated.bin", "reference"],
+      ["pkg/app-1.0.0.tgz.delta", "delta"],
       ["pkg/app-1.1.0.tgz.delta", "delta"],
       ["pkg/app-1.2.0.tgz.delta", "delta"],
+      ["pkg/reference.bin", "reference"],
     ]);
   });
 });
