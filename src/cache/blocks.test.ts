@@ -194,3 +194,31 @@ describe("reference size records", () => {
     expect(again.stats).toMatchObject({ hits: 0, misses: 4 });
   });
 });
+
+describe("inflated-form facts (compressed-aware deltas)", () => {
+  const referenceSha = "a".repeat(64);
+  const facts = { size: 5000, sha256: "b".repeat(64), header: new Uint8Array([0x44, 0x47, 0x49, 0x46, 1, 2, 3]) };
+
+  it("are kept per reference.bin SHA-256 and read back by another isolate", async () => {
+    const cache = await caches.open(`form-facts-${Date.now()}`);
+    await new ReferenceBlockCache({ cache }).rememberInflatedForm(referenceSha, facts);
+    const other = new ReferenceBlockCache({ cache });
+    expect(await other.inflatedForm(referenceSha)).toEqual(facts);
+    expect(await other.inflatedForm("c".repeat(64))).toBeNull();
+  });
+
+  it("a damaged or foreign entry is never trusted, and is evicted", async () => {
+    const cache = await caches.open(`form-facts-bad-${Date.now()}`);
+    await new ReferenceBlockCache({ cache }).rememberInflatedForm(referenceSha, facts);
+    const key = `https://reference-cache.deltaglider.invalid/ref/${referenceSha}/inflated-form/v1`;
+    const stored = (await cache.match(key))!;
+    const headers = new Headers(stored.headers);
+    const header = new Uint8Array(await stored.arrayBuffer());
+    header[5] ^= 1; // the header's bytes no longer match the hash stored with them
+    await cache.put(key, new Response(header, { headers }));
+    const reader = new ReferenceBlockCache({ cache });
+    expect(await reader.inflatedForm(referenceSha)).toBeNull();
+    expect(reader.stats.evictions).toBe(1);
+    expect(await cache.match(key)).toBeUndefined();
+  });
+});
