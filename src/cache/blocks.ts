@@ -51,8 +51,8 @@ export const DEFAULT_KEPT_BLOCKS = 3;
 export const DEFAULT_TTL_SECONDS = 30 * 24 * 3600;
 const HASH_HEADER = "x-dg-block-sha256";
 const MAX_REMEMBERED_SIZES = 4096;
-/** Form facts kept in the isolate: a header is a few bytes per container entry (a 10 000-entry jar: ~60 KiB). */
-const MAX_REMEMBERED_FORMS = 64;
+/** Header bytes of form facts kept in the isolate (a header is a few bytes per container entry: a 10 000-entry jar ~60 KiB). */
+const REMEMBERED_FORM_BYTES = 2 * 1024 * 1024;
 /** A header past this is not cached (it is rebuilt by a scan of reference.bin instead). */
 const MAX_FORM_HEADER = 1024 * 1024;
 const FORM_OF_HEADER = "x-dg-form-of";
@@ -94,6 +94,7 @@ export class ReferenceBlockCache {
   private readonly sizes = new Map<string, number>();
   /** Inflated-form facts seen by this isolate (reference.bin SHA-256 → facts). */
   private readonly forms = new Map<string, FormFacts>();
+  private formBytes = 0;
 
   constructor(private readonly options: BlockCacheOptions = {}) {
     this.blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
@@ -303,8 +304,19 @@ export class ReferenceBlockCache {
   }
 
   private noteForm(referenceSha256: string, facts: FormFacts): void {
-    if (this.forms.size >= MAX_REMEMBERED_FORMS) this.forms.delete(this.forms.keys().next().value!);
+    this.forgetForm(referenceSha256);
+    // Oldest first out (insertion order), until the new header fits the isolate's share.
+    while (this.forms.size && this.formBytes + facts.header.byteLength > REMEMBERED_FORM_BYTES) this.forgetForm(this.forms.keys().next().value!);
+    if (facts.header.byteLength > REMEMBERED_FORM_BYTES) return;
     this.forms.set(referenceSha256, facts);
+    this.formBytes += facts.header.byteLength;
+  }
+
+  private forgetForm(referenceSha256: string): void {
+    const known = this.forms.get(referenceSha256);
+    if (!known) return;
+    this.forms.delete(referenceSha256);
+    this.formBytes -= known.header.byteLength;
   }
 
   private sizeKey(sha256: string): string {

@@ -8,8 +8,8 @@ export interface EngineConfig {
   /**
    * Compressed-aware deltas of gzip/zip content (docs/STORAGE_FORMAT.md "Compressed artifacts"). Off (the
    * default) keeps the bucket strictly DeltaGlider-readable, and the default extension list is DeltaGlider's.
-   * Off by default because the deltaspace's inflated reference costs its whole inflated size once: it pays only
-   * after ~5–6 versions in a deltaspace (docs/CONFIGURATION.md).
+   * Off by default: such deltas are not DeltaGlider-readable, and a GET the edge caches do not serve costs an
+   * inflate of reference.bin and a recompression (docs/CONFIGURATION.md).
    */
   compressedDeltas: boolean;
   /** File extensions (lower-case, no dot) that are tried as deltas. Matched on the key's last segment. */
