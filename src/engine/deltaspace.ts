@@ -3,7 +3,8 @@
 // Deltaspace = everything before the key's last "/" (root keys: ""). One `reference.bin` per deltaspace;
 // a delta of `<prefix>/<name>` is stored at `<prefix>/<name>.delta`, anything else at its own key; every
 // stored object may have a `<stored key>.meta` JSON sidecar. `.dg/` at the bucket root is ours (staging), and so
-// is a `.dg/` folder inside any deltaspace (`<prefix>/.dg/reference.inflated.bin`, compressed-aware deltas).
+// is a `.dg/` folder inside any deltaspace (`<prefix>/.dg/reference.inflated.bin`, which earlier builds wrote for
+// compressed-aware deltas; now made on demand and never stored, reference-form.ts).
 import { S3Error } from "../errors";
 
 export const REFERENCE_NAME = "reference.bin";
@@ -11,7 +12,10 @@ export const DELTA_SUFFIX = ".delta";
 export const SIDECAR_SUFFIX = ".meta";
 export const INTERNAL_PREFIX = ".dg/";
 export const STAGING_PREFIX = ".dg/tmp/";
-/** A deltaspace's inflated reference (recompressed.ts), inside the deltaspace's own `.dg/` folder. */
+/**
+ * Where earlier builds stored a deltaspace's inflated reference, inside its own `.dg/` folder. No longer
+ * written (reference-form.ts makes it on demand); a left-over is still counted, scrubbed and collected.
+ */
 export const INFLATED_REFERENCE_NAME = `${INTERNAL_PREFIX}reference.inflated.bin`;
 
 /** S3's key limit (UTF-8 bytes). */
@@ -54,8 +58,8 @@ export function reservedReason(key: string): string | null {
 
 /**
  * Names of a deltaspace's reference objects (not user data; counted as the deltaspace's reference bytes):
- * reference.bin directly in it. Its inflated reference, the other reference object, lives in the deltaspace's
- * `.dg/` folder instead (so no user key can name it): see inflatedReferenceOwner.
+ * reference.bin directly in it. An inflated reference an earlier build stored, the other reference object, lives
+ * in the deltaspace's `.dg/` folder instead (so no user key can name it): see inflatedReferenceOwner.
  */
 export function isReferenceName(name: string): boolean {
   return name === REFERENCE_NAME;

@@ -113,7 +113,7 @@ export class BackendKeyspace implements Keyspace {
     });
   }
 
-  /** reference.bin (with its sidecar) and the inflated reference made from it (compressed-aware deltas). */
+  /** reference.bin (with its sidecar) and an inflated reference an earlier build stored beside it (compressed-aware deltas). */
   async describeReferences(deltaspace: string): Promise<ReferenceFacts[]> {
     const refKey = referenceKey(deltaspace);
     const inflatedKey = inflatedReferenceKey(deltaspace);
