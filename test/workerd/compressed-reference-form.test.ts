@@ -208,6 +208,26 @@ describe("form cursor", () => {
     }
   });
 
+  it("a pathological order (end, start, end, …) costs at most its budget, then fails cleanly: never a loop", async () => {
+    const original = tgz(1);
+    const segments = (await scanContainer(new Blob([original]).stream(), { maxInflated: 1 << 30 }))!;
+    const header = encodeHeader(segments, original.length);
+    const expected = await inflatedFormOf(original);
+    const stats = { restarts: 0, jumps: 0, producedBytes: 0 };
+    const source = formSource({ header, segments }, async (offset) => new Blob([original.subarray(offset)]).stream(),
+      { stats, keptBytes: 16 * KiB, producedBudget: 4 * expected.length });
+    const error = await (async () => {
+      for (let i = 0; i < 1000; i++) {
+        const offset = i % 2 ? 0 : expected.length - 100;
+        expect(same(await source.read(offset, 100), expected.subarray(offset, offset + 100))).toBe(true);
+      }
+    })().then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(S3Error);
+    expect((error as S3Error).code).toBe("InternalError");
+    expect(stats.producedBytes).toBeLessThanOrEqual(4 * expected.length + 256 * KiB);
+    expect(stats.restarts).toBeGreaterThanOrEqual(2);
+  });
+
   it("keeps recent bytes: reads a little behind the cursor need no restart", async () => {
     const stats = { restarts: 0, jumps: 0, producedBytes: 0 };
     const original = tgz(1);
