@@ -183,10 +183,12 @@ class FormCursor {
     if (this.budget < 0) {
       throw new S3Error("InternalError", "The reference's inflated form was read too out of order to rebuild within this request's budget.");
     }
-    this.kept.push(next.value);
-    this.position += next.value.byteLength;
-    if (this.stats) this.stats.producedBytes += next.value.byteLength;
-    formCursorTotals.producedBytes += next.value.byteLength;
+    // A raw piece is a view into a 1 MiB page of the original: kept as it is, it would keep the whole page alive.
+    const piece = next.value.buffer.byteLength > 2 * next.value.byteLength ? next.value.slice() : next.value;
+    this.kept.push(piece);
+    this.position += piece.byteLength;
+    if (this.stats) this.stats.producedBytes += piece.byteLength;
+    formCursorTotals.producedBytes += piece.byteLength;
     // Drop whole pieces from the front while what stays still covers keptBytes.
     while (this.kept.length > 1 && this.position - this.keptStart - this.kept[0].byteLength >= this.keptBytes) {
       this.keptStart += this.kept.shift()!.byteLength;
