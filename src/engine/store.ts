@@ -34,7 +34,7 @@ import { acceptBody, referenceSource, type BodySource } from "./body";
 import { STORED_CONTENT_TYPE, readSidecar, writeSidecar, type EngineContext } from "./context";
 import { DeltaBuffer } from "./delta-buffer";
 import type { SourceInfo } from "../codec/api";
-import type { ContainerFormat } from "./containers";
+import { INFLATED_FORM_VERSION, type ContainerFormat } from "./containers";
 import { ensureInflatedReference, inflatedTarget, planRecompression, sniffBody, type ReferenceInUse } from "./recompressed";
 import { openObject } from "./fetch";
 import { deltaKey, isEligibleName, parseUserKey, referenceKey, type ParsedKey } from "./deltaspace";
@@ -227,7 +227,7 @@ async function tryStoreRecompressed(
   }
   if (!encoded) return null;
   return writeDelta(ctx, parsed, base, encoded.delta,
-    { refKey: reference.key, refSha256: encoded.refSha256, recompress: { formSize: encoded.formSize } }, "delta");
+    { refKey: reference.key, refSha256: encoded.refSha256, recompress: { formSize: encoded.formSize, formVersion: INFLATED_FORM_VERSION } }, "delta");
 }
 
 async function timed<T>(observe: EngineObservations | undefined, work: () => Promise<T>): Promise<T> {

@@ -139,7 +139,7 @@ describe("re-baseline", () => {
     // The versions went back to compressed-aware deltas, against an inflated reference of the new reference.
     expect(await inflatedFrom()).toBe(await referenceSha());
     for (const minor of [1, 3, 4]) {
-      expect((await env.BUCKET.head(`${prefix}/app-1.${minor}.0.tgz.delta`))?.customMetadata?.["dg-recompress"], `app-1.${minor}.0.tgz`).toBe("v1");
+      expect((await env.BUCKET.head(`${prefix}/app-1.${minor}.0.tgz.delta`))?.customMetadata?.["dg-recompress"], `app-1.${minor}.0.tgz`).toBe("v2");
     }
     await expectAllExact(objects, "after the re-baseline");
   });
