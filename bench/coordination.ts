@@ -8,8 +8,8 @@
 //
 // Writes the "## Coordination cost" section of docs/PERFORMANCE.md.
 import { AwsClient } from "aws4fetch";
-import { execFileSync, type ChildProcess } from "node:child_process";
-import { median, p90, startDevWorker, stopDevWorker } from "./dev-worker";
+import type { ChildProcess } from "node:child_process";
+import { measuredCommit, median, p90, publishSection, startDevWorker, stopDevWorker, timedRequest } from "./dev-worker";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -40,13 +40,6 @@ function startWorker(config: string, persistTo: string): Promise<ChildProcess> {
 
 interface Timings { put: number[]; deltaPut: number[]; del: number[] }
 
-async function timed(request: () => Promise<Response>): Promise<number> {
-  const start = performance.now();
-  const response = await request();
-  await response.arrayBuffer();
-  if (!response.ok) throw new Error(`${response.status} from the Worker`);
-  return performance.now() - start;
-}
 
 /** Sequential 4 KiB passthrough PUTs, 64 KiB delta PUTs into one deltaspace, then a DELETE of each. */
 async function measure(): Promise<Timings> {
@@ -55,14 +48,14 @@ async function measure(): Promise<Timings> {
   const version = (i: number) => { const v = new Uint8Array(65536).fill(3); v.set(new TextEncoder().encode(`version ${i}`)); return v; };
   const timings: Timings = { put: [], deltaPut: [], del: [] };
   // Warm-up: the first requests compile the Worker and the codec.
-  await timed(() => aws.fetch(`${base}/warm.bin`, { method: "PUT", body: small }));
+  await timedRequest(() => aws.fetch(`${base}/warm.bin`, { method: "PUT", body: small }));
   for (let i = 0; i < rounds; i++) {
-    timings.put.push(await timed(() => aws.fetch(`${base}/o${i}.bin`, { method: "PUT", body: small })));
-    timings.deltaPut.push(await timed(() => aws.fetch(`${base}/v${i}.zip`, { method: "PUT", body: version(i) })));
+    timings.put.push(await timedRequest(() => aws.fetch(`${base}/o${i}.bin`, { method: "PUT", body: small })));
+    timings.deltaPut.push(await timedRequest(() => aws.fetch(`${base}/v${i}.zip`, { method: "PUT", body: version(i) })));
   }
   for (let i = 0; i < rounds; i++) {
-    timings.del.push(await timed(() => aws.fetch(`${base}/o${i}.bin`, { method: "DELETE" })));
-    timings.del.push(await timed(() => aws.fetch(`${base}/v${i}.zip`, { method: "DELETE" })));
+    timings.del.push(await timedRequest(() => aws.fetch(`${base}/o${i}.bin`, { method: "DELETE" })));
+    timings.del.push(await timedRequest(() => aws.fetch(`${base}/v${i}.zip`, { method: "DELETE" })));
   }
   return timings;
 }
@@ -78,11 +71,6 @@ async function run(config: string): Promise<Timings> {
   }
 }
 
-function commit(): string {
-  const id = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
-  const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs", ":!bench/results"], { cwd: ROOT, encoding: "utf8" }).trim();
-  return dirty ? `${id} (+ uncommitted changes)` : id;
-}
 
 const scratch = mkdtempSync(join(tmpdir(), "dg-coord-config-"));
 try {
@@ -93,7 +81,7 @@ try {
   const section = [
     "## Coordination cost (npm run bench:coordination)",
     "",
-    `Run ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC at ${commit()}, on ${cpus().length} × ${cpus()[0]?.model.trim()}, ` +
+    `Run ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC at ${measuredCommit(ROOT)}, on ${cpus().length} × ${cpus()[0]?.model.trim()}, ` +
       `${Math.round(totalmem() / 2 ** 30)} GiB: ${rounds} sequential requests of each kind through the S3 API against \`wrangler dev\`, ` +
       "with the bucket's Durable Object (wrangler.toml) and without its binding (in-memory coordinator of the one local isolate). " +
       "A PUT makes two DO calls (begin, commit), a DELETE one (remove, which also collects an unused reference). Locally the DO runs " +
@@ -106,14 +94,7 @@ try {
     row("DELETE", coordinated.del, inMemory.del),
     "",
   ].join("\n");
-  console.log(section);
-  if (!argv.includes("--no-docs")) {
-    const path = join(ROOT, "docs/PERFORMANCE.md");
-    const doc = readFileSync(path, "utf8");
-    const start = doc.indexOf("## Coordination cost");
-    const next = start < 0 ? -1 : doc.indexOf("\n## ", start + 3);
-    writeFileSync(path, start < 0 ? `${doc.trimEnd()}\n\n${section}` : doc.slice(0, start) + section + (next < 0 ? "" : doc.slice(next)));
-  }
+  publishSection(ROOT, "## Coordination cost", section, argv);
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

@@ -10,8 +10,8 @@
 //
 // Writes the "## Metrics: cost" section of docs/PERFORMANCE.md.
 import { AwsClient } from "aws4fetch";
-import { execFileSync, type ChildProcess } from "node:child_process";
-import { median, p90, startDevWorker, stopDevWorker } from "./dev-worker";
+import type { ChildProcess } from "node:child_process";
+import { measuredCommit, median, p90, publishSection, startDevWorker, stopDevWorker, timedRequest } from "./dev-worker";
 import { cpus, tmpdir, totalmem } from "node:os";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -51,13 +51,6 @@ function startWorker(variant: Variant, persistTo: string): Promise<ChildProcess>
 }
 
 
-async function timed(request: () => Promise<Response>): Promise<number> {
-  const start = performance.now();
-  const response = await request();
-  await response.arrayBuffer();
-  if (!response.ok) throw new Error(`${response.status} from the Worker`);
-  return performance.now() - start;
-}
 
 interface Result {
   put: number[];
@@ -83,11 +76,11 @@ async function measure(variant: Variant): Promise<Result> {
   const base = `http://127.0.0.1:${PORT}/default/metrics-bench-${Date.now().toString(36)}`;
   const small = new Uint8Array(4096).fill(7);
   const result: Result = { put: [], get: [], scrape: [], requests: 0, flushes: 0, seconds: 0 };
-  await timed(() => aws.fetch(`${base}/warm.bin`, { method: "PUT", body: small })); // compiles the Worker and the codec
+  await timedRequest(() => aws.fetch(`${base}/warm.bin`, { method: "PUT", body: small })); // compiles the Worker and the codec
   const started = performance.now();
   for (let i = 0; i < rounds; i++) {
-    result.put.push(await timed(() => aws.fetch(`${base}/o${i}.bin`, { method: "PUT", body: small })));
-    result.get.push(await timed(() => aws.fetch(`${base}/o${i}.bin`)));
+    result.put.push(await timedRequest(() => aws.fetch(`${base}/o${i}.bin`, { method: "PUT", body: small })));
+    result.get.push(await timedRequest(() => aws.fetch(`${base}/o${i}.bin`)));
   }
   result.seconds = (performance.now() - started) / 1000;
   if (!variant.counted) return result;
@@ -96,7 +89,7 @@ async function measure(variant: Variant): Promise<Result> {
   const text = await (await scrapeRequest()).text();
   result.requests = counterTotal(text, "deltaglider_http_requests_total");
   result.flushes = counterTotal(text, "deltaglider_metrics_flushes_total");
-  for (let i = 0; i < 20; i++) result.scrape.push(await timed(scrapeRequest));
+  for (let i = 0; i < 20; i++) result.scrape.push(await timedRequest(scrapeRequest));
   return result;
 }
 
@@ -111,11 +104,6 @@ async function run(variant: Variant): Promise<Result> {
   }
 }
 
-function commit(): string {
-  const id = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
-  const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs", ":!bench/results"], { cwd: ROOT, encoding: "utf8" }).trim();
-  return dirty ? `${id} (+ uncommitted changes)` : id;
-}
 
 const scratch = mkdtempSync(join(tmpdir(), "dg-metrics-config-"));
 try {
@@ -135,7 +123,7 @@ try {
   const section = [
     "## Metrics: cost",
     "",
-    `Run ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC at ${commit()}, on ${cpus().length} × ${cpus()[0]?.model.trim()}, ` +
+    `Run ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC at ${measuredCommit(ROOT)}, on ${cpus().length} × ${cpus()[0]?.model.trim()}, ` +
       `${Math.round(totalmem() / 2 ** 30)} GiB (\`npm run bench:metrics\`): one client, ${rounds} sequential 4 KiB PUTs and GETs through ` +
       "the S3 API against `wrangler dev`, three times: without the DG_METRICS binding, with the default flush policy, and " +
       "flushing after every request; then 20 scrapes of `/_/metrics`. Durable Object calls = " +
@@ -157,14 +145,7 @@ try {
       "A scrape costs one call (send this isolate's waiting counts and read the sums) plus rendering.",
     "",
   ].join("\n");
-  console.log(section);
-  if (!argv.includes("--no-docs")) {
-    const path = join(ROOT, "docs/PERFORMANCE.md");
-    const doc = readFileSync(path, "utf8");
-    const start = doc.indexOf("## Metrics: cost");
-    const next = start < 0 ? -1 : doc.indexOf("\n## ", start + 3);
-    writeFileSync(path, start < 0 ? `${doc.trimEnd()}\n\n${section}` : doc.slice(0, start) + section + (next < 0 ? "" : doc.slice(next)));
-  }
+  publishSection(ROOT, "## Metrics: cost", section, argv);
 } finally {
   rmSync(scratch, { recursive: true, force: true });
 }

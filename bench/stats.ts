@@ -10,10 +10,10 @@
 //
 // Writes the "## Savings totals: cost" section of docs/PERFORMANCE.md.
 import { AwsClient } from "aws4fetch";
-import { execFileSync, type ChildProcess } from "node:child_process";
-import { median, p90, startDevWorker, stopDevWorker } from "./dev-worker";
+import type { ChildProcess } from "node:child_process";
+import { measuredCommit, median, p90, publishSection, startDevWorker, stopDevWorker, timedRequest } from "./dev-worker";
 import { cpus, tmpdir, totalmem } from "node:os";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 const ROOT = join(import.meta.dirname, "..");
@@ -37,13 +37,6 @@ function startWorker(stats: Mode, persistTo: string): Promise<ChildProcess> {
 
 interface Timings { put: number[]; deltaPut: number[]; overwrite: number[]; del: number[] }
 
-async function timed(request: () => Promise<Response>): Promise<number> {
-  const start = performance.now();
-  const response = await request();
-  await response.arrayBuffer();
-  if (!response.ok) throw new Error(`${response.status} from the Worker`);
-  return performance.now() - start;
-}
 
 /**
  * Sequential 4 KiB as-is PUTs, 64 KiB delta PUTs into one deltaspace, overwrites, then a DELETE of each: every
@@ -57,11 +50,11 @@ async function measure(results: Record<Mode, Timings>): Promise<void> {
   let turn = 0;
   const both = async (kind: keyof Timings, path: string, init: RequestInit) => {
     const order: Mode[] = turn++ % 2 === 0 ? ["off", "on"] : ["on", "off"];
-    for (const mode of order) results[mode][kind].push(await timed(() => aws.fetch(`${base(mode)}/${path}`, init)));
+    for (const mode of order) results[mode][kind].push(await timedRequest(() => aws.fetch(`${base(mode)}/${path}`, init)));
   };
   // Warm-up: the first requests compile the Worker and the codec, and wake the bucket's Durable Object.
   for (const mode of ["off", "on"] as const) {
-    for (let i = 0; i < 5; i++) await timed(() => aws.fetch(`${base(mode)}/warm${i}.bin`, { method: "PUT", body: small }));
+    for (let i = 0; i < 5; i++) await timedRequest(() => aws.fetch(`${base(mode)}/warm${i}.bin`, { method: "PUT", body: small }));
   }
   for (let i = 0; i < rounds; i++) {
     await both("put", `o${i}.bin`, { method: "PUT", body: small });
@@ -76,11 +69,6 @@ async function measure(results: Record<Mode, Timings>): Promise<void> {
   if (totals.objects !== 5) throw new Error(`the totals count ${totals.objects} objects, 5 (the warm-up PUTs) are stored`);
 }
 
-function commit(): string {
-  const id = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
-  const dirty = execFileSync("git", ["status", "--porcelain", "--untracked-files=no", "--", ".", ":!docs", ":!bench/results"], { cwd: ROOT, encoding: "utf8" }).trim();
-  return dirty ? `${id} (+ uncommitted changes)` : id;
-}
 
 const results: Record<Mode, Timings> = {
   on: { put: [], deltaPut: [], overwrite: [], del: [] },
@@ -104,7 +92,7 @@ const row = (name: string, key: keyof Timings) => {
 const section = [
   "## Savings totals: cost",
   "",
-  `\`npm run bench:stats\`, run ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC at ${commit()}, on ${cpus().length} × ${cpus()[0]?.model.trim()}, ` +
+  `\`npm run bench:stats\`, run ${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC at ${measuredCommit(ROOT)}, on ${cpus().length} × ${cpus()[0]?.model.trim()}, ` +
     `${Math.round(totalmem() / 2 ** 30)} GiB (shared with other jobs): ${rounds} sequential requests of each kind through the S3 API to each of ` +
     "two `wrangler dev` Workers running side by side (Durable Object in-process), one with `DG_STATS=off`, one with it on (the default), " +
     "each request sent to both back to back in alternating order.",
@@ -124,11 +112,4 @@ const section = [
   row("DELETE", "del"),
   "",
 ].join("\n");
-console.log(section);
-if (!argv.includes("--no-docs")) {
-  const path = join(ROOT, "docs/PERFORMANCE.md");
-  const doc = readFileSync(path, "utf8");
-  const start = doc.indexOf("## Savings totals: cost");
-  const next = start < 0 ? -1 : doc.indexOf("\n## ", start + 3);
-  writeFileSync(path, start < 0 ? `${doc.trimEnd()}\n\n${section}` : doc.slice(0, start) + section + (next < 0 ? "" : doc.slice(next)));
-}
+publishSection(ROOT, "## Savings totals: cost", section, argv);

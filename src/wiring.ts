@@ -173,8 +173,8 @@ function scopedCache(cache: ReferenceBlockCache, waitUntil?: (promise: Promise<u
     referenceSize: (sha256) => cache.referenceSize(sha256),
     rememberReferenceSize: (sha256, size) => cache.rememberReferenceSize(sha256, size, { waitUntil }),
     evictReference: (ref) => cache.evictReference(ref),
-    inflatedForm: (referenceSha256) => cache.inflatedForm(referenceSha256),
-    rememberInflatedForm: (referenceSha256, facts) => cache.rememberInflatedForm(referenceSha256, facts, { waitUntil }),
+    inflatedForm: (referenceSha256, version) => cache.inflatedForm(referenceSha256, version),
+    rememberInflatedForm: (referenceSha256, version, facts) => cache.rememberInflatedForm(referenceSha256, version, facts, { waitUntil }),
   };
 }
 

@@ -201,23 +201,24 @@ describe("inflated-form facts (compressed-aware deltas)", () => {
 
   it("are kept per reference.bin SHA-256 and read back by another isolate", async () => {
     const cache = await caches.open(`form-facts-${Date.now()}`);
-    await new ReferenceBlockCache({ cache }).rememberInflatedForm(referenceSha, facts);
+    await new ReferenceBlockCache({ cache }).rememberInflatedForm(referenceSha, 2, facts);
     const other = new ReferenceBlockCache({ cache });
-    expect(await other.inflatedForm(referenceSha)).toEqual(facts);
-    expect(await other.inflatedForm("c".repeat(64))).toBeNull();
+    expect(await other.inflatedForm(referenceSha, 2)).toEqual(facts);
+    expect(await other.inflatedForm(referenceSha, 1)).toBeNull(); // another layout, other bytes
+    expect(await other.inflatedForm("c".repeat(64), 2)).toBeNull();
   });
 
   it("a damaged or foreign entry is never trusted, and is evicted", async () => {
     const cache = await caches.open(`form-facts-bad-${Date.now()}`);
-    await new ReferenceBlockCache({ cache }).rememberInflatedForm(referenceSha, facts);
-    const key = `https://reference-cache.deltaglider.invalid/ref/${referenceSha}/inflated-form/v1`;
+    await new ReferenceBlockCache({ cache }).rememberInflatedForm(referenceSha, 2, facts);
+    const key = `https://reference-cache.deltaglider.invalid/ref/${referenceSha}/inflated-form/v2`;
     const stored = (await cache.match(key))!;
     const headers = new Headers(stored.headers);
     const header = new Uint8Array(await stored.arrayBuffer());
     header[5] ^= 1; // the header's bytes no longer match the hash stored with them
     await cache.put(key, new Response(header, { headers }));
     const reader = new ReferenceBlockCache({ cache });
-    expect(await reader.inflatedForm(referenceSha)).toBeNull();
+    expect(await reader.inflatedForm(referenceSha, 2)).toBeNull();
     expect(reader.stats.evictions).toBe(1);
     expect(await cache.match(key)).toBeUndefined();
   });

@@ -92,7 +92,7 @@ export class ReferenceBlockCache {
   private readonly keyOrigin: string;
   /** Reference sizes seen by this isolate (sha256 → bytes), so a warm GET makes no cache lookup for them. */
   private readonly sizes = new Map<string, number>();
-  /** Inflated-form facts seen by this isolate (reference.bin SHA-256 → facts). */
+  /** Inflated-form facts seen by this isolate ("<reference.bin SHA-256>/<form version>" → facts). */
   private readonly forms = new Map<string, FormFacts>();
   private formBytes = 0;
 
@@ -259,11 +259,11 @@ export class ReferenceBlockCache {
    * The facts of the inflated form of the reference.bin with this SHA-256 (its size, SHA-256 and header), when
    * this isolate or the cache has them; null otherwise, or when the entry does not check out (never trusted then).
    */
-  async inflatedForm(referenceSha256: string): Promise<FormFacts | null> {
-    if (!isSha256(referenceSha256)) return null;
-    const known = this.forms.get(referenceSha256);
+  async inflatedForm(referenceSha256: string, version: number): Promise<FormFacts | null> {
+    if (!isSha256(referenceSha256) || !Number.isSafeInteger(version)) return null;
+    const known = this.forms.get(`${referenceSha256}/${version}`);
     if (known) return known;
-    const key = this.formKey(referenceSha256);
+    const key = this.formKey(referenceSha256, version);
     const cached = await this.cache.match(key);
     if (!cached) return null;
     const header = new Uint8Array(await cached.arrayBuffer());
@@ -276,15 +276,15 @@ export class ReferenceBlockCache {
       return null;
     }
     const facts = { size, sha256, header };
-    this.noteForm(referenceSha256, facts);
+    this.noteForm(`${referenceSha256}/${version}`, facts);
     return facts;
   }
 
   /** Records the facts of a reference's inflated form in this isolate and in the cache. */
-  async rememberInflatedForm(referenceSha256: string, facts: FormFacts, scope: FillScope = {}): Promise<void> {
-    if (!isSha256(referenceSha256) || !isSha256(facts.sha256) || facts.header.byteLength > MAX_FORM_HEADER) return;
-    this.noteForm(referenceSha256, facts);
-    const put = (async () => this.cache.put(this.formKey(referenceSha256), new Response(facts.header.slice(), {
+  async rememberInflatedForm(referenceSha256: string, version: number, facts: FormFacts, scope: FillScope = {}): Promise<void> {
+    if (!isSha256(referenceSha256) || !Number.isSafeInteger(version) || !isSha256(facts.sha256) || facts.header.byteLength > MAX_FORM_HEADER) return;
+    this.noteForm(`${referenceSha256}/${version}`, facts);
+    const put = (async () => this.cache.put(this.formKey(referenceSha256, version), new Response(facts.header.slice(), {
       headers: {
         "content-type": "application/octet-stream",
         "cache-control": `public, max-age=${this.ttlSeconds}, immutable`,
@@ -299,23 +299,25 @@ export class ReferenceBlockCache {
     else await put;
   }
 
-  private formKey(referenceSha256: string): string {
-    return `${this.keyOrigin}/ref/${referenceSha256}/inflated-form/v1`;
+  /** Per layout version of the form (containers.ts INFLATED_FORM_VERSION): each version has other bytes. */
+  private formKey(referenceSha256: string, version: number): string {
+    return `${this.keyOrigin}/ref/${referenceSha256}/inflated-form/v${version}`;
   }
 
-  private noteForm(referenceSha256: string, facts: FormFacts): void {
-    this.forgetForm(referenceSha256);
+  /** `id`: the reference.bin SHA-256 and the form's version. */
+  private noteForm(id: string, facts: FormFacts): void {
+    this.forgetForm(id);
     // Oldest first out (insertion order), until the new header fits the isolate's share.
     while (this.forms.size && this.formBytes + facts.header.byteLength > REMEMBERED_FORM_BYTES) this.forgetForm(this.forms.keys().next().value!);
     if (facts.header.byteLength > REMEMBERED_FORM_BYTES) return;
-    this.forms.set(referenceSha256, facts);
+    this.forms.set(id, facts);
     this.formBytes += facts.header.byteLength;
   }
 
-  private forgetForm(referenceSha256: string): void {
-    const known = this.forms.get(referenceSha256);
+  private forgetForm(id: string): void {
+    const known = this.forms.get(id);
     if (!known) return;
-    this.forms.delete(referenceSha256);
+    this.forms.delete(id);
     this.formBytes -= known.header.byteLength;
   }
 

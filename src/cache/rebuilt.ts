@@ -91,6 +91,10 @@ export class RebuiltObjectCache {
     ).finally(() => copy.abandon());
     if (scope.waitUntil) scope.waitUntil(written);
     const reader = stream.getReader();
+    // The copy lags one chunk behind the client: the cache never holds the whole object before the stream has
+    // ended normally, so a rebuild that fails its check at the very end (the hash is known only then) cannot
+    // complete an entry; and its failure waits for the eviction, so the next GET cannot find a left-over.
+    let held: Uint8Array | undefined;
     return new ReadableStream<Uint8Array>({
       async pull(controller) {
         await copy.roomForMore();
@@ -99,15 +103,17 @@ export class RebuiltObjectCache {
           next = await reader.read();
         } catch (error) {
           copy.fail(error);
+          await written;
           throw error;
         }
+        if (held) copy.push(held);
+        held = next.done ? undefined : next.value;
         if (next.done) {
           copy.end();
           if (!scope.waitUntil) await written;
           controller.close();
           return;
         }
-        copy.push(next.value);
         controller.enqueue(next.value);
       },
       async cancel(reason) {
@@ -130,7 +136,11 @@ export class RebuiltObjectCache {
         [SHA_HEADER]: object.sha256,
       },
     }));
-    await Promise.all([put, piped]);
+    // Both settle before the caller learns the outcome: a put still running when the copy failed could otherwise
+    // store its partial body after the failure's eviction.
+    const [stored, copied] = await Promise.allSettled([put, piped]);
+    if (stored.status === "rejected") throw stored.reason;
+    if (copied.status === "rejected") throw copied.reason;
   }
 }
 

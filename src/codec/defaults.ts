@@ -14,6 +14,12 @@ export const DEFAULT_LEVEL = 6;
 export const DEFAULT_SECONDARY = "lzma" as const;
 /** Encoder source window (-B). The decoder's default source cache is DEFAULT_DECODE_CACHE. */
 export const DEFAULT_SOURCE_WINDOW = 16 * MiB;
+/** Sources above DEFAULT_SOURCE_WINDOW and up to this size are encoded with the whole source in the window, at
+ *  WHOLE_SOURCE_LEVEL (its smaller hash tables are what make the whole window fit DEFAULT_MAX_MEMORY: ≈ 61 MiB
+ *  peak at 32 MiB, measured 2026-12-07, docs/PERFORMANCE.md "Codec"), unless the caller sets the level, the
+ *  window or the memory cap. */
+export const WHOLE_SOURCE_MAX = 32 * MiB;
+export const WHOLE_SOURCE_LEVEL = 3;
 /** Encoder input window (-W): the target length of each VCDIFF window. 512 KiB rather than 1 MiB: 5–7 MiB less
  *  WASM (target hash and window buffers), deltas within ±2.5 % (smaller on the npm binaries, larger on a tar whose
  *  delta is tiny), and twice as fine windows for ranged GETs; 256 KiB saves 1.3 MiB more but costs up to 6 % on

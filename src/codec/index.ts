@@ -10,7 +10,7 @@
 
 import type { CodecOptions, CodecStats, Secondary, SourceInfo } from "./api";
 import {
-  DEFAULT_DECODE_BLOCK, DEFAULT_DECODE_CACHE, DEFAULT_INPUT_WINDOW, DEFAULT_LEVEL, DEFAULT_MAX_MEMORY,
+  DEFAULT_DECODE_BLOCK, DEFAULT_DECODE_CACHE, WHOLE_SOURCE_LEVEL, WHOLE_SOURCE_MAX, DEFAULT_INPUT_WINDOW, DEFAULT_LEVEL, DEFAULT_MAX_MEMORY,
   DEFAULT_MAX_OUTPUT, DEFAULT_SECONDARY, DEFAULT_SOURCE_WINDOW, ISOLATE_CODEC_BUDGET,
 } from "./defaults";
 import { CodecError } from "./errors";
@@ -39,7 +39,7 @@ const MAX_WINDOW = 16 * 1024 * 1024; // XD3_HARDMAXWINSIZE of this build (and of
 /** Delta-encodes `target` against `source` (null: no source, plain compression). Returns the delta stream. */
 export function encode(module: WebAssembly.Module, source: SourceInfo | null, target: ReadableStream<Uint8Array>,
   options: CodecOptions = {}): ReadableStream<Uint8Array> {
-  return jobStream(module, () => encoderConfig(options), source, target, "encode", options);
+  return jobStream(module, () => encoderConfig(options, source?.size), source, target, "encode", options);
 }
 
 /** Rebuilds the target from `source` and `delta`. Returns the target stream. */
@@ -65,8 +65,9 @@ function secondaryFlags(secondary: Secondary): number {
   throw new CodecError("internal", `unknown secondary compressor "${secondary}" (use lzma, djw or none)`);
 }
 
-function encoderConfig(o: CodecOptions): JobConfig {
-  const level = o.level ?? DEFAULT_LEVEL;
+function encoderConfig(o: CodecOptions, sourceSize?: number): JobConfig {
+  const whole = wholeSourceSettings(o, sourceSize);
+  const level = o.level ?? whole?.level ?? DEFAULT_LEVEL;
   if (!Number.isInteger(level) || level < 0 || level > 9) {
     throw new CodecError("internal", `level must be an integer 0..9, got ${level}`);
   }
@@ -75,13 +76,27 @@ function encoderConfig(o: CodecOptions): JobConfig {
   return {
     encode: true,
     winsize,
-    srcwin: checkSize("sourceWindow", o.sourceWindow ?? DEFAULT_SOURCE_WINDOW, MIN_SOURCE_WINDOW, 2 ** 31),
+    srcwin: checkSize("sourceWindow", o.sourceWindow ?? whole?.sourceWindow ?? DEFAULT_SOURCE_WINDOW, MIN_SOURCE_WINDOW, 2 ** 31),
     blksize: 0,
     flags: XD3_ADLER32 | secondaryFlags(o.secondary ?? DEFAULT_SECONDARY) | (level === 0 ? XD3_NOCOMPRESS : 0),
     smatch: smatchForLevel(level),
     maxMemory: o.maxMemory ?? DEFAULT_MAX_MEMORY,
     maxOutputSize: Number.MAX_SAFE_INTEGER,
   };
+}
+
+/**
+ * A source a little larger than the default window: xdelta3 only finds matches inside its source window, and
+ * with a window smaller than the source which matches it finds depends on where the window happens to sit (a
+ * 22 MB inflated zip: 198 KB of delta under -6 -B 16M, 99 KB with the whole source in the window). The whole
+ * source fits the job's memory cap only at a cheaper string matcher, so take that trade when the caller chose
+ * neither: measured in docs/PERFORMANCE.md "Codec" (peak WASM ≈ source + 28.5 MiB at -3 against
+ * window + 44.5 MiB at -6).
+ */
+function wholeSourceSettings(o: CodecOptions, sourceSize: number | undefined): { level: number; sourceWindow: number } | null {
+  if (o.level !== undefined || o.sourceWindow !== undefined || o.maxMemory !== undefined || sourceSize === undefined) return null;
+  if (sourceSize <= DEFAULT_SOURCE_WINDOW || sourceSize > WHOLE_SOURCE_MAX) return null;
+  return { level: WHOLE_SOURCE_LEVEL, sourceWindow: sourceSize };
 }
 
 function decoderConfig(o: CodecOptions): JobConfig {

@@ -99,6 +99,16 @@ export function pinnedDeflaters(): PinnedDeflaters {
   return isolateDeflaters;
 }
 
+/**
+ * Swaps the isolate's deflaters and returns the previous ones, for tests that must make the fast path go wrong
+ * under the whole engine (as setIsolateCodecBudget does for the codec budget). Never called by the Worker.
+ */
+export function replaceIsolateDeflaters(next: PinnedDeflaters): PinnedDeflaters {
+  const previous = pinnedDeflaters();
+  isolateDeflaters = next;
+  return previous;
+}
+
 function key(r: DeflateRecipe): string {
   return `${r.deflater}/${r.level}/${r.memLevel}/${r.windowBits}/${r.strategy}`;
 }

@@ -39,8 +39,8 @@ export interface ReferenceCache {
    * What is known of the inflated form of the reference.bin with this SHA-256 (compressed-aware deltas,
    * reference-form.ts), so a PUT need not inflate reference.bin twice to learn it. Content addressed: never stale.
    */
-  inflatedForm?(referenceSha256: string): Promise<InflatedFormFacts | null>;
-  rememberInflatedForm?(referenceSha256: string, facts: InflatedFormFacts): Promise<void>;
+  inflatedForm?(referenceSha256: string, version: number): Promise<InflatedFormFacts | null>;
+  rememberInflatedForm?(referenceSha256: string, version: number, facts: InflatedFormFacts): Promise<void>;
 }
 
 /** A reference's inflated form: its size, its SHA-256 and its header (the segment table it is laid out by). */

@@ -35,7 +35,7 @@ export interface DgRecord {
    * `reference`: that reference form's size and the SHA-256 of the reference.bin it is made from (its own
    * SHA-256 is refSha256); absent on deltas made while the form was stored (reference-form.ts).
    */
-  recompress?: { formSize: number; reference?: { size: number; from: string } };
+  recompress?: { formSize: number; formVersion: InflatedFormVersion; reference?: { size: number; from: string } };
   http: ObjectHttpHeaders;
   userMetadata: Record<string, string>;
   checksums: Partial<Record<ChecksumAlgorithm, string>>;
@@ -43,8 +43,12 @@ export interface DgRecord {
 
 export const REFERENCE_ORIGINAL_NAME = "__reference__";
 
-/** `dg-recompress` of a compressed-aware delta (docs/STORAGE_FORMAT.md "Compressed artifacts"). */
-export const RECOMPRESS_VERSION = "v1";
+/**
+ * `dg-recompress` of a compressed-aware delta (docs/STORAGE_FORMAT.md "Compressed artifacts"): `v<N>`, the
+ * layout of the inflated forms (the object's and the reference's) its delta was made between.
+ */
+export type InflatedFormVersion = 1 | 2;
+const RECOMPRESS_VERSIONS: Readonly<Record<string, InflatedFormVersion>> = { v1: 1, v2: 2 };
 
 const HTTP_KEYS: Array<[keyof ObjectHttpHeaders, string]> = [
   ["contentType", "content-type"],
@@ -84,7 +88,7 @@ export function encodeMetadata(record: DgRecord): Record<string, string> {
     meta["dg-delta-size"] = String(record.deltaSize ?? 0);
     if (record.deltaCmd) meta["dg-delta-cmd"] = record.deltaCmd;
     if (record.recompress) {
-      meta["dg-recompress"] = RECOMPRESS_VERSION;
+      meta["dg-recompress"] = `v${record.recompress.formVersion}`;
       meta["dg-inflated-size"] = String(record.recompress.formSize);
       if (record.recompress.reference) {
         meta["dg-ref-inflated-size"] = String(record.recompress.reference.size);
@@ -219,7 +223,8 @@ export function decodeMetadata(meta: Record<string, string>): DgRecord | null {
 function readRecompress(version: string | undefined, formSize: string | undefined): DgRecord["recompress"] {
   if (version === undefined) return undefined;
   const size = parseSize(formSize);
-  return { formSize: version === RECOMPRESS_VERSION && size !== undefined ? size : -1 };
+  const formVersion = RECOMPRESS_VERSIONS[version];
+  return formVersion && size !== undefined ? { formSize: size, formVersion } : { formSize: -1, formVersion: 1 };
 }
 
 /** The reference form a compressed-aware delta records; both fields or none (a partial record is not used). */
@@ -304,7 +309,7 @@ export function encodeSidecar(record: DgRecord): string {
     json.delta_size = record.deltaSize ?? 0;
     json.delta_cmd = record.deltaCmd ?? null;
     if (record.recompress) {
-      json.recompress = RECOMPRESS_VERSION;
+      json.recompress = `v${record.recompress.formVersion}`;
       json.inflated_size = record.recompress.formSize;
       if (record.recompress.reference) {
         json.ref_inflated_size = record.recompress.reference.size;

@@ -6,18 +6,20 @@
 // reads the form by offset through form-cursor.ts, and through the block cache under the form's SHA-256, so
 // blocks read once come from the edge next time.
 //
-// Deltas written while the form was stored (`<deltaspace>/.dg/reference.inflated.bin`, dg-ref-sha256 = the
-// form's SHA-256, no dg-ref-inflated-*) read the same way: the stored object held these very bytes, so it is
-// not read any more (keyspace.ts still collects it with reference.bin).
+// The form's layout has versions (containers.ts INFLATED_FORM_VERSION); a delta's dg-recompress names the one of
+// both forms it was made between. Deltas written while the form was stored (`<deltaspace>/.dg/reference.inflated.bin`,
+// dg-ref-sha256 = the form's SHA-256, no dg-ref-inflated-*) read the same way: the stored object held these very
+// bytes, so only its version byte is read (a build that wrote v2 deltas may have kept a v1 form made before);
+// keyspace.ts still collects it with reference.bin.
 import type { SourceInfo, SourceReader } from "../codec/api";
 import { S3Error } from "../errors";
 import type { StoredObject } from "../storage/backend";
 import { cachedSource } from "./body";
-import { encodeHeader, inflatedForm, inflatedFormSize, parseHeader, scanContainer } from "./containers";
+import { INFLATED_FORM_VERSION, encodeHeader, inflatedForm, inflatedFormSize, parseHeader, scanContainer } from "./containers";
 import { readSidecar, type EngineContext } from "./context";
-import { parseKey, referenceKey } from "./deltaspace";
+import { inflatedReferenceKey, parseKey, referenceKey } from "./deltaspace";
 import { formSource, type FormLayout, type OriginalFrom } from "./form-cursor";
-import { decodeMetadata, type DgRecord } from "./metadata";
+import { decodeMetadata, type DgRecord, type InflatedFormVersion } from "./metadata";
 import type { ReferenceUse } from "./reference-source";
 import { StreamHasher } from "./streams";
 
@@ -34,6 +36,7 @@ export interface ReferenceInUse {
 export interface ReferenceForm {
   /** SHA-256 of the reference.bin it is the inflated form of. */
   from: string;
+  version: InflatedFormVersion;
   size: number;
   sha256: string;
   layout: FormLayout;
@@ -43,18 +46,19 @@ export interface ReferenceForm {
  * PUT: the inflated form of the reference the PUT holds, from the reference cache's facts or by a scan and a
  * hash pass over reference.bin. null when reference.bin is not a container we can inflate (no compressed-aware delta).
  */
-export async function referenceForm(ctx: EngineContext, reference: ReferenceInUse): Promise<ReferenceForm | null> {
-  const cached = await ctx.referenceCache?.inflatedForm?.(reference.sha256);
-  const cachedLayout = cached && await layoutOf(cached.header, cached.size);
-  if (cached && cachedLayout) return { from: reference.sha256, size: cached.size, sha256: cached.sha256, layout: cachedLayout };
-  const layout = await scanReference(ctx, reference);
+export async function referenceForm(ctx: EngineContext, reference: ReferenceInUse,
+  version: InflatedFormVersion = INFLATED_FORM_VERSION): Promise<ReferenceForm | null> {
+  const cached = await ctx.referenceCache?.inflatedForm?.(reference.sha256, version);
+  const cachedLayout = cached && await layoutOf(cached.header, cached.size, version);
+  if (cached && cachedLayout) return { from: reference.sha256, version, size: cached.size, sha256: cached.sha256, layout: cachedLayout };
+  const layout = await scanReference(ctx, reference, version);
   if (!layout) return null;
   const hasher = new StreamHasher(false);
   for await (const chunk of inflatedForm(await pinnedFrom(ctx, reference)(0), layout.segments, layout.header)) await hasher.update(chunk);
   const { sha256 } = await hasher.finish();
   const size = inflatedFormSize(layout.header, layout.segments);
-  await ctx.referenceCache?.rememberInflatedForm?.(reference.sha256, { size, sha256, header: layout.header });
-  return { from: reference.sha256, size, sha256, layout };
+  await ctx.referenceCache?.rememberInflatedForm?.(reference.sha256, version, { size, sha256, header: layout.header });
+  return { from: reference.sha256, version, size, sha256, layout };
 }
 
 /** The form as the encoder's source: through the block cache under the form's SHA-256 when there is one. */
@@ -100,12 +104,13 @@ async function formOrigin(ctx: EngineContext, key: string, record: DgRecord, exp
   if (!stored) throw new S3Error("InternalError", `The reference for ${JSON.stringify(key)} is missing.`, { Key: key });
   const refSha = (decodeMetadata(stored.metadata) ?? await readSidecar(ctx, refKey))?.sha256;
   const from = record.recompress?.reference?.from;
+  const version = await referenceFormVersion(ctx, key, record);
   const notIt = () => new S3Error("InternalError", `The reference of ${JSON.stringify(key)} is not the one its delta was made against.`, { Key: key });
   if (from && refSha !== from) throw notIt();
   const reference = { key: refKey, stored, sha256: refSha ?? "" };
-  const cached = refSha ? await ctx.referenceCache?.inflatedForm?.(refSha) : null;
+  const cached = refSha ? await ctx.referenceCache?.inflatedForm?.(refSha, version) : null;
   if (cached && cached.sha256 !== record.refSha256) throw notIt();
-  const layout = (cached && await layoutOf(cached.header, cached.size)) || await scanReference(ctx, reference);
+  const layout = (cached && await layoutOf(cached.header, cached.size, version)) || await scanReference(ctx, reference, version);
   if (!layout) throw new S3Error("InternalError", `The reference of ${JSON.stringify(key)} is not a container its delta can have been made against.`, { Key: key });
   const source = formSource(layout, pinnedFrom(ctx, reference));
   if (expectedSize !== null && source.size !== expectedSize) throw notIt();
@@ -113,14 +118,29 @@ async function formOrigin(ctx: EngineContext, key: string, record: DgRecord, exp
   return source;
 }
 
-/** reference.bin taken apart (one streamed inflate pass); null when it is not a container. */
-async function scanReference(ctx: EngineContext, reference: ReferenceInUse): Promise<FormLayout | null> {
-  const segments = await scanContainer(await pinnedFrom(ctx, reference)(0), { maxInflated: ctx.config.maxDeltaObjectSize });
-  return segments && { header: encodeHeader(segments, reference.stored.size), segments };
+/**
+ * The layout version of the reference form a delta was made against: its dg-recompress when it records the form
+ * (dg-ref-inflated-*). A delta made while the form was stored names no version of it: v1 deltas had v1 forms, but
+ * a v2 delta may have been made against a v1 form stored before, so the stored form's version byte says (v2 when
+ * it is gone: what the build that wrote v2 deltas made).
+ */
+async function referenceFormVersion(ctx: EngineContext, key: string, record: DgRecord): Promise<InflatedFormVersion> {
+  const written = record.recompress?.formVersion ?? INFLATED_FORM_VERSION;
+  if (record.recompress?.reference || written === 1) return written;
+  const stored = await ctx.backend.get(inflatedReferenceKey(parseKey(key).deltaspace), { offset: 0, length: 5 });
+  const head = stored ? new Uint8Array(await new Response(stored.body).arrayBuffer()) : null;
+  return head?.[4] === 1 ? 1 : written;
 }
 
-/** A cached header read back; null (not used) when it does not parse or does not add up to the size. */
-async function layoutOf(header: Uint8Array, size: number): Promise<FormLayout | null> {
+/** reference.bin taken apart (one streamed inflate pass); null when it is not a container. */
+async function scanReference(ctx: EngineContext, reference: ReferenceInUse, version: InflatedFormVersion): Promise<FormLayout | null> {
+  const segments = await scanContainer(await pinnedFrom(ctx, reference)(0), { maxInflated: ctx.config.maxDeltaObjectSize });
+  return segments && { header: encodeHeader(segments, reference.stored.size, version), segments };
+}
+
+/** A cached header read back; null (not used) when it is not of this version, does not parse or does not add up to the size. */
+async function layoutOf(header: Uint8Array, size: number, version: InflatedFormVersion): Promise<FormLayout | null> {
+  if (header[4] !== version) return null;
   try {
     const { segments } = await parseHeader(header);
     return inflatedFormSize(header, segments) === size ? { header, segments } : null;

@@ -218,7 +218,7 @@ async function tryStoreRecompressed(
       const source = await referenceFormSource(ctx, reference, form, ENCODER_READS);
       const delta = await encodeWithinRatio(ctx, source, await inflatedTarget(body, plan), plan.formSize, body.size);
       if (!(delta instanceof DeltaBuffer)) return null;
-      return { delta, refSha256: form.sha256, against: { formSize: plan.formSize, reference: { size: form.size, from: form.from } } };
+      return { delta, refSha256: form.sha256, against: { formSize: plan.formSize, formVersion: form.version, reference: { size: form.size, from: form.from } } };
     });
   } catch (error) {
     if (error instanceof S3Error && error.code !== "InternalError") throw error;

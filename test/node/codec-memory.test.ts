@@ -82,3 +82,33 @@ describe("memory stays under the 64 MiB default cap", () => {
     }
   }, 300_000);
 });
+
+describe("a source a little larger than the default window is encoded whole, under the cap", () => {
+  // Rotated: the target starts with the source's last 4 MiB. A 16 MiB window starts at the source's start and
+  // never sees them; with the whole 32 MiB source in the window they are copies.
+  const WHOLE = 32;
+  const order = [...Array.from({ length: 4 }, (_, i) => WHOLE - 4 + i), ...Array.from({ length: WHOLE - 4 }, (_, i) => i)];
+  const rotated = () => {
+    const source = syntheticSource(WHOLE, SEED);
+    let next = 0;
+    return new ReadableStream<Uint8Array>({
+      async pull(c) {
+        if (next >= order.length) return c.close();
+        c.enqueue(await source.read(order[next++] * MiB, MiB));
+      },
+    });
+  };
+
+  it("finds matches anywhere in a 32 MiB source and rebuilds the target, both under the 64 MiB cap", async () => {
+    let encoded: CodecStats | undefined;
+    const delta = await collect(encode(codecModule, syntheticSource(WHOLE, SEED), rotated(), { targetSize: WHOLE * MiB, onStats: (s) => (encoded = s) }));
+    expect(encoded!.wasmMemoryPeakBytes).toBeLessThanOrEqual(DEFAULT_MAX_MEMORY);
+    expect(delta.length).toBeLessThan(MiB / 4);
+    let decoded: CodecStats | undefined;
+    const out = await hashStream(decode(codecModule, syntheticSource(WHOLE, SEED), streamOf(delta), { onStats: (s) => (decoded = s) }));
+    const expected = createHash("sha256");
+    for await (const chunk of rotated()) expected.update(chunk);
+    expect(out.sha).toBe(expected.digest("hex"));
+    expect(decoded!.wasmMemoryPeakBytes).toBeLessThanOrEqual(DEFAULT_MAX_MEMORY);
+  }, 300_000);
+});

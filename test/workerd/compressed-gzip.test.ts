@@ -49,7 +49,7 @@ describe("a .tgz after the first is a compressed-aware delta", () => {
     expect(second.headers.get("x-amz-storage-type")).toBe("Delta");
 
     const delta = await bucket.head("tgz/app/app-1.1.0.tgz.delta");
-    expect(delta?.customMetadata?.["dg-recompress"]).toBe("v1");
+    expect(delta?.customMetadata?.["dg-recompress"]).toBe("v2");
     // Its recipe names a shipped, pinned deflater (docs/STORAGE_FORMAT.md "Deflaters"), not the runtime's zlib.
     expect(await recipeDeflaters("tgz/app/app-1.1.0.tgz.delta", "tgz/app")).toEqual(["zlib-chromium-1.3.0.1-motley"]);
     // A plain delta of one gzip against another is ~90 % of it; of the inflated content, a few hundred bytes.

@@ -32,7 +32,7 @@ async function seeded(prefix: string): Promise<Uint8Array> {
   await put(`${prefix}/app-1.tgz`, npmGzip(tarOf(packageFiles(1))));
   const response = await put(`${prefix}/app-2.tgz`, v2);
   expect(response.headers.get("x-amz-storage-type")).toBe("Delta");
-  expect((await bucket.head(`${prefix}/app-2.tgz.delta`))?.customMetadata?.["dg-recompress"]).toBe("v1");
+  expect((await bucket.head(`${prefix}/app-2.tgz.delta`))?.customMetadata?.["dg-recompress"]).toBe("v2");
   return v2;
 }
 

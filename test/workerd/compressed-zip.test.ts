@@ -4,6 +4,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { packageFiles, zipOf, type ZipOptions } from "./helpers/artifacts";
 import { s3Compressed as s3 } from "./s3-support";
+import { ByteQueue, encodeHeader, readHeader, type Segment } from "../../src/engine/containers";
 
 const B = "/default";
 const bucket = env.BUCKET;
@@ -27,14 +28,14 @@ async function roundTrip(prefix: string, name: (minor: number) => string, option
 describe("zip artifacts", () => {
   it("a Python-zipfile-like .zip (level 6) is a compressed-aware delta, rebuilt byte-exact", async () => {
     const { v2, delta } = await roundTrip("cz-zip", (m) => `pkg-1.${m}.zip`, {});
-    expect(delta.customMetadata?.["dg-recompress"]).toBe("v1");
+    expect(delta.customMetadata?.["dg-recompress"]).toBe("v2");
     expect(delta.size).toBeLessThan(v2.length / 20);
   });
 
   it("a jar with data descriptors and stored entries, level 9", async () => {
     const { delta } = await roundTrip("cz-jar", (m) => `lib-1.${m}.jar`,
       { level: 9, dataDescriptor: true, stored: (name) => name.endsWith(".json") });
-    expect(delta.customMetadata?.["dg-recompress"]).toBe("v1");
+    expect(delta.customMetadata?.["dg-recompress"]).toBe("v2");
   });
 
   it("a zip whose entries are mostly made by a deflater no recipe reproduces takes today's path", async () => {
@@ -63,5 +64,28 @@ describe("zip artifacts", () => {
     expect(await bucket.head("cz-off/pkg-2.zip.delta")).toBeNull();
     expect(await bucket.head("cz-off/.dg/reference.inflated.bin")).toBeNull();
     expect(await readAll(engine, "cz-off/pkg-2.zip")).toEqual(v2);
+  });
+
+  it("an object's inflated-form header repeats its reference's segment table verbatim, so many entries cost no delta each; v1 headers still read", async () => {
+    const recipe = { deflater: "zlib-1.3.1", level: 6, memLevel: 8, windowBits: 15, strategy: 0 };
+    const entries = 500;
+    const segments: Segment[] = Array.from({ length: 2 * entries }, (_, i) =>
+      i % 2 ? { kind: "deflate", length: 100 + i, inflated: 300 + 7 * i, recipe } : { kind: "raw", length: 30 + (i % 7) });
+    const size = segments.reduce((n, s) => n + s.length, 0);
+    // The reference's form is made without a recipe search: the same segments, no recipes.
+    const referenceHeader = encodeHeader(segments.map((s) => (s.kind === "deflate" ? { ...s, recipe: undefined } : s)), size);
+    const objectHeader = encodeHeader(segments, size);
+    const latin1 = (bytes: Uint8Array) => String.fromCharCode(...bytes);
+    // All but the recipes table (near the start) and the recipe column (one byte per entry, at the end).
+    const table = latin1(referenceHeader.subarray(16, referenceHeader.length - entries));
+    expect(table.length).toBeGreaterThan(4 * entries);
+    expect(latin1(objectHeader).includes(table)).toBe(true);
+
+    for (const version of [1, 2]) {
+      const queue = new ByteQueue(new Blob([encodeHeader(segments, size, version)]).stream().getReader());
+      const parsed = await readHeader(queue).finally(() => queue.cancel());
+      expect(parsed.originalSize).toBe(size);
+      expect(parsed.segments).toEqual(segments);
+    }
   });
 });

@@ -11,6 +11,7 @@ import { probeContent, RecompressMismatchError, Recompressor, UnknownDeflaterErr
 import { WasmDeflate, ZLIB_CHROMIUM_ID, ZLIB_VANILLA_ID } from "../../src/deflate/wasm-deflater";
 import { bytesToHex } from "../../src/encoding";
 import { textLike } from "../fixtures/codec/data";
+import { flipsByteAt } from "./helpers/wrong-fast-path";
 
 const NPM: DeflateRecipe = { deflater: ZLIB_CHROMIUM_ID, level: 9, memLevel: 8, windowBits: 15, strategy: 0 };
 
@@ -48,29 +49,6 @@ async function drain(stream: ReadableStream<Uint8Array>): Promise<{ bytes: numbe
   } catch (error) {
     return { bytes, error };
   }
-}
-
-/** The runtime's zlib with one output byte flipped at `offset`: a fast path that went wrong after a runtime update. */
-function flipsByteAt(offset: number): Deflater & { calls: number } {
-  const real = nodeZlibDeflater();
-  const fake = {
-    id: real.id,
-    calls: 0,
-    deflateRaw(params: DeflateParams): TransformStream<Uint8Array, Uint8Array> {
-      fake.calls++;
-      const inner = real.deflateRaw(params);
-      let seen = 0;
-      const flip = new TransformStream<Uint8Array, Uint8Array>({
-        transform(chunk, controller) {
-          if (offset >= seen && offset < seen + chunk.length) chunk[offset - seen] ^= 0x01;
-          seen += chunk.length;
-          controller.enqueue(chunk);
-        },
-      });
-      return { writable: inner.writable, readable: inner.readable.pipeThrough(flip) };
-    },
-  };
-  return fake;
 }
 
 /** A fast path that uses other parameters than asked: differs everywhere, so the probe catches it. */

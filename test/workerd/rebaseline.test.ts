@@ -139,7 +139,7 @@ describe("re-baseline", () => {
     // The versions went back to compressed-aware deltas, against the inflated form of the new reference.
     for (const minor of [1, 3, 4]) {
       const meta = (await env.BUCKET.head(`${prefix}/app-1.${minor}.0.tgz.delta`))?.customMetadata;
-      expect(meta?.["dg-recompress"], `app-1.${minor}.0.tgz`).toBe("v1");
+      expect(meta?.["dg-recompress"], `app-1.${minor}.0.tgz`).toBe("v2");
       expect(meta?.["dg-ref-inflated-from"], `app-1.${minor}.0.tgz`).toBe(await referenceSha());
     }
     await expectAllExact(objects, "after the re-baseline");

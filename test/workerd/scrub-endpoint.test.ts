@@ -188,7 +188,7 @@ describe("scrub", () => {
       const response = await s3Compressed("PUT", `/${bucket}/pkg/app-1.${minor}.0.tgz`, { body: npmGzip(tarOf(packageFiles(minor))) });
       expect(response.headers.get("x-amz-storage-type")).toBe(minor === 0 ? "Reference" : "Delta");
     }
-    expect((await env.BUCKET.head(stored(bucket, "pkg/app-1.1.0.tgz.delta")))?.customMetadata?.["dg-recompress"]).toBe("v1");
+    expect((await env.BUCKET.head(stored(bucket, "pkg/app-1.1.0.tgz.delta")))?.customMetadata?.["dg-recompress"]).toBe("v2");
     const clean = await scrubAll(bucket);
     // reference.bin and three deltas (the first is the seeding upload's plain self-delta); no inflated reference.
     expect(clean.checked).toBe(4);
