@@ -10,8 +10,9 @@
 // stream's own buffering. Never a loop: each read restarts at most once and then only moves forward, so the work
 // of one read is at most one segment's inflated size before the offset plus the bytes asked for. And a source
 // read so scattered that it has produced MAX_PRODUCED_FACTOR times the form's size fails (InternalError) rather
-// than spend the request's CPU on inflating the same bytes again and again (measured on a 16 MiB .tgz form: 1.5×
-// through the block cache with the default decoder; 11× with no block cache and a 512 KiB decoder cache).
+// than spend the request's CPU on inflating the same bytes again and again (counted on a 16 MiB .tgz form: 1.5×
+// through the block cache with the default decoder, 5.8× without it, 11× without it and with a 512 KiB decoder
+// source cache).
 import type { SourceInfo } from "../codec/api";
 import { S3Error } from "../errors";
 import { inflatedSegments, type Segment } from "./containers";
