@@ -91,10 +91,6 @@ export class RebuiltObjectCache {
     ).finally(() => copy.abandon());
     if (scope.waitUntil) scope.waitUntil(written);
     const reader = stream.getReader();
-    // The copy lags one chunk behind the client: the cache never holds the whole object before the stream has
-    // ended normally, so a rebuild that fails its check at the very end (the hash is known only then) cannot
-    // complete an entry; and its failure waits for the eviction, so the next GET cannot find a left-over.
-    let held: Uint8Array | undefined;
     return new ReadableStream<Uint8Array>({
       async pull(controller) {
         await copy.roomForMore();
@@ -102,18 +98,20 @@ export class RebuiltObjectCache {
         try {
           next = await reader.read();
         } catch (error) {
+          // A rebuild that fails its check fails at its very end (the hash is known only then), when the cache may
+          // already hold every byte: the eviction is awaited, so the next GET cannot find a left-over.
           copy.fail(error);
           await written;
           throw error;
         }
-        if (held) copy.push(held);
-        held = next.done ? undefined : next.value;
         if (next.done) {
           copy.end();
           if (!scope.waitUntil) await written;
           controller.close();
           return;
         }
+        // Copied before the client has it: the client's side may take (detach) the buffer.
+        copy.push(next.value);
         controller.enqueue(next.value);
       },
       async cancel(reason) {
