@@ -6,10 +6,9 @@ export interface EngineConfig {
   /** Delta compression on/off for this bucket (off: everything is stored passthrough). */
   compression: boolean;
   /**
-   * Compressed-aware deltas of gzip/zip content (docs/STORAGE_FORMAT.md "Compressed artifacts"). Off (the
-   * default) keeps the bucket strictly DeltaGlider-readable, and the default extension list is DeltaGlider's.
-   * Off by default: such deltas are not DeltaGlider-readable, and a GET the edge caches do not serve costs an
-   * inflate of reference.bin and a recompression (docs/CONFIGURATION.md).
+   * Compressed-aware deltas of gzip/zip content (docs/STORAGE_FORMAT.md "Compressed artifacts"). On by default:
+   * nothing is stored beside the deltas (the reference's inflated form is made on demand), so every one kept
+   * pays. Off keeps the bucket strictly DeltaGlider-readable, and the default extension list is DeltaGlider's.
    */
   compressedDeltas: boolean;
   /** File extensions (lower-case, no dot) that are tried as deltas. Matched on the key's last segment. */
@@ -43,7 +42,7 @@ const MiB = 1024 * 1024;
 
 export const DEFAULT_ENGINE_CONFIG: EngineConfig = {
   compression: true,
-  compressedDeltas: false,
+  compressedDeltas: true,
   deltaExtensions: DELTAGLIDER_DELTA_EXTENSIONS,
   maxDeltaRatio: 0.75, // DeltaGlider's default since proxy v0.5.4 (0.5 before; the seed README and the Python CLI say 0.5)
   maxDeltaObjectSize: 100 * MiB,

@@ -9,7 +9,7 @@ import { npmGzip, packageFiles, tarOf } from "./helpers/artifacts";
 import { ByteQueue, readHeader } from "../../src/engine/containers";
 import { asStoredFormLayout, referenceFormSource } from "./helpers/reference-form";
 import { workerCodec } from "../../src/wiring";
-import { s3 as s3Default, s3Compressed as s3, xmlOf } from "./s3-support";
+import { s3 as s3Default, s3Compressed as s3, s3DeltaGliderReadable, xmlOf } from "./s3-support";
 
 const B = "/default";
 const bucket = env.BUCKET;
@@ -93,10 +93,18 @@ describe("a .tgz after the first is a compressed-aware delta", () => {
     expect(await stored("tgz-gc/")).toEqual([]);
   });
 
-  it("is off by default: without DG_COMPRESSED_DELTAS a .tgz is not even eligible (DeltaGlider's list), no inflated reference", async () => {
+  it("is on by default: with the Worker's own settings a second .tgz is a compressed-aware delta", async () => {
+    const [v1, v2] = versions(2);
+    expect((await s3Default("PUT", `${B}/tgz-default/app-1.tgz`, { body: v1 })).headers.get("x-amz-storage-type")).toBe("Reference");
+    expect((await s3Default("PUT", `${B}/tgz-default/app-2.tgz`, { body: v2 })).headers.get("x-amz-storage-type")).toBe("Delta");
+    expect((await bucket.head("tgz-default/app-2.tgz.delta"))?.customMetadata?.["dg-recompress"]).toBe("v2");
+    expect(new Uint8Array(await (await s3Default("GET", `${B}/tgz-default/app-2.tgz`)).arrayBuffer())).toEqual(v2);
+  });
+
+  it("DG_COMPRESSED_DELTAS=false keeps the bucket DeltaGlider-readable: a .tgz is not even eligible (DeltaGlider's list)", async () => {
     const [v1, v2] = versions(2);
     for (const [key, body] of [["tgz-off/app-1.tgz", v1], ["tgz-off/app-2.tgz", v2]] as const) {
-      const response = await s3Default("PUT", `${B}/${key}`, { body });
+      const response = await s3DeltaGliderReadable("PUT", `${B}/${key}`, { body });
       expect(response.status).toBe(200);
       expect(response.headers.get("x-amz-storage-type")).toBe("Direct");
     }

@@ -132,9 +132,9 @@ describe("keys and config", () => {
     const config = resolveEngineConfig();
     expect(config.maxDeltaRatio).toBe(0.75);
     const deltaglider = ["zip", "tar", "jar", "war", "ear", "dmg", "iso", "sql", "dump", "bak", "backup"];
-    // Compressed-aware deltas off (default): DeltaGlider's list; on: the compressed artifact types join it.
-    expect(config.compressedDeltas).toBe(false);
-    expect(config.deltaExtensions).toEqual(deltaglider);
+    // Compressed-aware deltas on (default): the compressed artifact types join DeltaGlider's list; off: its list.
+    expect(config.compressedDeltas).toBe(true);
+    expect(config.deltaExtensions).toEqual([...deltaglider, "tgz", "gz", "whl", "nupkg", "crate"]);
     expect(resolveEngineConfig({ compressedDeltas: true }).deltaExtensions).toEqual([...deltaglider, "tgz", "gz", "whl", "nupkg", "crate"]);
     expect(resolveEngineConfig({ compressedDeltas: false }).deltaExtensions).toEqual(deltaglider);
     expect(resolveEngineConfig({ compressedDeltas: false, deltaExtensions: ["tgz"] }).deltaExtensions).toEqual(["tgz"]);

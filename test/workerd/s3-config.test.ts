@@ -28,7 +28,7 @@ describe("configuration", () => {
       BUCKET: env.BUCKET, OTHER: env.BUCKET, DG_BUCKETS: "default=BUCKET, releases=OTHER", DG_RUNTIME_BUCKETS: "off",
       DG_MAX_DELTA_RATIO: "0.25", DG_DELTA_EXTENSIONS: "zip,.TAR", DG_MAX_DELTA_OBJECT_SIZE: "200MiB", DG_SIDECARS: "false",
     });
-    expect(config.engine.compressedDeltas).toBe(false);
+    expect(config.engine.compressedDeltas).toBe(true);
     const strict = parseConfig({ BUCKET: env.BUCKET, DG_COMPRESSED_DELTAS: "off" }).engine;
     expect(strict.compressedDeltas).toBe(false);
     expect(strict.deltaExtensions).not.toContain("tgz");

@@ -22,23 +22,35 @@ export async function s3(method: string, path: string, init: { headers?: Record<
 }
 
 /**
- * The Worker's env with compressed-aware deltas on (DG_COMPRESSED_DELTAS is off by default). One object for the
- * whole test run: the isolate builds its services once per env object (src/wiring.ts).
+ * The Worker's env with compressed-aware deltas on (as by default) and off (the DeltaGlider-readable setting).
+ * One object each for the whole test run: the isolate builds its services once per env object (src/wiring.ts).
  */
 const COMPRESSED_ENV = { ...(env as object), DG_COMPRESSED_DELTAS: "true" };
+const STRICT_ENV = { ...(env as object), DG_COMPRESSED_DELTAS: "false" };
+
+type DirectInit = { headers?: Record<string, string>; body?: BodyInit | null };
 
 /**
  * s3() through the Worker's fetch handler with compressed-aware deltas on. The answer is read whole before the
  * request's background work (ctx.waitUntil) is awaited, and handed back as a Response; a body that failed
  * mid-stream is handed back as a body that fails.
  */
-export async function s3Compressed(method: string, path: string, init: { headers?: Record<string, string>; body?: BodyInit | null } = {}) {
+export function s3Compressed(method: string, path: string, init: DirectInit = {}): Promise<Response> {
+  return s3Direct(COMPRESSED_ENV, method, path, init);
+}
+
+/** s3Compressed with DG_COMPRESSED_DELTAS=false: a bucket kept strictly DeltaGlider-readable. */
+export function s3DeltaGliderReadable(method: string, path: string, init: DirectInit = {}): Promise<Response> {
+  return s3Direct(STRICT_ENV, method, path, init);
+}
+
+async function s3Direct(workerEnv: object, method: string, path: string, init: DirectInit): Promise<Response> {
   // Called directly (not through the runtime's HTTP layer), a request carries no Content-Length of its own.
   const length: Record<string, string> = init.body instanceof Uint8Array || init.body instanceof ArrayBuffer
     ? { "content-length": String(init.body.byteLength) } : {};
   const request = await DEV_CLIENT.sign(`${ORIGIN}${path}`, { method, headers: { ...length, ...init.headers }, body: init.body ?? null });
   const ctx = createExecutionContext();
-  const response = await worker.fetch(request, COMPRESSED_ENV as never, ctx);
+  const response = await worker.fetch(request, workerEnv as never, ctx);
   let body: BodyInit | null = null;
   try {
     const whole = await response.arrayBuffer();
