@@ -1,4 +1,4 @@
-// The savings totals with compressed-aware deltas on (DG_COMPRESSED_DELTAS=true): the inflated form of a
+// The savings totals with compressed-aware deltas (on by default): the inflated form of a
 // deltaspace's reference is made on demand, so a compressed-aware delta adds no reference bytes, and GET /_/stats
 // still equals what is stored (summed from the R2 binding's own listing, helpers/stored-totals.ts) after more
 // versions, a rebuild scan and the deletes. An inflated reference an earlier version stored
@@ -8,30 +8,8 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { npmGzip, packageFiles, tarOf } from "./helpers/artifacts";
 import { asStoredFormLayout } from "./helpers/reference-form";
-import { s3Compressed as s3, uniqueBucket } from "./s3-support";
-import { expectTotalsEqual, storedTotals } from "./helpers/stored-totals";
-
-/** Where a runtime bucket's objects live in the BUCKET binding (DG_RUNTIME_BUCKETS default `BUCKET:.dg/buckets/`). */
-const dataRoot = (bucket: string) => `.dg/buckets/data/${bucket}/`;
-
-async function stats(bucket: string): Promise<any> {
-  const response = await s3("GET", `/_/stats?bucket=${bucket}`);
-  expect(response.status).toBe(200);
-  return response.json();
-}
-
-async function expectTotalsMatchStorage(bucket: string): Promise<any> {
-  const logicalSize = async (key: string) => Number((await s3("HEAD", `/${bucket}/${key}`)).headers.get("content-length"));
-  const [expected, shown] = await Promise.all([storedTotals(env.BUCKET, dataRoot(bucket), logicalSize), stats(bucket)]);
-  expectTotalsEqual(shown, expected);
-  return shown;
-}
-
-async function put(bucket: string, key: string, body: Uint8Array): Promise<string> {
-  const response = await s3("PUT", `/${bucket}/${key}`, { body });
-  expect(response.status).toBe(200);
-  return response.headers.get("x-amz-storage-type")!;
-}
+import { s3, uniqueBucket } from "./s3-support";
+import { dataRoot, expectTotalsMatchStorage, put, stats } from "./helpers/bucket-stats";
 
 /** A rebuild scan of the bucket's totals from storage, page by page. */
 async function rebuildScan(bucket: string): Promise<void> {

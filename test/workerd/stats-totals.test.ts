@@ -7,37 +7,10 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import worker from "../../src/index";
 import { describe, expect, it } from "vitest";
 import { DEV_CLIENT, ORIGIN, bytes, s3, uniqueBucket, xmlOf } from "./s3-support";
+import { dataRoot, expectTotalsMatchStorage, put, stats } from "./helpers/bucket-stats";
 import { expectTotalsEqual, storedTotals } from "./helpers/stored-totals";
 
 const MiB = 1024 * 1024;
-/** Where a runtime bucket's objects live in the BUCKET binding (DG_RUNTIME_BUCKETS default `BUCKET:.dg/buckets/`). */
-const dataRoot = (bucket: string) => `.dg/buckets/data/${bucket}/`;
-
-async function logicalSize(bucket: string, key: string): Promise<number> {
-  const head = await s3("HEAD", `/${bucket}/${key}`);
-  expect(head.status).toBe(200);
-  return Number(head.headers.get("content-length"));
-}
-
-async function stats(bucket: string): Promise<any> {
-  const response = await s3("GET", `/_/stats?bucket=${bucket}`);
-  expect(response.status).toBe(200);
-  return response.json();
-}
-
-/** /_/stats for the bucket equals what is stored: totals, by type, and every deltaspace. */
-async function expectTotalsMatchStorage(bucket: string): Promise<any> {
-  const [expected, shown] = await Promise.all([storedTotals(env.BUCKET, dataRoot(bucket), (key) => logicalSize(bucket, key)), stats(bucket)]);
-  expectTotalsEqual(shown, expected);
-  return shown;
-}
-
-async function put(bucket: string, key: string, body: Uint8Array): Promise<string> {
-  const response = await s3("PUT", `/${bucket}/${key}`, { body });
-  expect(response.status).toBe(200);
-  return response.headers.get("x-amz-storage-type")!;
-}
-
 async function newBucket(label: string): Promise<string> {
   const bucket = uniqueBucket(label);
   expect((await s3("PUT", `/${bucket}`)).status).toBe(200);
