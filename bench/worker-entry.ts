@@ -3,7 +3,10 @@
 // difference of two reads around a request is that request's R2 operations. `GET /_/gc` runs a full GC when
 // workerd runs with V8's --expose-gc (the memory bench's live figure, bench/gc-trace.ts), 501 otherwise.
 // `GET /_/read-body?key=K&reader=byob|default&gcAfter=N` reads R2 object K to its end and runs gc() after N
-// chunks and at the end (bench/body-retention.ts: how much of a body being read stays alive).
+// chunks and at the end (bench/body-retention.ts: how much of a body being read stays alive). `/_/ops` also
+// reports the largest WASM memory of an instance that owns its memory (the shipped deflaters), and
+// `GET /_/wasm-probe` shows whether V8's GC trace counts WASM memory as ArrayBuffers, and `GET /_/raw-meta?key=K`
+// answers a stored object's R2 metadata (bench/compressed-memory.ts).
 // Never deployed.
 import worker, { BucketCoordinator, MetricsAggregator } from "../src/index";
 
@@ -27,6 +30,59 @@ function takeWasmPeak(): number {
   const peak = Math.max(0, ...memoriesSinceLastRead.map((m) => m.buffer.byteLength));
   memoriesSinceLastRead.length = 0;
   return peak;
+}
+
+// The shipped deflaters (src/deflate/wasm-deflater.ts) are instances that own their memory, so TrackedMemory never
+// sees it. Each such instance gets its exports wrapped to note its memory's size after every call (it grows inside
+// calls); only numbers are kept, never the instance, so tracking keeps no garbage alive. Reported by /_/ops as the
+// largest one and the count since the last read (one stream = one instance, used one after another).
+let ownMemoryPeak = 0;
+let ownMemoryInstances = 0;
+const NativeInstance = WebAssembly.Instance;
+class TrackedInstance extends NativeInstance {
+  constructor(module: WebAssembly.Module, imports?: WebAssembly.Imports) {
+    super(module, imports);
+    const exports = this.exports; // the native accessor: not yet shadowed by the own property set below
+    const memory = exports.memory;
+    if (!(memory instanceof NativeMemory)) return;
+    ownMemoryInstances++;
+    const note = () => { ownMemoryPeak = Math.max(ownMemoryPeak, memory.buffer.byteLength); };
+    note();
+    const wrapped: Record<string, WebAssembly.ExportValue> = {};
+    for (const [name, value] of Object.entries(exports)) {
+      wrapped[name] = typeof value !== "function" ? value : (...args: unknown[]) => {
+        const result = (value as (...a: unknown[]) => unknown)(...args);
+        note();
+        return result;
+      };
+    }
+    Object.defineProperty(this, "exports", { value: Object.freeze(wrapped) });
+  }
+}
+(WebAssembly as { Instance: typeof WebAssembly.Instance }).Instance = TrackedInstance;
+
+function takeOwnMemoryPeak(): { ownMemoryPeakBytes: number; ownMemoryInstances: number } {
+  const taken = { ownMemoryPeakBytes: ownMemoryPeak, ownMemoryInstances };
+  ownMemoryPeak = 0;
+  ownMemoryInstances = 0;
+  return taken;
+}
+
+/**
+ * `GET /_/wasm-probe?mib=N`: whether V8 counts WASM linear memory in "Backing store memory" (the GC trace's
+ * buffers figure): gc() with an N MiB WebAssembly.Memory alive, then gc() after letting it go; the bench reads
+ * the two figures from the trace.
+ */
+function wasmProbe(params: URLSearchParams): Response {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return new Response("V8 runs without --expose-gc", { status: 501 });
+  let memory: WebAssembly.Memory | null = new NativeMemory({ initial: Number(params.get("mib") ?? "16") * 16 });
+  new Uint8Array(memory.buffer).fill(1); // touched, so it is resident, not only reserved
+  gc();
+  const bytes = memory.buffer.byteLength;
+  memory = null;
+  gc();
+  return Response.json({ bytes });
 }
 
 const BUCKET_METHODS: Record<string, keyof Counts> = {
@@ -197,6 +253,13 @@ async function sampledAtResponse(response: Promise<Response> | Response): Promis
   return answered;
 }
 
+/** `GET /_/raw-meta?key=K`: the stored R2 object K's custom metadata (e.g. whether a `.delta` is compressed-aware). */
+async function rawMetadata(params: URLSearchParams, env: Record<string, unknown>): Promise<Response> {
+  const bucket = Object.values(env).find(isR2Bucket);
+  const head = bucket && await bucket.head(params.get("key") ?? "");
+  return head ? Response.json({ size: head.size, customMetadata: head.customMetadata ?? {} }) : new Response("no such object", { status: 404 });
+}
+
 // wrangler refuses an entry that does not export every Durable Object class wrangler.toml binds.
 export { BucketCoordinator, MetricsAggregator };
 
@@ -204,8 +267,10 @@ export default {
   fetch(request: Request, env: Record<string, unknown>, ctx: ExecutionContext): Promise<Response> | Response {
     const path = new URL(request.url).pathname;
     if (path === "/_/ops") {
-      return Response.json({ ...counts, wasmPeakBytes: takeWasmPeak() }, { headers: { "cache-control": "no-store" } });
+      return Response.json({ ...counts, wasmPeakBytes: takeWasmPeak(), ...takeOwnMemoryPeak() }, { headers: { "cache-control": "no-store" } });
     }
+    if (path === "/_/wasm-probe") return wasmProbe(new URL(request.url).searchParams);
+    if (path === "/_/raw-meta") return rawMetadata(new URL(request.url).searchParams, env);
     if (path === "/_/read-body") return readBody(new URL(request.url).searchParams, env);
     if (path === "/_/write-body") return writeBody(new URL(request.url).searchParams, env);
     if (path === "/_/gc") {
