@@ -6,6 +6,7 @@
 
 import { createDeflateRaw } from "node:zlib";
 import type { DeflateParams, Deflater } from "./api";
+import { releaseWhenClosed } from "./runtime-zlib";
 import { checkParams, ZLIB_CHROMIUM_ID } from "./wasm-deflater";
 
 /** node:zlib's raw deflate, standing in for the deflater `standsInFor` (by default the Chromium zlib id). */
@@ -18,6 +19,7 @@ function nodeDeflateRaw(params: DeflateParams): TransformStream<Uint8Array, Uint
   const z = createDeflateRaw({
     level: params.level, memLevel: params.memLevel, windowBits: params.windowBits, strategy: params.strategy,
   });
+  releaseWhenClosed(z);
   let failure: unknown;
   let ended: Promise<void> | undefined;
   return new TransformStream<Uint8Array, Uint8Array>({

@@ -64,6 +64,7 @@ export class RawInflater {
   private error: unknown;
 
   constructor() {
+    releaseWhenClosed(this.stream);
     this.stream.on("data", (chunk: Uint8Array) => this.output.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
     this.stream.on("end", () => { this.ended = true; });
     this.stream.on("error", (error: unknown) => { this.error = error; });
@@ -105,6 +106,32 @@ export class RawInflater {
 
 export class InflateError extends Error {}
 
+/** What a workerd node:zlib stream's native handle carries in JS (workerd's internal_zlib_base). */
+type ZlibHandle = Record<PropertyKey, unknown>;
+
+/**
+ * Lets a closed node:zlib stream be collected. In workerd (1.20260426) a stream's native handle is never freed:
+ * it stays reachable after close(), and it references its stream (an `owner` symbol) and its last input and
+ * write callback (`buffer`, `cb`), so every stream ever made kept its 16 KiB output buffer and its last chunks:
+ * ~17 KiB per stream, forever, measured (bench/compressed-memory.ts; a 90 MiB zip's PUT left 364 MB behind, one
+ * inflater per entry and pass). Once the stream has closed, those three are replaced by inert stand-ins (a late
+ * callback of the handle would still find a "destroyed" owner and a no-op callback, as after any destroy).
+ */
+export function releaseWhenClosed(stream: zlib.InflateRaw | zlib.DeflateRaw): void {
+  const handle = (stream as unknown as { _handle?: ZlibHandle | null })._handle;
+  if (handle && typeof handle === "object") stream.once("close", () => detach(handle, stream));
+}
+
+// Module-level, so nothing the handle keeps can reach a stream through a closure's context.
+const CLOSED_OWNER = { destroyed: true, destroy() {}, _writeState: new Uint32Array(2) };
+function ignoreLateCallback(): void {}
+
+function detach(handle: ZlibHandle, stream: object): void {
+  for (const key of Object.getOwnPropertySymbols(handle)) if (handle[key] === stream) handle[key] = CLOSED_OWNER;
+  handle.buffer = null;
+  handle.cb = ignoreLateCallback;
+}
+
 /** Runs `start` and resolves when it calls back or the stream errors (zlib then never calls the write back). */
 function settled(stream: zlib.InflateRaw | zlib.DeflateRaw, start: (done: () => void) => void): Promise<void> {
   return new Promise<void>((resolve) => {
@@ -119,6 +146,7 @@ function settled(stream: zlib.InflateRaw | zlib.DeflateRaw, start: (done: () => 
 
 /** A node:zlib transform as a web TransformStream (bounded: each write's output is forwarded before the next). */
 function nodeTransform(stream: zlib.DeflateRaw): TransformStream<Uint8Array, Uint8Array> {
+  releaseWhenClosed(stream);
   const pending: Uint8Array[] = [];
   let failure: unknown;
   stream.on("data", (chunk: Uint8Array) => pending.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
