@@ -15,6 +15,7 @@
 // bytes under a key that is not delta-eligible (stored as-is), PUT and GET, for comparison.
 //
 //   npm run bench:compressed-memory [-- --sizes 8,30,90] [-- --formats tgz,zip] [-- --port 9450] [-- --no-docs]
+//                                   [-- --var NAME=value …] (more Worker settings; then use --no-docs)
 //
 // Writes bench/results/compressed-memory-<date>.json and the "## Compressed artifacts: memory" section of
 // docs/PERFORMANCE.md.
@@ -47,6 +48,8 @@ const option = (name: string) => { const i = args.indexOf(`--${name}`); return i
 const PORT = Number(option("port") ?? 9450);
 const SIZES = (option("sizes") ?? "8,30,90").split(",").map(Number);
 const FORMATS = (option("formats") ?? "tgz,zip").split(",") as Format[];
+/** `--var NAME=value` (repeatable): more Worker settings, e.g. to find out what a figure depends on. */
+const EXTRA_VARS = Object.fromEntries(args.flatMap((a, i) => (args[i - 1] === "--var" ? [a.split(/=(.*)/s).slice(0, 2)] : [])));
 if (SIZES.some((s) => !(s > 0)) || FORMATS.some((f) => f !== "tgz" && f !== "zip")) throw new Error("--sizes N,… (MiB > 0), --formats tgz,zip");
 
 type Format = "tgz" | "zip";
@@ -265,7 +268,7 @@ async function run(): Promise<{ results: Measured[]; wasmCounted: number; when: 
   process.env.DG_BENCH_WORKERD_LOG = gcLog;
   const worker = new LocalWorker({
     root: ROOT, port: PORT, inspectorPort: PORT + 1, persistTo: join(scratch, "state"), script: "bench/worker-entry.ts",
-    vars: { DG_DEV_CREDENTIALS: "true", DG_CACHE_REBUILT_MAX_SIZE: "0", DG_LOG_REQUESTS: "false", BENCH_GC_EVERY_MIB: "4" },
+    vars: { DG_DEV_CREDENTIALS: "true", DG_CACHE_REBUILT_MAX_SIZE: "0", DG_LOG_REQUESTS: "false", BENCH_GC_EVERY_MIB: "4", ...EXTRA_VARS },
   });
   await worker.start();
   const inspector = await Inspector.connect(PORT + 1);
@@ -397,10 +400,14 @@ function findings(results: Measured[]): string[] {
 async function main(): Promise<void> {
   const commit = measuredCommit(ROOT);
   const { results, wasmCounted, when } = await run();
-  mkdirSync(join(ROOT, "bench/results"), { recursive: true });
-  writeFileSync(join(ROOT, `bench/results/compressed-memory-${when.slice(0, 10)}.json`), JSON.stringify({
+  // A run that does not publish (--no-docs, e.g. with --var) keeps its JSON out of bench/results.
+  const dir = args.includes("--no-docs") ? tmpdir() : join(ROOT, "bench/results");
+  mkdirSync(dir, { recursive: true });
+  const json = join(dir, `compressed-memory-${when.slice(0, 10)}.json`);
+  console.log(`results: ${json}`);
+  writeFileSync(json, JSON.stringify({
     date: when, commit, machine: { cpu: cpus()[0]?.model, cores: cpus().length, memGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAvg: loadavg() },
-    sizesMiB: SIZES, wasmCountedInBuffers: wasmCounted, results,
+    sizesMiB: SIZES, vars: EXTRA_VARS, wasmCountedInBuffers: wasmCounted, results,
   }, null, 2));
   publishSection(ROOT, HEADING, render(results, wasmCounted, when, commit), args);
 }
