@@ -3,7 +3,7 @@ import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { CountingBackend } from "../storage/counting";
 import { R2Backend } from "../storage/r2";
-import { ReferenceBlockCache } from "./blocks";
+import { MAX_FILLS_IN_FLIGHT, ReferenceBlockCache } from "./blocks";
 import { backendRangeReader } from "./origin";
 import { randomBytes } from "../../test/fixtures/random";
 
@@ -162,6 +162,39 @@ describe("reference block cache", () => {
     const warm = new ReferenceBlockCache({ blockSize: 65536 });
     await warm.reader(ref, origin)(0, 65536);
     expect(warm.stats.hits).toBe(1);
+  });
+});
+
+describe("background fills", () => {
+  /** The real local cache, with every put held until `release()`: a cache slower than the reader. */
+  function slowCache(): { cache: Cache; release: () => void } {
+    const real = caches.default;
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const cache = new Proxy(real, {
+      get(target, prop) {
+        if (prop === "put") return async (key: string, response: Response) => { await gate; return target.put(key, response); };
+        const value = Reflect.get(target, prop, target);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    return { cache, release: open };
+  }
+
+  it(`a reader keeps at most ${MAX_FILLS_IN_FLIGHT} fills pending; blocks past that are served unfilled`, async () => {
+    const { bytes, ref, origin } = await storeReference(6 * 65536, 31);
+    const { cache: slow, release } = slowCache();
+    const pending: Promise<unknown>[] = [];
+    const cache = new ReferenceBlockCache({ blockSize: 65536, cache: slow, waitUntil: (p) => pending.push(p) });
+    expect(sameBytes(await cache.reader(ref, origin)(0, ref.size), bytes)).toBe(true);
+    expect(pending).toHaveLength(MAX_FILLS_IN_FLIGHT);
+    expect(cache.stats).toMatchObject({ misses: 6, skippedFills: 6 - MAX_FILLS_IN_FLIGHT });
+    release();
+    await Promise.all(pending);
+    // The filled blocks are cached; the skipped ones are filled by the next read that misses them.
+    const next = new ReferenceBlockCache({ blockSize: 65536, waitUntil: (p) => pending.push(p) });
+    expect(sameBytes(await next.reader(ref, origin)(0, ref.size), bytes)).toBe(true);
+    expect(next.stats).toMatchObject({ hits: MAX_FILLS_IN_FLIGHT, misses: 6 - MAX_FILLS_IN_FLIGHT });
   });
 });
 
