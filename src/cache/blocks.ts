@@ -53,8 +53,8 @@ export const DEFAULT_KEPT_BLOCKS = 3;
 /**
  * Background fills (cache.put through waitUntil) one reader may have pending. Each holds its block until the
  * cache has taken it, and a reader that moves through its reference faster than that (the encoder of a
- * compressed-aware PUT, whose form blocks are made by inflating) held one block per fill: measured 16 MiB more
- * for a 30 MiB form and 29 MiB more for a 94 MiB one than with the cache off (bench:compressed-memory). Past this
+ * compressed-aware PUT, whose form blocks are made by inflating) held one block per fill: for a 31 MiB form the PUT
+ * held 26.7 MiB with the cache and 12.1 MiB with it off, 37.1 MiB for a 94 MiB form (bench:compressed-memory). Past this
  * limit a missed block is served without filling it (a later read fills it): the cache only saves reads.
  */
 export const MAX_FILLS_IN_FLIGHT = 2;
