@@ -21,7 +21,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { computeAnchors, type AnchorOptions, type SeriesAnchor } from "./anchors.ts";
 import { BENCH_DIR, buildCorpus, type CorpusFile, type CorpusSeries } from "./corpus.ts";
-import { livePeak, parseGcTrace, type GcPoint } from "./gc-trace.ts";
+import { livePeak, parseGcTrace, type GcPoint, traceWorkerdGc, GC_TRACE_FLAGS } from "./gc-trace.ts";
 import { Inspector, type HeapUsage } from "./inspector.ts";
 import { renderMarkdown, updatePerformanceDoc } from "./report.ts";
 import { buildSynthetic, SYNTHETIC_ID } from "./synthetic.ts";
@@ -406,9 +406,7 @@ async function main() {
   // makes the "Backing store memory" printed after a full GC exclude buffers that GC found dead.
   const gcLog = join(persistTo, "workerd-output.log");
   if (options.workerRoot === ROOT) {
-    process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --require ${join(ROOT, "bench", "v8-flags-hook.cjs")}`.trim();
-    process.env.DG_BENCH_V8_FLAGS = "--expose-gc --trace-gc --trace-gc-verbose --no-concurrent-array-buffer-sweeping";
-    process.env.DG_BENCH_WORKERD_LOG = gcLog;
+    traceWorkerdGc(ROOT, gcLog, GC_TRACE_FLAGS);
   }
   const worker = new LocalWorker({
     root: workerRoot, port: PORT, inspectorPort: INSPECTOR_PORT, persistTo,

@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { AwsClient } from "aws4fetch";
-import { parseGcTrace } from "./gc-trace";
+import { parseGcTrace, traceWorkerdGc } from "./gc-trace";
 import { LocalWorker } from "./worker";
 
 const ROOT = resolve(import.meta.dirname, "..");
@@ -26,9 +26,7 @@ const PORT = at > 0 ? Number(process.argv[at + 1]) : 8880;
 async function main(): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), "dg-bench-body-"));
   const log = join(scratch, "workerd-output.log");
-  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --require ${join(ROOT, "bench", "v8-flags-hook.cjs")}`.trim();
-  process.env.DG_BENCH_V8_FLAGS = process.env.DG_BENCH_V8_FLAGS ?? "--expose-gc --trace-gc --trace-gc-verbose --no-concurrent-array-buffer-sweeping";
-  process.env.DG_BENCH_WORKERD_LOG = log;
+  traceWorkerdGc(ROOT, log);
   const worker = new LocalWorker({
     root: ROOT, port: PORT, inspectorPort: PORT + 1, persistTo: join(scratch, "state"), script: "bench/worker-entry.ts",
     vars: { DG_DEV_CREDENTIALS: "true" },

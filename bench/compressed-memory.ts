@@ -26,7 +26,7 @@ import { get as httpGet } from "node:http";
 import { cpus, homedir, loadavg, tmpdir, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { AwsClient } from "aws4fetch";
-import { livePeak, parseGcTrace, type GcPoint, type LivePeak } from "./gc-trace.ts";
+import { livePeak, parseGcTrace, type GcPoint, type LivePeak, traceWorkerdGc } from "./gc-trace.ts";
 import { heapPlusBuffers, Inspector, type HeapUsage } from "./inspector.ts";
 import { measuredCommit, publishSection } from "./dev-worker.ts";
 import { cpuMs, LocalWorker } from "./worker.ts";
@@ -263,9 +263,7 @@ async function run(): Promise<{ results: Measured[]; wasmCounted: number; when: 
   const artifacts = SIZES.flatMap((mib) => FORMATS.map((format) => ({ mib, ...artifact(format, mib) })));
   const scratch = mkdtempSync(join(tmpdir(), "dg-bench-compressed-memory-"));
   const gcLog = join(scratch, "workerd-output.log");
-  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --require ${join(ROOT, "bench", "v8-flags-hook.cjs")}`.trim();
-  process.env.DG_BENCH_V8_FLAGS = process.env.DG_BENCH_V8_FLAGS ?? "--expose-gc --trace-gc --trace-gc-verbose --no-concurrent-array-buffer-sweeping";
-  process.env.DG_BENCH_WORKERD_LOG = gcLog;
+  traceWorkerdGc(ROOT, gcLog);
   const worker = new LocalWorker({
     root: ROOT, port: PORT, inspectorPort: PORT + 1, persistTo: join(scratch, "state"), script: "bench/worker-entry.ts",
     vars: { DG_DEV_CREDENTIALS: "true", DG_CACHE_REBUILT_MAX_SIZE: "0", DG_LOG_REQUESTS: "false", BENCH_GC_EVERY_MIB: "4", ...EXTRA_VARS },

@@ -12,6 +12,22 @@
 //   [6505:0x72eaffa00000]      568 ms: Mark-Compact 1.9 (2.9) -> 1.6 (2.9) MB, pooled: 0.0 MB, 4.07 / 0.00 ms (…) testing; GC in old space requested
 //   [6505:0x72eaffa00000] Backing store memory:                           64 KB
 
+import { join } from "node:path";
+
+/**
+ * Makes the next `wrangler dev` this process starts run workerd with V8's GC trace (bench/v8-flags-hook.cjs puts
+ * the flags into wrangler's workerd config) and copy workerd's output, where V8 prints it, to `logPath`.
+ * DG_BENCH_V8_FLAGS, when set, overrides the flags unless `flags` is given.
+ */
+export function traceWorkerdGc(root: string, logPath: string, flags = process.env.DG_BENCH_V8_FLAGS): void {
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --require ${join(root, "bench", "v8-flags-hook.cjs")}`.trim();
+  process.env.DG_BENCH_V8_FLAGS = flags ?? GC_TRACE_FLAGS;
+  process.env.DG_BENCH_WORKERD_LOG = logPath;
+}
+
+/** Full GCs on demand, their trace with ArrayBuffer sizes, and dead ArrayBuffers swept at once (see above). */
+export const GC_TRACE_FLAGS = "--expose-gc --trace-gc --trace-gc-verbose --no-concurrent-array-buffer-sweeping";
+
 export interface GcPoint {
   pid: number;
   isolate: string;

@@ -20,7 +20,7 @@ import {
   CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand, S3Client, UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { AwsClient } from "aws4fetch";
-import { livePeak, parseGcTrace, type LivePeak } from "./gc-trace";
+import { livePeak, parseGcTrace, type LivePeak, traceWorkerdGc } from "./gc-trace";
 import { heapPlusBuffers, Inspector, type HeapUsage } from "./inspector";
 import { cpuMs, LocalWorker } from "./worker";
 import { fillRandomWords } from "../test/fixtures/random";
@@ -196,9 +196,7 @@ async function main(): Promise<void> {
   // V8 flags for the live figure (bench/v8-flags-hook.cjs puts them into wrangler's workerd config) and a copy
   // of workerd's output, where V8 prints its GC trace.
   const gcLog = join(scratch, "workerd-output.log");
-  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --require ${join(ROOT, "bench", "v8-flags-hook.cjs")}`.trim();
-  process.env.DG_BENCH_V8_FLAGS = process.env.DG_BENCH_V8_FLAGS ?? "--expose-gc --trace-gc --trace-gc-verbose --no-concurrent-array-buffer-sweeping";
-  process.env.DG_BENCH_WORKERD_LOG = gcLog;
+  traceWorkerdGc(ROOT, gcLog);
   const worker = new LocalWorker({
     root: dir, port: PORT, inspectorPort: INSPECTOR_PORT, persistTo: join(scratch, "state"), script: "bench/worker-entry.ts",
     vars: { DG_DEV_CREDENTIALS: "true", DG_MAX_DELTA_OBJECT_SIZE: String(2 * 1024 * MiB), BENCH_GC_EVERY_MIB: "4" },
